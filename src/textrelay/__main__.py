@@ -1,0 +1,3 @@
+from textrelay.cli import main
+
+main()

@@ -1,0 +1,61 @@
+"""What the API handlers reach: the services, and the request-level helpers they share."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from textrelay.api.forms import Params, form_params
+from textrelay.domain.accounts import Account
+from textrelay.services.accounts import AccountService, Principal
+from textrelay.services.messaging import MessagingService
+from textrelay.services.phone_numbers import PhoneNumberService
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    accounts: AccountService
+    messaging: MessagingService
+    numbers: PhoneNumberService
+    max_body_bytes: int
+
+
+def api(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.api
+    return ctx
+
+
+def basic_credentials(request: Request) -> tuple[str | None, str | None]:
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None, None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else (None, None)
+
+
+async def caller(request: Request) -> Principal:
+    username, password = basic_credentials(request)
+    return await api(request).accounts.authenticate(username, password)
+
+
+async def path_account(request: Request, *, account_admin: bool = False) -> Account:
+    """The account named in the path, checked against the caller's credentials; an account
+    must be active for anything but its own Account resource."""
+    principal = await caller(request)
+    accounts = api(request).accounts
+    account = await accounts.resolve(
+        principal, request.path_params["account_sid"], account_admin=account_admin
+    )
+    return accounts.require_active(account)
+
+
+async def form(request: Request) -> Params:
+    return await form_params(request, api(request).max_body_bytes)

@@ -1,0 +1,62 @@
+"""The one place errors become HTTP responses: Twilio's {"code", "message", "more_info",
+"status"} (shared/twilio/api-core.md §4.1). Nothing else renders an error."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from textrelay.api.responses import json_response
+from textrelay.domain import errors
+
+log = logging.getLogger("textrelay.api")
+
+# The 401 challenge; twilio's clients never need it, but curl and browsers do.
+WWW_AUTHENTICATE = 'Basic realm="Twilio API"'
+
+
+def render_error(error: errors.TwilioError, path: str) -> Response:
+    message = error.message
+    if isinstance(error, errors.NotFound) and message == errors.NotFound.default_message:
+        message = f"The requested resource {path} was not found"
+    body: dict[str, object] = {
+        "code": error.code,
+        "message": message,
+        "more_info": error.more_info,
+        "status": error.status,
+    }
+    headers = None
+    if error.status == 401:
+        body["detail"] = "Your AccountSid or AuthToken was incorrect."
+        headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
+    return json_response(body, error.status, headers)
+
+
+async def twilio_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.TwilioError)
+    return render_error(exc, request.url.path)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 (no route) and 405 (route, wrong method), in Twilio's shape."""
+    assert isinstance(exc, HTTPException)
+    error: errors.TwilioError
+    if exc.status_code == 405:
+        error = errors.MethodNotAllowed()
+    elif exc.status_code == 404:
+        error = errors.NotFound()
+    else:
+        error = errors.InvalidParameter(exc.detail)
+        error.status = exc.status_code
+    response = render_error(error, request.url.path)
+    if exc.status_code == 405 and exc.headers:
+        response.headers["Allow"] = exc.headers.get("Allow", "")
+    return response
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return render_error(errors.TwilioError(), request.url.path)

@@ -1,0 +1,136 @@
+"""Request parameters: form bodies and query strings, decoded the way Twilio reads them.
+
+Names are decoded as well as values (`DateSent%3C` is the parameter `DateSent<`); a repeated
+name is an array (`MediaUrl`); for a single-valued parameter the first value counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from textrelay.domain import errors
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+MULTIPART_TYPE = "multipart/form-data"
+
+
+class Params(Mapping[str, str]):
+    """Read-only multi-valued parameters; `params["X"]` is the first value of X."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        values: dict[str, list[str]] = {}
+        for name, value in pairs:
+            values.setdefault(name, []).append(value)
+        self._values = values
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name][0]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return [(name, value) for name, values in self._values.items() for value in values]
+
+    def all(self, name: str) -> list[str]:
+        return list(self._values.get(name, ()))
+
+    def text(self, name: str) -> str | None:
+        return self._values[name][0] if name in self._values else None
+
+    def boolean(self, name: str) -> bool | None:
+        raw = self.text(name)
+        if raw is None or raw == "":
+            return None
+        lowered = raw.lower()
+        if lowered in ("true", "1"):
+            return True
+        if lowered in ("false", "0"):
+            return False
+        raise errors.InvalidParameter(f"Invalid value for {name}: '{raw}' is not true or false")
+
+    def integer(self, name: str) -> int | None:
+        raw = self.text(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            return int(raw)
+        except ValueError:
+            raise errors.InvalidParameter(
+                f"Invalid value for {name}: '{raw}' is not an integer"
+            ) from None
+
+    def choice(self, name: str, allowed: tuple[str, ...]) -> str | None:
+        raw = self.text(name)
+        if raw is None:
+            return None
+        if raw not in allowed:
+            raise errors.InvalidParameter(
+                f"Invalid value for {name}: '{raw}' must be one of {', '.join(allowed)}"
+            )
+        return raw
+
+
+def _decode(raw: bytes, what: str) -> list[tuple[str, str]]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.InvalidParameter(f"Malformed {what}: it is not valid UTF-8") from None
+    try:
+        return parse_qsl(text, keep_blank_values=True, errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        raise errors.InvalidParameter(f"Malformed {what}") from None
+
+
+def query_params(request: Request) -> Params:
+    return Params(_decode(request.scope.get("query_string", b""), "query string"))
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused with 413 once it passes `max_bytes`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise errors.RequestTooLarge(f"Request body exceeds {max_bytes} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise errors.RequestTooLarge(f"Request body exceeds {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def form_params(request: Request, max_bytes: int) -> Params:
+    """The POST parameters: urlencoded (what the helper libraries send) or multipart."""
+    content_type = request.headers.get("content-type", FORM_TYPE).split(";")[0].strip().lower()
+    if content_type == MULTIPART_TYPE:
+        body = await read_body(request, max_bytes)
+        return await _multipart(request, body)
+    body = await read_body(request, max_bytes)
+    if content_type in (FORM_TYPE, "") or not body:
+        return Params(_decode(body, "form body"))
+    raise errors.InvalidParameter(
+        f"Unsupported Content-Type {content_type}: send {FORM_TYPE} or {MULTIPART_TYPE}"
+    )
+
+
+async def _multipart(request: Request, body: bytes) -> Params:
+    async def replay() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    replayed = Request(request.scope, replay)
+    try:
+        form = await replayed.form(max_files=0, max_fields=1000)
+    except Exception as exc:  # python-multipart raises several unrelated types
+        raise errors.InvalidParameter(f"Malformed multipart form body: {exc}") from None
+    pairs = [(k, v) for k, v in form.multi_items() if not isinstance(v, UploadFile)]
+    return Params([(k, str(v)) for k, v in pairs])

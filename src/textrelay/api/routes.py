@@ -1,0 +1,44 @@
+"""The routing table, read top to bottom: every path textrelay's API answers.
+
+api.twilio.com's 2010-04-01 paths and messaging.twilio.com's v1 paths share one base URL;
+they never overlap, so the path alone tells the product.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from textrelay.api import accounts, messages, phone_numbers
+
+ACCOUNT = "/2010-04-01/Accounts/{account_sid}"
+
+ROUTES: list[BaseRoute] = [
+    Route("/2010-04-01/Accounts.json", accounts.accounts_collection, methods=["GET", "POST"]),
+    Route(f"{ACCOUNT}.json", accounts.account_instance, methods=["GET", "POST"]),
+    Route(f"{ACCOUNT}/Keys.json", accounts.keys_collection, methods=["GET", "POST"]),
+    Route(f"{ACCOUNT}/Keys/{{sid}}.json", accounts.key_instance, methods=["GET", "POST", "DELETE"]),
+    Route(f"{ACCOUNT}/Messages.json", messages.messages_collection, methods=["GET", "POST"]),
+    Route(
+        f"{ACCOUNT}/Messages/{{sid}}.json",
+        messages.message_instance,
+        methods=["GET", "POST", "DELETE"],
+    ),
+    Route(
+        f"{ACCOUNT}/IncomingPhoneNumbers.json",
+        phone_numbers.numbers_collection,
+        methods=["GET", "POST"],
+    ),
+    *(
+        Route(
+            f"{ACCOUNT}/IncomingPhoneNumbers/{type_name}.json",
+            phone_numbers.typed_collection(type_name),
+            methods=["GET", "POST"],
+        )
+        for type_name in phone_numbers.TYPED_COLLECTIONS
+    ),
+    Route(
+        f"{ACCOUNT}/IncomingPhoneNumbers/{{sid}}.json",
+        phone_numbers.number_instance,
+        methods=["GET", "POST", "DELETE"],
+    ),
+]

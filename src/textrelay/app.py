@@ -1,0 +1,109 @@
+"""The composition root: the one place that builds concrete objects from Settings."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from textrelay.api.context import ApiContext
+from textrelay.api.errors import (
+    http_error_handler,
+    twilio_error_handler,
+    unexpected_error_handler,
+)
+from textrelay.api.routes import ROUTES
+from textrelay.domain.accounts import Account
+from textrelay.domain.errors import TwilioError
+from textrelay.domain.sids import SidGenerator
+from textrelay.services.accounts import AccountService
+from textrelay.services.context import Clock, ServiceContext
+from textrelay.services.messaging import MessagingService
+from textrelay.services.phone_numbers import PhoneNumberService
+from textrelay.settings import Settings
+from textrelay.storage import Database, Store, migrate, open_database
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def random_source(seed: int | None) -> Callable[[int], bytes]:
+    """Cryptographic randomness, or a seeded generator when deterministic runs are wanted."""
+    if seed is None:
+        return secrets.token_bytes
+    return random.Random(seed).randbytes
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    accounts: AccountService
+    messaging: MessagingService
+    numbers: PhoneNumberService
+
+
+def build_services(settings: Settings, database: Database, clock: Clock) -> Services:
+    ctx = ServiceContext(Store(database), SidGenerator(random_source(settings.seed)), clock)
+    numbers = PhoneNumberService(ctx)
+    return Services(
+        accounts=AccountService(ctx),
+        messaging=MessagingService(
+            ctx, numbers, auto_provision_senders=settings.auto_provision_senders
+        ),
+        numbers=numbers,
+    )
+
+
+def build_app(settings: Settings, services: Services) -> Starlette:
+    app = Starlette(
+        routes=ROUTES,
+        exception_handlers={
+            TwilioError: twilio_error_handler,
+            HTTPException: http_error_handler,
+            Exception: unexpected_error_handler,
+        },
+    )
+    app.state.api = ApiContext(
+        accounts=services.accounts,
+        messaging=services.messaging,
+        numbers=services.numbers,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    return app
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything `textrelay serve` runs: the database, the services and the ASGI app."""
+
+    settings: Settings
+    database: Database
+    services: Services
+    app: Starlette
+    main_account: Account
+
+    @classmethod
+    async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
+        database = await open_database(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=settings.db_pool_size,
+        )
+        try:
+            await migrate(database)
+            services = build_services(settings, database, clock)
+            main = await services.accounts.ensure_main_account(
+                settings.account_sid, settings.auth_token
+            )
+        except BaseException:
+            await database.close()
+            raise
+        return cls(settings, database, services, build_app(settings, services), main)
+
+    async def close(self) -> None:
+        await self.database.close()

@@ -1,0 +1,157 @@
+"""The `textrelay` command: serve, migrate, and explain SIDs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+import uvicorn
+
+from textrelay import __version__
+from textrelay.app import Runtime
+from textrelay.domain.sids import explain
+from textrelay.settings import SETTINGS, Settings, SettingsError, env_name, flag_name
+from textrelay.storage import StorageError, migrate, open_database
+
+
+def _setting_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Click options for the named settings, generated so flag and variable never drift."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for setting in reversed([s for s in SETTINGS if s.name in names]):
+            help_text = f"{setting.help} [env: {env_name(setting.name)}]"
+            if setting.parse is bool or setting.default is False:
+                command = click.option(
+                    f"{flag_name(setting.name)}/--no-{setting.name.replace('_', '-')}",
+                    setting.name,
+                    default=None,
+                    help=help_text,
+                )(command)
+            else:
+                command = click.option(
+                    flag_name(setting.name), setting.name, default=None, type=str, help=help_text
+                )(command)
+        return command
+
+    return decorate
+
+
+def _load(overrides: dict[str, Any]) -> Settings:
+    try:
+        return Settings.load(overrides)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@click.group()
+@click.version_option(__version__, prog_name="textrelay")
+def main() -> None:
+    """textrelay: a self-hosted, Twilio-compatible Programmable Messaging server."""
+
+
+SERVE_SETTINGS = tuple(s.name for s in SETTINGS)
+
+
+@main.command()
+@_setting_options(*SERVE_SETTINGS)
+def serve(**overrides: Any) -> None:
+    """Start the server (API on one base URL) and print how to reach it."""
+    settings = _load(overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(_serve(settings))
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+
+
+async def _serve(settings: Settings) -> None:
+    runtime = await Runtime.start(settings)
+    try:
+        sock = socket.create_server((settings.host, settings.port), reuse_port=False)
+        host, port = sock.getsockname()[:2]
+        base_url = f"http://{_url_host(host)}:{port}"
+        account = runtime.main_account
+        click.echo(f"textrelay {__version__} listening on {base_url}")
+        click.echo(f"  database:    {_redacted(settings.database_url)}")
+        click.echo(f"  account sid: {account.sid}")
+        click.echo(f"  auth token:  {account.auth_token}")
+        click.echo(f"  python:      textrelay.client(\"{base_url}\", \"{account.sid}\", \"{account.auth_token}\")")
+        sys.stdout.flush()
+        config = uvicorn.Config(
+            runtime.app,
+            loop="none",
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            server_header=False,
+            log_level=settings.log_level,
+        )
+        await uvicorn.Server(config).serve(sockets=[sock])
+    finally:
+        await runtime.close()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _redacted(url: str) -> str:
+    """The database URL without its password, fit to print."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, _, location = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}@{location}"
+
+
+@main.command("migrate")
+@_setting_options("database_url", "sqlite_synchronous", "db_pool_size")
+def migrate_command(**overrides: Any) -> None:
+    """Apply the database migrations that are not applied yet, then exit."""
+    settings = _load(overrides)
+
+    async def run() -> list[str]:
+        database = await open_database(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=settings.db_pool_size,
+        )
+        try:
+            return [f"{m.version:04d}_{m.name}" for m in await migrate(database)]
+        finally:
+            await database.close()
+
+    try:
+        applied = asyncio.run(run())
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
+
+
+@main.group()
+def sid() -> None:
+    """Work with SIDs."""
+
+
+@sid.command("explain")
+@click.argument("value")
+def sid_explain(value: str) -> None:
+    """Tell what a SID names and whether it is well-formed (exit 1 if it is not)."""
+    result = explain(value)
+    kind = result.kind
+    click.echo(f"sid:         {result.sid}")
+    click.echo(f"prefix:      {result.prefix}")
+    click.echo(f"names:       {kind.resource if kind else 'unknown'}")
+    click.echo(f"product:     {kind.product if kind else 'unknown'}")
+    click.echo(f"well-formed: {'yes' if result.well_formed else 'no'}")
+    if result.problem:
+        click.echo(f"problem:     {result.problem}")
+        sys.exit(1)

@@ -1,0 +1,65 @@
+"""Twilio's date formats: RFC 2822 for 2010-04-01 resources, ISO 8601 for v1, and the forms
+the list filters accept (shared/twilio/api-core.md §2.0 and §2.2)."""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+_ONE_DAY = timedelta(days=1)
+_ONE_SECOND = timedelta(seconds=1)
+
+
+def rfc2822(moment: datetime) -> str:
+    """`Thu, 30 Jul 2015 20:12:31 +0000`: the offset spelled `+0000`, never `-0000` or GMT."""
+    return email.utils.format_datetime(moment.astimezone(UTC))
+
+
+def iso8601(moment: datetime) -> str:
+    """`2015-07-30T20:12:31Z`, the only form twilio-python's v1 parser accepts."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSpan:
+    """A half-open interval [start, end)."""
+
+    start: datetime
+    end: datetime
+
+
+def parse_filter_date(value: str) -> TimeSpan | None:
+    """The span a date filter value names: a whole UTC day for `YYYY-MM-DD`, one second for
+    a timestamp. None when the value is not a date textrelay can read."""
+    text = value.strip()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return TimeSpan(start, start + _ONE_DAY)
+    moment = _parse_timestamp(text)
+    if moment is None:
+        return None
+    moment = moment.replace(microsecond=0)
+    return TimeSpan(moment, moment + _ONE_SECOND)
+
+
+def _parse_timestamp(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """An ISO 8601 or RFC 2822 timestamp as an aware UTC datetime (naive means UTC)."""
+    return _parse_timestamp(text.strip())

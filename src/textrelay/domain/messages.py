@@ -1,0 +1,61 @@
+"""The Message resource as textrelay holds it (shared/twilio/api-core.md §2.2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from textrelay.domain.statuses import Direction, MessageStatus
+
+API_VERSION = "2010-04-01"
+DEFAULT_VALIDITY_PERIOD_S = 36000
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """Create parameters that shape delivery but are not fields of the Message resource."""
+
+    status_callback: str | None = None
+    application_sid: str | None = None
+    validity_period_s: int | None = None
+    provide_feedback: bool = False
+    smart_encoded: bool = False
+    content_sid: str | None = None
+    content_variables: str | None = None
+    schedule_type: str | None = None
+    send_at: datetime | None = None
+    send_as_mms: bool = False
+    shorten_urls: bool = False
+    force_delivery: bool = False
+    content_retention: str | None = None
+    address_retention: str | None = None
+    persistent_action: tuple[str, ...] = ()
+    traffic_type: str | None = None
+    risk_check: str | None = None
+    attempt: int | None = None
+    max_price: str | None = None
+    fallback_from: str | None = None
+    media_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    sid: str
+    account_sid: str
+    direction: Direction
+    status: MessageStatus
+    from_: str | None
+    to: str
+    body: str
+    num_segments: int
+    num_media: int
+    date_created: datetime
+    date_updated: datetime
+    date_sent: datetime | None = None
+    messaging_service_sid: str | None = None
+    error_code: int | None = None
+    error_message: str | None = None
+    price: str | None = None
+    price_unit: str | None = "USD"
+    tags: dict[str, str] = field(default_factory=dict)
+    options: SendOptions = field(default_factory=SendOptions)

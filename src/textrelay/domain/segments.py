@@ -1,0 +1,85 @@
+"""SMS segment counting: GSM-7 (160 / 153 septets) or UCS-2 (70 / 67 UTF-16 units).
+
+Facts: shared/twilio/messaging-and-webhooks.md §7. A single character outside GSM-7 turns the
+whole message into UCS-2. Extension-table characters take two septets (ESC + char) and
+characters outside the BMP take two UTF-16 units; neither pair is ever split across segments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+# GSM 03.38 basic character set, in code order 0x00-0x7F (0x1B, the escape, left out).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# The extension table: each is sent as ESC + char and costs two septets.
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+GSM7_SINGLE_SEGMENT = 160
+GSM7_MULTI_SEGMENT = 153
+UCS2_SINGLE_SEGMENT = 70
+UCS2_MULTI_SEGMENT = 67
+
+MAX_BODY_CHARACTERS = 1600
+
+
+class Encoding(StrEnum):
+    GSM7 = "GSM-7"
+    UCS2 = "UCS-2"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCount:
+    encoding: Encoding
+    segments: int
+    units: int
+    """Septets for GSM-7, UTF-16 code units for UCS-2."""
+    non_gsm_characters: tuple[str, ...]
+    """The distinct characters that forced UCS-2, in order of first appearance."""
+
+
+def is_gsm7(char: str) -> bool:
+    return char in GSM7_BASIC or char in GSM7_EXTENSION
+
+
+def _utf16_units(char: str) -> int:
+    return 2 if ord(char) > 0xFFFF else 1
+
+
+def body_length(body: str) -> int:
+    """Length as Twilio counts it for the 1600-character limit (UTF-16 code units)."""
+    return sum(_utf16_units(c) for c in body)
+
+
+def count_segments(body: str) -> SegmentCount:
+    """How many SMS segments `body` takes, and in which encoding.
+
+    An empty body (a media-only message) still counts as one segment.
+    """
+    non_gsm = tuple(dict.fromkeys(c for c in body if not is_gsm7(c)))
+    if non_gsm:
+        encoding = Encoding.UCS2
+        costs = [_utf16_units(c) for c in body]
+        single, multi = UCS2_SINGLE_SEGMENT, UCS2_MULTI_SEGMENT
+    else:
+        encoding = Encoding.GSM7
+        costs = [2 if c in GSM7_EXTENSION else 1 for c in body]
+        single, multi = GSM7_SINGLE_SEGMENT, GSM7_MULTI_SEGMENT
+    units = sum(costs)
+    if units <= single:
+        return SegmentCount(encoding, 1, units, non_gsm)
+    return SegmentCount(encoding, _pack(costs, multi), units, non_gsm)
+
+
+def _pack(costs: list[int], capacity: int) -> int:
+    """Segments needed when no character's units may straddle two segments."""
+    segments, used = 1, 0
+    for cost in costs:
+        if used + cost > capacity:
+            segments += 1
+            used = 0
+        used += cost
+    return segments

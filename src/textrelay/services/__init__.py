@@ -1,0 +1,1 @@
+"""Use cases. Each module owns its transactions; the API and console call only these."""

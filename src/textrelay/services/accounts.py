@@ -1,0 +1,282 @@
+"""Accounts, subaccounts, API keys and who may act on which account.
+
+Rules: shared/twilio/api-core.md §2.1, §2.6 and §6. Every denial is the same 401/20003, so a
+caller learns nothing about accounts it may not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from textrelay.domain import errors
+from textrelay.domain.accounts import (
+    Account,
+    AccountStatus,
+    AccountType,
+    ApiKey,
+    can_act_on,
+    default_subaccount_name,
+    hash_secret,
+    secret_matches,
+    token_matches,
+)
+from textrelay.domain.paging import PageQuery, PageResult
+from textrelay.domain.sids import SidType, is_sid, normalize
+from textrelay.services.context import ServiceContext
+
+MAIN_ACCOUNT_KEY = "main_account_sid"
+MAX_FRIENDLY_NAME = 64
+
+
+class AccountNotActive(errors.TwilioError):
+    code, status = 20005, 401
+    default_message = "Account not active"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the account whose credentials were given, and the key if one was."""
+
+    account: Account
+    key_sid: str | None = None
+
+    @property
+    def uses_key(self) -> bool:
+        return self.key_sid is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    key: ApiKey
+    secret: str
+
+
+def _friendly_name(value: str) -> str:
+    if len(value) > MAX_FRIENDLY_NAME:
+        raise errors.InvalidParameter(
+            f"FriendlyName must be at most {MAX_FRIENDLY_NAME} characters"
+        )
+    return value
+
+
+class AccountService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    # --- the main account ------------------------------------------------------------------
+
+    async def ensure_main_account(
+        self, sid: str | None = None, auth_token: str | None = None
+    ) -> Account:
+        """The main account: the one configured, else the one generated on first start."""
+        async with self._ctx.store.transaction() as repo:
+            if sid is None:
+                sid = await repo.get_meta(MAIN_ACCOUNT_KEY)
+            existing = await repo.get_account(sid) if sid else None
+            now = self._ctx.now()
+            if existing is None:
+                account = Account(
+                    sid=sid or self._ctx.sids.new(SidType.ACCOUNT),
+                    owner_account_sid="",
+                    friendly_name="textrelay main account",
+                    status=AccountStatus.ACTIVE,
+                    type=AccountType.FULL,
+                    auth_token=auth_token or self._ctx.sids.new_hex(),
+                    date_created=now,
+                    date_updated=now,
+                )
+                account = replace(account, owner_account_sid=account.sid)
+                await repo.insert_account(account)
+            elif auth_token and auth_token != existing.auth_token:
+                account = replace(existing, auth_token=auth_token, date_updated=now)
+                await repo.update_account(account)
+            else:
+                account = existing
+            await repo.set_meta(MAIN_ACCOUNT_KEY, account.sid)
+            return account
+
+    async def create_main_account(self, friendly_name: str = "textrelay account") -> Account:
+        """Another top-level account (tests and the console use these to keep data apart)."""
+        now = self._ctx.now()
+        sid = self._ctx.sids.new(SidType.ACCOUNT)
+        account = Account(
+            sid, sid, friendly_name, AccountStatus.ACTIVE, AccountType.FULL,
+            self._ctx.sids.new_hex(), now, now,
+        )
+        async with self._ctx.store.transaction() as repo:
+            await repo.insert_account(account)
+        return account
+
+    # --- authentication and authorization --------------------------------------------------
+
+    async def authenticate(self, username: str | None, password: str | None) -> Principal:
+        if not username or not password:
+            raise errors.Unauthenticated()
+        async with self._ctx.store.read() as repo:
+            if is_sid(username, SidType.ACCOUNT):
+                account = await repo.get_account(normalize(username))
+                if account is None or not token_matches(password, account.auth_token):
+                    raise errors.Unauthenticated()
+                principal = Principal(account)
+            elif is_sid(username, SidType.API_KEY):
+                key = await repo.get_key(normalize(username))
+                if key is None or not secret_matches(password, key.secret_hash):
+                    raise errors.Unauthenticated()
+                owner = await repo.get_account(key.account_sid)
+                if owner is None:
+                    raise errors.Unauthenticated()
+                principal = Principal(owner, key.sid)
+            else:
+                raise errors.Unauthenticated()
+        if principal.account.status is not AccountStatus.ACTIVE:
+            raise errors.Unauthenticated()
+        return principal
+
+    async def resolve(
+        self, principal: Principal, account_sid: str, *, account_admin: bool = False
+    ) -> Account:
+        """The account named in the path, if the caller may act on it.
+
+        `account_admin` marks the Accounts and Keys resources, which Standard API keys (the
+        only kind textrelay issues) may not touch. A key acts only on its own account.
+        """
+        if account_admin and principal.uses_key:
+            raise errors.Unauthenticated()
+        if not is_sid(account_sid, SidType.ACCOUNT):
+            raise errors.Unauthenticated()
+        sid = normalize(account_sid)
+        if sid == principal.account.sid:
+            return principal.account
+        if principal.uses_key:
+            raise errors.Unauthenticated()
+        async with self._ctx.store.read() as repo:
+            target = await repo.get_account(sid)
+        if target is None or not can_act_on(principal.account, target):
+            raise errors.Unauthenticated()
+        return target
+
+    @staticmethod
+    def require_active(account: Account) -> Account:
+        """Resources of a suspended or closed account are out of reach (20005)."""
+        if account.status is not AccountStatus.ACTIVE:
+            raise AccountNotActive(f"Account {account.sid} is {account.status.value}")
+        return account
+
+    # --- Accounts resource -----------------------------------------------------------------
+
+    async def create_subaccount(self, principal: Principal, friendly_name: str | None) -> Account:
+        parent = principal.account
+        if principal.uses_key or parent.is_subaccount:
+            raise errors.Unauthenticated()
+        now = self._ctx.now()
+        account = Account(
+            sid=self._ctx.sids.new(SidType.ACCOUNT),
+            owner_account_sid=parent.sid,
+            friendly_name=_friendly_name(friendly_name or default_subaccount_name(now)),
+            status=AccountStatus.ACTIVE,
+            type=parent.type,
+            auth_token=self._ctx.sids.new_hex(),
+            date_created=now,
+            date_updated=now,
+        )
+        async with self._ctx.store.transaction() as repo:
+            await repo.insert_account(account)
+        return account
+
+    async def list_accounts(
+        self,
+        principal: Principal,
+        query: PageQuery,
+        *,
+        friendly_name: str | None,
+        status: str | None,
+    ) -> PageResult[Account]:
+        if principal.uses_key:
+            raise errors.Unauthenticated()
+        if status is not None:
+            _parse_status(status)
+        async with self._ctx.store.read() as repo:
+            return await repo.list_accounts(
+                principal.account.sid, query, friendly_name=friendly_name, status=status
+            )
+
+    async def update_account(
+        self,
+        principal: Principal,
+        target: Account,
+        *,
+        friendly_name: str | None,
+        status: str | None,
+    ) -> Account:
+        updated = target
+        if friendly_name is not None:
+            updated = replace(updated, friendly_name=_friendly_name(friendly_name))
+        if status is not None:
+            new_status = _parse_status(status)
+            if new_status is not target.status:
+                if target.sid == principal.account.sid:
+                    # Twilio changes a main account's status only in its Console, and a
+                    # subaccount's only through its parent.
+                    raise errors.InvalidParameter(
+                        "An account cannot change its own Status; its parent account can"
+                    )
+                if target.status is AccountStatus.CLOSED:
+                    raise errors.InvalidParameter("A closed account cannot be reopened")
+                updated = replace(updated, status=new_status)
+        if updated == target:
+            return target
+        updated = replace(updated, date_updated=self._ctx.now())
+        async with self._ctx.store.transaction() as repo:
+            await repo.update_account(updated)
+        return updated
+
+    # --- Keys resource ---------------------------------------------------------------------
+
+    async def create_key(self, account: Account, friendly_name: str | None) -> CreatedKey:
+        now = self._ctx.now()
+        secret = self._ctx.sids.new_hex()
+        key = ApiKey(
+            sid=self._ctx.sids.new(SidType.API_KEY),
+            account_sid=account.sid,
+            friendly_name=_friendly_name(friendly_name or ""),
+            secret_hash=hash_secret(secret),
+            date_created=now,
+            date_updated=now,
+        )
+        async with self._ctx.store.transaction() as repo:
+            await repo.insert_key(key)
+        return CreatedKey(key, secret)
+
+    async def get_key(self, account: Account, sid: str) -> ApiKey:
+        async with self._ctx.store.read() as repo:
+            key = await repo.get_key(sid)
+        if key is None or key.account_sid != account.sid:
+            raise errors.NotFound()
+        return key
+
+    async def list_keys(self, account: Account, query: PageQuery) -> PageResult[ApiKey]:
+        async with self._ctx.store.read() as repo:
+            return await repo.list_keys(account.sid, query)
+
+    async def update_key(self, account: Account, sid: str, friendly_name: str | None) -> ApiKey:
+        key = await self.get_key(account, sid)
+        if friendly_name is None:
+            return key
+        updated = replace(key, friendly_name=_friendly_name(friendly_name), date_updated=self._ctx.now())
+        async with self._ctx.store.transaction() as repo:
+            await repo.update_key(updated)
+        return updated
+
+    async def delete_key(self, account: Account, sid: str) -> None:
+        key = await self.get_key(account, sid)
+        async with self._ctx.store.transaction() as repo:
+            await repo.delete_key(key)
+
+
+def _parse_status(value: str) -> AccountStatus:
+    try:
+        return AccountStatus(value)
+    except ValueError:
+        raise errors.InvalidParameter(
+            f"Invalid Status '{value}': must be one of active, suspended, closed"
+        ) from None

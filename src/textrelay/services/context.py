@@ -1,0 +1,25 @@
+"""What every service needs from the composition root: storage, time and new SIDs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from textrelay.domain.sids import SidGenerator
+from textrelay.storage import Store
+
+Clock = Callable[[], datetime]
+"""Returns the current UTC time; tests may pass a settable one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    store: Store
+    sids: SidGenerator
+    clock: Clock
+
+    def now(self) -> datetime:
+        # Twilio's timestamps have whole seconds; keeping ours whole makes stored values and
+        # rendered values agree, so a date filter matches what the client saw.
+        return self.clock().replace(microsecond=0)

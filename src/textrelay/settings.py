@@ -1,0 +1,196 @@
+"""Settings: one frozen object, built once from CLI flags and TEXTRELAY_* variables.
+
+Each setting has a flag (`--database-url`) and a variable (`TEXTRELAY_DATABASE_URL`) of the
+same name; a flag wins over the variable, the variable over the default. This is the only
+module that reads the environment. The names are a public contract (docs/configuration.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from textrelay.domain.sids import SidType, is_sid
+
+ENV_PREFIX = "TEXTRELAY_"
+_HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+class SettingsError(ValueError):
+    """A setting has a value textrelay cannot use; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    help: str
+    parse: Callable[[str], Any]
+    default: Any
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false)")
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"{port} is not a TCP port")
+    return port
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{value} must be at least 1")
+    return value
+
+
+def _account_sid(text: str) -> str:
+    if not is_sid(text, SidType.ACCOUNT):
+        raise ValueError("an account SID is AC followed by 32 hexadecimal digits")
+    return text[:2] + text[2:].lower()
+
+
+def _auth_token(text: str) -> str:
+    if not _HEX32.match(text):
+        raise ValueError("an auth token is 32 hexadecimal digits")
+    return text.lower()
+
+
+def _synchronous(text: str) -> str:
+    value = text.strip().upper()
+    if value not in ("NORMAL", "FULL"):
+        raise ValueError("choose normal or full")
+    return value
+
+
+def _log_level(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("critical", "error", "warning", "info", "debug"):
+        raise ValueError("choose critical, error, warning, info or debug")
+    return value
+
+
+def _database_url(text: str) -> str:
+    if not text.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ValueError("use sqlite:///path/to/file.db or postgresql://user@host:port/db")
+    return text
+
+
+def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    return lambda text: None if text == "" else parse(text)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "Address to listen on.", str, "127.0.0.1"),
+    Setting("port", "TCP port to listen on (0 picks a free one).", _port, 8080),
+    Setting(
+        "database_url",
+        "sqlite:///path (the default, embedded) or postgresql://user@host:port/db.",
+        _database_url,
+        "sqlite:///textrelay.db",
+    ),
+    Setting(
+        "account_sid",
+        "The main account's SID (AC + 32 hex). Generated once and kept when unset.",
+        _optional(_account_sid),
+        None,
+    ),
+    Setting(
+        "auth_token",
+        "The main account's auth token (32 hex). Generated once and kept when unset.",
+        _optional(_auth_token),
+        None,
+    ),
+    Setting(
+        "seed",
+        "Seed for SIDs and tokens, for deterministic runs. Random when unset.",
+        _optional(int),
+        None,
+    ),
+    Setting(
+        "auto_provision_senders",
+        "Development aid: a From number the account does not own is provisioned on first "
+        "use instead of failing with 21606.",
+        _bool,
+        False,
+    ),
+    Setting(
+        "max_body_bytes", "Largest request body accepted (413 above).", _positive, 1_048_576
+    ),
+    Setting(
+        "sqlite_synchronous",
+        "SQLite durability: normal survives a process crash, full also a power loss.",
+        _synchronous,
+        "NORMAL",
+    ),
+    Setting("db_pool_size", "PostgreSQL connections per process.", _positive, 10),
+    Setting("log_level", "critical, error, warning, info or debug.", _log_level, "info"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite:///textrelay.db"
+    account_sid: str | None = None
+    auth_token: str | None = None
+    seed: int | None = None
+    auto_provision_senders: bool = False
+    max_body_bytes: int = 1_048_576
+    sqlite_synchronous: str = "NORMAL"
+    db_pool_size: int = 10
+    log_level: str = "info"
+
+    @classmethod
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Settings from `overrides` (CLI flags; None means "not given"), then the
+        environment, then the defaults."""
+        env = os.environ if environ is None else environ
+        given = overrides or {}
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            if given.get(setting.name) is not None:
+                values[setting.name] = _checked(setting, given[setting.name], "--")
+                continue
+            variable = env_name(setting.name)
+            if variable in env:
+                values[setting.name] = _checked(setting, env[variable], variable)
+        return cls(**values)
+
+    @property
+    def main_account_credentials(self) -> tuple[str | None, str | None]:
+        return self.account_sid, self.auth_token
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _checked(setting: Setting, raw: Any, source: str) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    where = flag_name(setting.name) if source == "--" else source
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+

@@ -1,0 +1,54 @@
+"""Storage: SQLite and PostgreSQL behind one repository. Every SQL statement lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textrelay.storage.connection import Database, IntegrityConflict, StorageError
+from textrelay.storage.migrations import migrate
+from textrelay.storage.postgres import PostgresDatabase
+from textrelay.storage.repository import Repository, Store
+from textrelay.storage.sqlite import SqliteDatabase
+
+__all__ = [
+    "Database",
+    "DatabaseUrl",
+    "IntegrityConflict",
+    "Repository",
+    "StorageError",
+    "Store",
+    "migrate",
+    "open_database",
+    "parse_database_url",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUrl:
+    dialect: str
+    target: str
+    """A file path (or `:memory:`) for SQLite; the DSN for PostgreSQL."""
+
+
+def parse_database_url(url: str) -> DatabaseUrl:
+    """`sqlite:///relative/path`, `sqlite:////absolute/path`, `sqlite:///:memory:` or
+    `postgresql://user@host:port/db` (`postgres://` also). ValueError otherwise."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if not path:
+            raise ValueError("a sqlite URL names a file: sqlite:///path/to/textrelay.db")
+        return DatabaseUrl("sqlite", path)
+    if url.startswith(("postgresql://", "postgres://")):
+        return DatabaseUrl("postgresql", url)
+    raise ValueError(
+        f"unsupported database URL {url!r}: use sqlite:///path or postgresql://user@host/db"
+    )
+
+
+async def open_database(
+    url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10
+) -> Database:
+    parsed = parse_database_url(url)
+    if parsed.dialect == "sqlite":
+        return SqliteDatabase(parsed.target, synchronous=sqlite_synchronous)
+    return await PostgresDatabase.connect(parsed.target, pool_size=pool_size)

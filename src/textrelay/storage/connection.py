@@ -1,0 +1,56 @@
+"""The narrow connection interface both databases implement, and the error it raises.
+
+SQL is written once with `:name` parameters; each adapter translates to its driver's style.
+No driver exception leaves this package: each adapter turns them into StorageError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+Row = Mapping[str, Any]
+Params = Mapping[str, Any]
+
+
+class StorageError(Exception):
+    """The database failed or refused a statement."""
+
+
+class IntegrityConflict(StorageError):
+    """A unique or foreign-key constraint refused the write."""
+
+
+class Connection(Protocol):
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        """Run a statement; the number of rows it changed."""
+        ...
+
+    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None: ...
+
+    async def fetch_all(self, sql: str, params: Params | None = None) -> Sequence[Row]: ...
+
+    async def execute_script(self, sql: str) -> None:
+        """Run several `;`-separated statements (migrations)."""
+        ...
+
+
+class Database(Protocol):
+    dialect: str
+    """"sqlite" or "postgresql": the few statements that differ choose by it."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection inside one write transaction: committed on exit, rolled back on error."""
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reads that sees everything committed before each statement."""
+        ...
+
+    def migration_lock(self) -> AbstractAsyncContextManager[Connection]:
+        """A write transaction that also excludes other processes' migrations."""
+        ...
+
+    async def close(self) -> None: ...
+

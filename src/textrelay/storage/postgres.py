@@ -1,0 +1,127 @@
+"""PostgreSQL adapter on asyncpg: a connection pool; any number of processes may share it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+
+from textrelay.storage.connection import IntegrityConflict, Params, Row, StorageError
+
+_NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+# Any constant works; it only has to be the same in every textrelay process.
+_MIGRATION_LOCK_KEY = 0x7E87_2E1A
+
+
+@lru_cache(maxsize=512)
+def to_positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`:name` parameters to asyncpg's `$n`, with the order of names to bind."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _NAMED_PARAM.sub(number, sql), tuple(names)
+
+
+def _bind(sql: str, params: Params | None) -> tuple[str, list[Any]]:
+    text, names = to_positional(sql)
+    values = params or {}
+    return text, [values[name] for name in names]
+
+
+def _translate(exc: Exception) -> StorageError:
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return IntegrityConflict(str(exc))
+    return StorageError(str(exc))
+
+
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
+class PostgresConnection:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        text, args = _bind(sql, params)
+        try:
+            status: str = await self._conn.execute(text, *args)
+        except _DRIVER_ERRORS as exc:
+            raise _translate(exc) from exc
+        last = status.rsplit(" ", 1)[-1]
+        return int(last) if last.isdigit() else 0
+
+    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
+        text, args = _bind(sql, params)
+        try:
+            row: Row | None = await self._conn.fetchrow(text, *args)
+        except _DRIVER_ERRORS as exc:
+            raise _translate(exc) from exc
+        return row
+
+    async def fetch_all(self, sql: str, params: Params | None = None) -> Sequence[Row]:
+        text, args = _bind(sql, params)
+        try:
+            rows: Sequence[Row] = await self._conn.fetch(text, *args)
+        except _DRIVER_ERRORS as exc:
+            raise _translate(exc) from exc
+        return rows
+
+    async def execute_script(self, sql: str) -> None:
+        try:
+            await self._conn.execute(sql)
+        except _DRIVER_ERRORS as exc:
+            raise _translate(exc) from exc
+
+
+class PostgresDatabase:
+    dialect = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, *, pool_size: int = 10) -> PostgresDatabase:
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size)
+        except (*_DRIVER_ERRORS, ValueError) as exc:
+            raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
+        return cls(pool)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresConnection]:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield PostgresConnection(conn)
+        except _DRIVER_ERRORS as exc:
+            raise _translate(exc) from exc
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[PostgresConnection]:
+        try:
+            async with self._pool.acquire() as conn:
+                yield PostgresConnection(conn)
+        except _DRIVER_ERRORS as exc:
+            raise _translate(exc) from exc
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[PostgresConnection]:
+        async with self.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(:key)", {"key": _MIGRATION_LOCK_KEY})
+            yield conn
+
+    def migration_lock(self) -> AbstractAsyncContextManager[PostgresConnection]:
+        return self._locked()
+
+    async def close(self) -> None:
+        await self._pool.close()

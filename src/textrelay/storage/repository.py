@@ -1,0 +1,472 @@
+"""The repository: every query textrelay runs, named by what it means, on either database.
+
+`Store.transaction()` yields a Repository whose writes commit together; `Store.read()` one for
+reads. Services own the transaction boundaries; this module owns the SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from textrelay.domain.accounts import Account, AccountStatus, AccountType, ApiKey
+from textrelay.domain.messages import Message, SendOptions
+from textrelay.domain.paging import (
+    InvalidPageToken,
+    PageDirection,
+    PageQuery,
+    PageResult,
+)
+from textrelay.domain.phone_numbers import (
+    Capabilities,
+    IncomingPhoneNumber,
+    NumberConfig,
+    NumberType,
+)
+from textrelay.domain.statuses import Direction, MessageStatus
+from textrelay.storage.connection import Connection, Database, Row
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch: the one time format stored, the same on both databases."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _opt_from_us(value: int | None) -> datetime | None:
+    return None if value is None else from_us(value)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    to: str | None = None
+    from_: str | None = None
+    date_sent_from: datetime | None = None
+    """Inclusive lower bound on date_sent."""
+    date_sent_until: datetime | None = None
+    """Exclusive upper bound on date_sent."""
+
+
+class Repository:
+    """Named queries over one connection (inside a transaction, or for reads)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    # --- meta ------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self._conn.fetch_one("SELECT value FROM meta WHERE key = :key", {"key": key})
+        return None if row is None else str(row["value"])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES (:key, :value) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            {"key": key, "value": value},
+        )
+
+    # --- accounts --------------------------------------------------------------------------
+
+    async def insert_account(self, account: Account) -> None:
+        await self._conn.execute(
+            "INSERT INTO accounts (sid, owner_account_sid, friendly_name, status, type, "
+            "auth_token, date_created, date_updated) VALUES (:sid, :owner_account_sid, "
+            ":friendly_name, :status, :type, :auth_token, :date_created, :date_updated)",
+            _account_params(account),
+        )
+
+    async def update_account(self, account: Account) -> None:
+        await self._conn.execute(
+            "UPDATE accounts SET friendly_name = :friendly_name, status = :status, "
+            "type = :type, auth_token = :auth_token, date_updated = :date_updated "
+            "WHERE sid = :sid",
+            _account_params(account),
+        )
+
+    async def get_account(self, sid: str) -> Account | None:
+        row = await self._conn.fetch_one("SELECT * FROM accounts WHERE sid = :sid", {"sid": sid})
+        return None if row is None else _account(row)
+
+    async def list_accounts(
+        self,
+        caller_sid: str,
+        query: PageQuery,
+        *,
+        friendly_name: str | None = None,
+        status: str | None = None,
+    ) -> PageResult[Account]:
+        where = ["(sid = :caller OR owner_account_sid = :caller)"]
+        params: dict[str, Any] = {"caller": caller_sid}
+        if friendly_name is not None:
+            where.append("friendly_name = :friendly_name")
+            params["friendly_name"] = friendly_name
+        if status is not None:
+            where.append("status = :status")
+            params["status"] = status
+        rows, has_next = await self._page("accounts", where, params, query)
+        return PageResult([_account(r) for r in rows], has_next)
+
+    # --- API keys --------------------------------------------------------------------------
+
+    async def insert_key(self, key: ApiKey) -> None:
+        await self._conn.execute(
+            "INSERT INTO api_keys (sid, account_sid, friendly_name, secret_hash, date_created, "
+            "date_updated) VALUES (:sid, :account_sid, :friendly_name, :secret_hash, "
+            ":date_created, :date_updated)",
+            _key_params(key),
+        )
+
+    async def update_key(self, key: ApiKey) -> None:
+        await self._conn.execute(
+            "UPDATE api_keys SET friendly_name = :friendly_name, date_updated = :date_updated "
+            "WHERE sid = :sid",
+            _key_params(key),
+        )
+
+    async def get_key(self, sid: str) -> ApiKey | None:
+        row = await self._conn.fetch_one("SELECT * FROM api_keys WHERE sid = :sid", {"sid": sid})
+        return None if row is None else _key(row)
+
+    async def delete_key(self, key: ApiKey) -> None:
+        await self._delete("api_keys", key.sid)
+
+    async def list_keys(self, account_sid: str, query: PageQuery) -> PageResult[ApiKey]:
+        rows, has_next = await self._page(
+            "api_keys", ["account_sid = :account"], {"account": account_sid}, query
+        )
+        return PageResult([_key(r) for r in rows], has_next)
+
+    # --- incoming phone numbers ------------------------------------------------------------
+
+    async def insert_number(self, number: IncomingPhoneNumber) -> None:
+        await self._conn.execute(
+            "INSERT INTO incoming_phone_numbers (sid, account_sid, phone_number, friendly_name, "
+            "number_type, config, capabilities, origin, date_created, date_updated) VALUES "
+            "(:sid, :account_sid, :phone_number, :friendly_name, :number_type, :config, "
+            ":capabilities, :origin, :date_created, :date_updated)",
+            _number_params(number),
+        )
+
+    async def update_number(self, number: IncomingPhoneNumber) -> None:
+        await self._conn.execute(
+            "UPDATE incoming_phone_numbers SET account_sid = :account_sid, "
+            "friendly_name = :friendly_name, config = :config, date_updated = :date_updated "
+            "WHERE sid = :sid",
+            _number_params(number),
+        )
+
+    async def get_number(self, sid: str) -> IncomingPhoneNumber | None:
+        row = await self._conn.fetch_one(
+            "SELECT * FROM incoming_phone_numbers WHERE sid = :sid", {"sid": sid}
+        )
+        return None if row is None else _number(row)
+
+    async def find_number(self, phone_number: str) -> IncomingPhoneNumber | None:
+        """The number record for an E.164 number, whichever account owns it."""
+        row = await self._conn.fetch_one(
+            "SELECT * FROM incoming_phone_numbers WHERE phone_number = :phone",
+            {"phone": phone_number},
+        )
+        return None if row is None else _number(row)
+
+    async def delete_number(self, number: IncomingPhoneNumber) -> None:
+        await self._delete("incoming_phone_numbers", number.sid)
+
+    async def list_numbers(
+        self,
+        account_sid: str,
+        query: PageQuery,
+        *,
+        friendly_name: str | None = None,
+        phone_number_like: str | None = None,
+        number_type: NumberType | None = None,
+    ) -> PageResult[IncomingPhoneNumber]:
+        where = ["account_sid = :account"]
+        params: dict[str, Any] = {"account": account_sid}
+        if number_type is not None:
+            where.append("number_type = :number_type")
+            params["number_type"] = number_type.value
+        if phone_number_like is not None:
+            where.append("phone_number LIKE :phone_like")
+            params["phone_like"] = phone_number_like
+        if friendly_name is not None:
+            where.append("friendly_name = :friendly_name")
+            params["friendly_name"] = friendly_name
+        rows, has_next = await self._page("incoming_phone_numbers", where, params, query)
+        return PageResult([_number(r) for r in rows], has_next)
+
+    # --- messages --------------------------------------------------------------------------
+
+    async def insert_message(self, message: Message) -> None:
+        await self._conn.execute(
+            "INSERT INTO messages (sid, account_sid, direction, status, from_addr, to_addr, "
+            "body, num_segments, num_media, messaging_service_sid, error_code, error_message, "
+            "price, price_unit, tags, options, date_created, date_updated, date_sent) VALUES "
+            "(:sid, :account_sid, :direction, :status, :from_addr, :to_addr, :body, "
+            ":num_segments, :num_media, :messaging_service_sid, :error_code, :error_message, "
+            ":price, :price_unit, :tags, :options, :date_created, :date_updated, :date_sent)",
+            _message_params(message),
+        )
+
+    async def update_message(self, message: Message) -> None:
+        await self._conn.execute(
+            "UPDATE messages SET status = :status, from_addr = :from_addr, body = :body, "
+            "num_segments = :num_segments, num_media = :num_media, "
+            "messaging_service_sid = :messaging_service_sid, error_code = :error_code, "
+            "error_message = :error_message, price = :price, price_unit = :price_unit, "
+            "tags = :tags, options = :options, date_updated = :date_updated, "
+            "date_sent = :date_sent WHERE sid = :sid",
+            _message_params(message),
+        )
+
+    async def get_message(self, sid: str) -> Message | None:
+        row = await self._conn.fetch_one("SELECT * FROM messages WHERE sid = :sid", {"sid": sid})
+        return None if row is None else _message(row)
+
+    async def delete_message(self, message: Message) -> None:
+        await self._delete("messages", message.sid)
+
+    async def list_messages(
+        self, account_sid: str, query: PageQuery, filters: MessageFilter
+    ) -> PageResult[Message]:
+        where = ["account_sid = :account"]
+        params: dict[str, Any] = {"account": account_sid}
+        if filters.to is not None:
+            where.append("to_addr = :to")
+            params["to"] = filters.to
+        if filters.from_ is not None:
+            where.append("from_addr = :from")
+            params["from"] = filters.from_
+        if filters.date_sent_from is not None:
+            where.append("date_sent >= :sent_from")
+            params["sent_from"] = to_us(filters.date_sent_from)
+        if filters.date_sent_until is not None:
+            where.append("date_sent < :sent_until")
+            params["sent_until"] = to_us(filters.date_sent_until)
+        rows, has_next = await self._page("messages", where, params, query)
+        return PageResult([_message(r) for r in rows], has_next)
+
+    # --- shared ----------------------------------------------------------------------------
+
+    async def _delete(self, table: str, sid: str) -> None:
+        row = await self._conn.fetch_one(f"SELECT seq FROM {table} WHERE sid = :sid", {"sid": sid})
+        if row is None:
+            return
+        await self._conn.execute(
+            "INSERT INTO page_anchors (sid, seq) VALUES (:sid, :seq) ON CONFLICT (sid) DO NOTHING",
+            {"sid": sid, "seq": row["seq"]},
+        )
+        await self._conn.execute(f"DELETE FROM {table} WHERE sid = :sid", {"sid": sid})
+
+    async def _anchor_seq(self, table: str, sid: str) -> int | None:
+        row = await self._conn.fetch_one(f"SELECT seq FROM {table} WHERE sid = :sid", {"sid": sid})
+        if row is None:
+            row = await self._conn.fetch_one(
+                "SELECT seq FROM page_anchors WHERE sid = :sid", {"sid": sid}
+            )
+        return None if row is None else int(row["seq"])
+
+    async def _page(
+        self, table: str, where: list[str], params: dict[str, Any], query: PageQuery
+    ) -> tuple[list[Row], bool]:
+        """One page, newest first, seeking from the query's anchor; and whether more follow."""
+        clauses = list(where)
+        bound = dict(params, limit=query.page_size + 1)
+        order = "DESC"
+        backwards = query.anchor is not None and query.anchor.direction is PageDirection.BEFORE
+        if query.anchor is not None:
+            seq = await self._anchor_seq(table, query.anchor.sid)
+            if seq is None:
+                raise InvalidPageToken(query.anchor.token)
+            clauses.append("seq > :anchor" if backwards else "seq < :anchor")
+            bound["anchor"] = seq
+            if backwards:
+                order = "ASC"
+        sql = (
+            f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} "
+            f"ORDER BY seq {order} LIMIT :limit"
+        )
+        rows = list(await self._conn.fetch_all(sql, bound))
+        more = len(rows) > query.page_size
+        rows = rows[: query.page_size]
+        if backwards:
+            rows.reverse()
+            # A page reached backwards always has the page it came from after it.
+            return rows, True
+        return rows, more
+
+
+class Store:
+    """Hands out repositories bound to a read connection or to one write transaction."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Repository]:
+        async with self.database.transaction() as conn:
+            yield Repository(conn)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Repository]:
+        async with self.database.read() as conn:
+            yield Repository(conn)
+
+
+# --- row <-> domain ------------------------------------------------------------------------
+
+
+def _account_params(account: Account) -> dict[str, Any]:
+    return {
+        "sid": account.sid,
+        "owner_account_sid": account.owner_account_sid,
+        "friendly_name": account.friendly_name,
+        "status": account.status.value,
+        "type": account.type.value,
+        "auth_token": account.auth_token,
+        "date_created": to_us(account.date_created),
+        "date_updated": to_us(account.date_updated),
+    }
+
+
+def _account(row: Row) -> Account:
+    return Account(
+        sid=row["sid"],
+        owner_account_sid=row["owner_account_sid"],
+        friendly_name=row["friendly_name"],
+        status=AccountStatus(row["status"]),
+        type=AccountType(row["type"]),
+        auth_token=row["auth_token"],
+        date_created=from_us(row["date_created"]),
+        date_updated=from_us(row["date_updated"]),
+    )
+
+
+def _key_params(key: ApiKey) -> dict[str, Any]:
+    return {
+        "sid": key.sid,
+        "account_sid": key.account_sid,
+        "friendly_name": key.friendly_name,
+        "secret_hash": key.secret_hash,
+        "date_created": to_us(key.date_created),
+        "date_updated": to_us(key.date_updated),
+    }
+
+
+def _key(row: Row) -> ApiKey:
+    return ApiKey(
+        sid=row["sid"],
+        account_sid=row["account_sid"],
+        friendly_name=row["friendly_name"],
+        secret_hash=row["secret_hash"],
+        date_created=from_us(row["date_created"]),
+        date_updated=from_us(row["date_updated"]),
+    )
+
+
+def _number_params(number: IncomingPhoneNumber) -> dict[str, Any]:
+    return {
+        "sid": number.sid,
+        "account_sid": number.account_sid,
+        "phone_number": number.phone_number,
+        "friendly_name": number.config.friendly_name or "",
+        "number_type": number.number_type.value,
+        "config": orjson.dumps(asdict(number.config)).decode(),
+        "capabilities": orjson.dumps(asdict(number.capabilities)).decode(),
+        "origin": number.origin,
+        "date_created": to_us(number.date_created),
+        "date_updated": to_us(number.date_updated),
+    }
+
+
+def _number(row: Row) -> IncomingPhoneNumber:
+    return IncomingPhoneNumber(
+        sid=row["sid"],
+        account_sid=row["account_sid"],
+        phone_number=row["phone_number"],
+        number_type=NumberType(row["number_type"]),
+        config=NumberConfig(**orjson.loads(row["config"])),
+        capabilities=Capabilities(**orjson.loads(row["capabilities"])),
+        origin=row["origin"],
+        date_created=from_us(row["date_created"]),
+        date_updated=from_us(row["date_updated"]),
+    )
+
+
+def _options_json(options: SendOptions) -> str:
+    data = asdict(options)
+    data["send_at"] = None if options.send_at is None else to_us(options.send_at)
+    return orjson.dumps(data).decode()
+
+
+def _options(text: str) -> SendOptions:
+    data: dict[str, Any] = orjson.loads(text)
+    send_at = data.get("send_at")
+    data["send_at"] = None if send_at is None else from_us(send_at)
+    data["persistent_action"] = tuple(data.get("persistent_action", ()))
+    data["media_urls"] = tuple(data.get("media_urls", ()))
+    known = SendOptions.__dataclass_fields__
+    return SendOptions(**{k: v for k, v in data.items() if k in known})
+
+
+def _message_params(message: Message) -> dict[str, Any]:
+    return {
+        "sid": message.sid,
+        "account_sid": message.account_sid,
+        "direction": message.direction.value,
+        "status": message.status.value,
+        "from_addr": message.from_,
+        "to_addr": message.to,
+        "body": message.body,
+        "num_segments": message.num_segments,
+        "num_media": message.num_media,
+        "messaging_service_sid": message.messaging_service_sid,
+        "error_code": message.error_code,
+        "error_message": message.error_message,
+        "price": message.price,
+        "price_unit": message.price_unit,
+        "tags": orjson.dumps(message.tags).decode(),
+        "options": _options_json(message.options),
+        "date_created": to_us(message.date_created),
+        "date_updated": to_us(message.date_updated),
+        "date_sent": None if message.date_sent is None else to_us(message.date_sent),
+    }
+
+
+def _message(row: Row) -> Message:
+    tags: Mapping[str, str] = orjson.loads(row["tags"])
+    return Message(
+        sid=row["sid"],
+        account_sid=row["account_sid"],
+        direction=Direction(row["direction"]),
+        status=MessageStatus(row["status"]),
+        from_=row["from_addr"],
+        to=row["to_addr"],
+        body=row["body"],
+        num_segments=int(row["num_segments"]),
+        num_media=int(row["num_media"]),
+        date_created=from_us(row["date_created"]),
+        date_updated=from_us(row["date_updated"]),
+        date_sent=_opt_from_us(row["date_sent"]),
+        messaging_service_sid=row["messaging_service_sid"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        price=row["price"],
+        price_unit=row["price_unit"],
+        tags=dict(tags),
+        options=_options(row["options"]),
+    )
