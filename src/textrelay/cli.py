@@ -62,7 +62,9 @@ SERVE_SETTINGS = tuple(s.name for s in SETTINGS)
 def serve(**overrides: Any) -> None:
     """Start the server (API on one base URL) and print how to reach it."""
     settings = _load(overrides)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         asyncio.run(_serve(settings))
     except StorageError as exc:
@@ -82,7 +84,8 @@ async def _serve(settings: Settings) -> None:
         click.echo(f"  database:    {_redacted(settings.database_url)}")
         click.echo(f"  account sid: {account.sid}")
         click.echo(f"  auth token:  {account.auth_token}")
-        click.echo(f"  python:      textrelay.client(\"{base_url}\", \"{account.sid}\", \"{account.auth_token}\")")
+        client_call = f'textrelay.client("{base_url}", "{account.sid}", "{account.auth_token}")'
+        click.echo(f"  python:      {client_call}")
         sys.stdout.flush()
         config = uvicorn.Config(
             runtime.app,

@@ -31,7 +31,7 @@ def client(
 
     target = urlsplit(base_url)
 
-    class TextrelayHttpClient(TwilioHttpClient):
+    class TextrelayHttpClient(TwilioHttpClient):  # type: ignore[misc]
         def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
             parts = urlsplit(url)
             local = urlunsplit((target.scheme, target.netloc, parts.path, parts.query, ""))

@@ -124,9 +124,7 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
         False,
     ),
-    Setting(
-        "max_body_bytes", "Largest request body accepted (413 above).", _positive, 1_048_576
-    ),
+    Setting("max_body_bytes", "Largest request body accepted (413 above).", _positive, 1_048_576),
     Setting(
         "sqlite_synchronous",
         "SQLite durability: normal survives a process crash, full also a power loss.",
@@ -193,4 +191,3 @@ def _checked(setting: Setting, raw: Any, source: str) -> Any:
         return setting.parse(raw)
     except ValueError as exc:
         raise SettingsError(f"{where}: {exc}") from None
-

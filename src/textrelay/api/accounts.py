@@ -91,4 +91,3 @@ async def key_instance(request: Request) -> Response:
     else:
         key = await accounts.get_key(account, sid)
     return json_response(key_json(key))
-

@@ -15,8 +15,8 @@ from textrelay.api.paging import envelope
 from textrelay.api.responses import json_response, no_content
 from textrelay.api.serializers import account_path, number_json
 from textrelay.domain import errors
-from textrelay.domain.phone_numbers import NumberConfig, NumberType
 from textrelay.domain.paging import parse_page_query
+from textrelay.domain.phone_numbers import NumberConfig, NumberType
 from textrelay.services.messaging import is_web_url
 from textrelay.services.phone_numbers import NumberFilter
 

@@ -13,7 +13,9 @@ JSON_TYPE = "application/json; charset=utf-8"
 def json_response(
     content: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    return Response(orjson.dumps(content), status_code=status, media_type=JSON_TYPE, headers=headers)
+    return Response(
+        orjson.dumps(content), status_code=status, media_type=JSON_TYPE, headers=headers
+    )
 
 
 def no_content() -> Response:

@@ -113,7 +113,7 @@ def parse_sender(text: str) -> Address:
         return channel
     if _SHORT_CODE.match(cleaned):
         return Address(AddressKind.SHORT_CODE, cleaned)
-    if cleaned.startswith("+") or _DIALLABLE.match(cleaned) and not _has_letter(cleaned):
+    if cleaned.startswith("+") or (_DIALLABLE.match(cleaned) and not _has_letter(cleaned)):
         number = parse_e164(cleaned)
         return Address(AddressKind.PHONE_NUMBER, number, number)
     if _ALPHANUMERIC.match(cleaned) and _has_letter(cleaned):

@@ -105,8 +105,6 @@ class NoNumbersInAreaCode(TwilioError):
     default_message = "No phone numbers found in area code."
 
 
-
-
 # --- message create ----------------------------------------------------------------------
 
 
@@ -176,9 +174,7 @@ class RecipientUnsubscribed(TwilioError):
 
 class SenderQueueFull(TwilioError):
     code, status = 21611, 400
-    default_message = (
-        "This 'From' number has exceeded the maximum number of queued messages"
-    )
+    default_message = "This 'From' number has exceeded the maximum number of queued messages"
 
 
 class ToUnreachable(TwilioError):

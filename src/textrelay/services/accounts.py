@@ -100,8 +100,14 @@ class AccountService:
         now = self._ctx.now()
         sid = self._ctx.sids.new(SidType.ACCOUNT)
         account = Account(
-            sid, sid, friendly_name, AccountStatus.ACTIVE, AccountType.FULL,
-            self._ctx.sids.new_hex(), now, now,
+            sid,
+            sid,
+            friendly_name,
+            AccountStatus.ACTIVE,
+            AccountType.FULL,
+            self._ctx.sids.new_hex(),
+            now,
+            now,
         )
         async with self._ctx.store.transaction() as repo:
             await repo.insert_account(account)
@@ -262,7 +268,9 @@ class AccountService:
         key = await self.get_key(account, sid)
         if friendly_name is None:
             return key
-        updated = replace(key, friendly_name=_friendly_name(friendly_name), date_updated=self._ctx.now())
+        updated = replace(
+            key, friendly_name=_friendly_name(friendly_name), date_updated=self._ctx.now()
+        )
         async with self._ctx.store.transaction() as repo:
             await repo.update_key(updated)
         return updated

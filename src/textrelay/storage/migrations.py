@@ -59,7 +59,11 @@ async def migrate(db: Database) -> list[Migration]:
             await conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) "
                 "VALUES (:version, :name, :at)",
-                {"version": migration.version, "name": migration.name, "at": time.time_ns() // 1000},
+                {
+                    "version": migration.version,
+                    "name": migration.name,
+                    "at": time.time_ns() // 1000,
+                },
             )
             applied_now.append(migration)
     return applied_now

@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 
@@ -49,7 +49,9 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 class PostgresConnection:
     __slots__ = ("_conn",)
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Any) -> None:
+        # A pooled connection proxy; typed loosely because asyncpg's proxy and connection
+        # types are not related in its stubs.
         self._conn = conn
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
@@ -64,18 +66,18 @@ class PostgresConnection:
     async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
         text, args = _bind(sql, params)
         try:
-            row: Row | None = await self._conn.fetchrow(text, *args)
+            row = await self._conn.fetchrow(text, *args)
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
-        return row
+        return cast(Row | None, row)
 
     async def fetch_all(self, sql: str, params: Params | None = None) -> Sequence[Row]:
         text, args = _bind(sql, params)
         try:
-            rows: Sequence[Row] = await self._conn.fetch(text, *args)
+            rows = await self._conn.fetch(text, *args)
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
-        return rows
+        return cast(Sequence[Row], rows)
 
     async def execute_script(self, sql: str) -> None:
         try:

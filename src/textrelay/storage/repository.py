@@ -297,8 +297,7 @@ class Repository:
             if backwards:
                 order = "ASC"
         sql = (
-            f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} "
-            f"ORDER BY seq {order} LIMIT :limit"
+            f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} ORDER BY seq {order} LIMIT :limit"
         )
         rows = list(await self._conn.fetch_all(sql, bound))
         more = len(rows) > query.page_size

@@ -137,4 +137,3 @@ class SqliteDatabase:
     async def close(self) -> None:
         self._reader.close()
         self._writer.close()
-
