@@ -30,7 +30,7 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 @dataclass(frozen=True)
-class TestDatabase:
+class DatabaseUnderTest:
     backend: str
     url: str
 
@@ -58,11 +58,11 @@ def _postgres_unavailable(exc: BaseException) -> None:
 @pytest.fixture(scope="session", params=BACKENDS)
 def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestDatabase]:
+) -> Iterator[DatabaseUnderTest]:
     """A new, empty database of each kind."""
     if request.param == "sqlite":
         path = Path(tmp_path_factory.mktemp("sqlite")) / "textrelay.db"
-        yield TestDatabase("sqlite", f"sqlite:///{path}")
+        yield DatabaseUnderTest("sqlite", f"sqlite:///{path}")
         return
     schema = f"textrelay_test_{secrets.token_hex(6)}"
     try:
@@ -70,13 +70,13 @@ def database(
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         _postgres_unavailable(exc)
     try:
-        yield TestDatabase("postgresql", _postgres_schema_url(schema))
+        yield DatabaseUnderTest("postgresql", _postgres_schema_url(schema))
     finally:
         asyncio.run(_postgres(f"DROP SCHEMA {schema} CASCADE"))
 
 
 @pytest.fixture(scope="session")
-def server(database: TestDatabase) -> Iterator[TextrelayServer]:
+def server(database: DatabaseUnderTest) -> Iterator[TextrelayServer]:
     """A textrelay server on a free port of 127.0.0.1, on each database."""
     with TextrelayServer(Settings(database_url=database.url)) as running:
         yield running

@@ -67,15 +67,17 @@ def _split_statements(script: str) -> list[str]:
     return statements
 
 
-def _open(path: str, synchronous: str) -> sqlite3.Connection:
+def _open(path: str, synchronous: str, *, in_memory: bool) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path,
         isolation_level=None,  # we issue BEGIN/COMMIT ourselves
         check_same_thread=False,
         timeout=_BUSY_TIMEOUT_S,
+        uri=in_memory,
     )
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
+    if not in_memory:
+        conn.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode keeps every commit across a process crash (kill -9); FULL also
     # across power loss, at one fsync per commit. docs/operations.md explains the choice.
     conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -87,25 +89,18 @@ class SqliteDatabase:
     dialect = "sqlite"
 
     def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        else:
-            # A private in-memory database must be shared by both connections.
+        in_memory = path == ":memory:"
+        if in_memory:
+            # Both connections must see one private in-memory database.
             path = f"file:textrelay-{id(self):x}?mode=memory&cache=shared"
-        self._uri = path.startswith("file:")
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._writer = self._connect(path, synchronous)
-            self._reader = self._connect(path, synchronous)
-        except sqlite3.Error as exc:
+            self._writer = _open(path, synchronous, in_memory=in_memory)
+            self._reader = _open(path, synchronous, in_memory=in_memory)
+        except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot open SQLite database {path}: {exc}") from exc
         self._write_lock = asyncio.Lock()
-
-    def _connect(self, path: str, synchronous: str) -> sqlite3.Connection:
-        if self._uri:
-            conn = sqlite3.connect(path, uri=True, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            return conn
-        return _open(path, synchronous)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqliteConnection]:

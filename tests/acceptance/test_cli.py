@@ -1,0 +1,153 @@
+"""The `textrelay` command as a user runs it: a subprocess, its output and exit code."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import textrelay
+
+TEXTRELAY = [sys.executable, "-m", "textrelay"]
+START_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Started:
+    base_url: str
+    account_sid: str
+    auth_token: str
+    output: str
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTRELAY_")}
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def serving(db: Path, *args: str, **env: str) -> Iterator[Started]:
+    """`textrelay serve` on a free port, until its banner names the account."""
+    command = [*TEXTRELAY, "serve", "--port", "0", "--database-url", f"sqlite:///{db}", *args]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(**env)
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "auth token:" in line:
+                break
+        output = "".join(lines)
+        base = re.search(r"listening on (http://\S+)", output)
+        sid = re.search(r"account sid: (AC[0-9a-f]{32})", output)
+        token = re.search(r"auth token:\s+([0-9a-f]{32})", output)
+        assert base and sid and token, output
+        yield Started(base.group(1), sid.group(1), token.group(1), output)
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stdout.close()
+
+
+def test_serve_prints_url_and_credentials_that_work(tmp_path: Path) -> None:
+    with serving(tmp_path / "a.db") as started:
+        client = textrelay.client(started.base_url, started.account_sid, started.auth_token)
+        account = client.api.v2010.accounts(started.account_sid).fetch()
+
+    assert started.base_url.startswith("http://127.0.0.1:")
+    assert account.sid == started.account_sid
+    assert account.status == "active"
+
+
+def test_generated_main_account_is_kept_across_restarts(tmp_path: Path) -> None:
+    with serving(tmp_path / "b.db") as first:
+        pass
+    with serving(tmp_path / "b.db") as second:
+        pass
+
+    assert (second.account_sid, second.auth_token) == (first.account_sid, first.auth_token)
+
+
+def test_environment_fixes_the_main_account(tmp_path: Path) -> None:
+    sid, token = "AC" + "1" * 32, "2" * 32
+    with serving(
+        tmp_path / "c.db", TEXTRELAY_ACCOUNT_SID=sid, TEXTRELAY_AUTH_TOKEN=token
+    ) as started:
+        client = textrelay.client(started.base_url, sid, token)
+        message = client.messages.create(to="+14155550199", from_="+15005550006", body="hi")
+
+    assert (started.account_sid, started.auth_token) == (sid, token)
+    assert message.status == "queued"
+
+
+def test_bad_setting_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*TEXTRELAY, "serve", "--database-url", f"sqlite:///{tmp_path}/d.db"],
+        capture_output=True,
+        text=True,
+        env=_env(TEXTRELAY_AUTH_TOKEN="not-hex"),
+        timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert "TEXTRELAY_AUTH_TOKEN" in result.stderr
+
+
+def test_migrate_applies_then_reports_up_to_date(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/e.db"
+    first = subprocess.run(
+        [*TEXTRELAY, "migrate", "--database-url", url], capture_output=True, text=True, timeout=30
+    )
+    second = subprocess.run(
+        [*TEXTRELAY, "migrate"],
+        capture_output=True,
+        text=True,
+        env=_env(TEXTRELAY_DATABASE_URL=url),
+        timeout=30,
+    )
+
+    assert first.returncode == 0
+    assert "applied: 0001_initial" in first.stdout
+    assert second.stdout.strip() == "database is up to date"
+
+
+@pytest.mark.parametrize(
+    ("sid", "code", "expected"),
+    [
+        ("SMded05904ccb347238880ca9264e8fe1c", 0, ["names:       Message (SMS)", "well-formed: yes"]),
+        ("MG" + "A" * 32, 0, ["names:       Messaging Service"]),
+        ("SM123", 1, ["well-formed: no", "34 characters"]),
+        ("ZZ" + "0" * 32, 1, ["not one textrelay knows"]),
+    ],
+)
+def test_sid_explain(sid: str, code: int, expected: list[str]) -> None:
+    result = subprocess.run(
+        [*TEXTRELAY, "sid", "explain", sid], capture_output=True, text=True, timeout=30
+    )
+
+    assert result.returncode == code
+    for text in expected:
+        assert text in result.stdout
+
+
+def test_installed_command_matches_module() -> None:
+    command = Path(sys.executable).with_name("textrelay")
+    result = subprocess.run([str(command), "--version"], capture_output=True, text=True, timeout=30)
+
+    assert result.returncode == 0
+    assert textrelay.__version__ in result.stdout

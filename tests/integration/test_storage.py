@@ -1,0 +1,246 @@
+"""Storage on both databases: migrations, the repository's round trips, keyset paging."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from tests.conftest import POSTGRES_URL, DatabaseUnderTest
+from textrelay.domain.accounts import Account, AccountStatus, AccountType
+from textrelay.domain.messages import Message, SendOptions
+from textrelay.domain.paging import InvalidPageToken, PageAnchor, PageDirection, PageQuery
+from textrelay.domain.statuses import Direction, MessageStatus
+from textrelay.storage import Database, IntegrityConflict, Store, migrate, open_database
+from textrelay.storage.migrations import available
+from textrelay.storage.repository import MessageFilter
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def db_url(database: DatabaseUnderTest) -> Iterator[str]:
+    """A fresh, unmigrated database of each kind (its own file or schema)."""
+    if database.backend == "sqlite":
+        yield database.url.replace("textrelay.db", f"storage-{secrets.token_hex(4)}.db")
+        return
+    schema = f"textrelay_storage_{secrets.token_hex(6)}"
+
+    async def run(statement: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{POSTGRES_URL}?search_path={schema}"
+    finally:
+        asyncio.run(run(f"DROP SCHEMA {schema} CASCADE"))
+
+
+async def _opened(url: str) -> Database:
+    return await open_database(url)
+
+
+def _account(sid: str = "AC" + "a" * 32) -> Account:
+    return Account(sid, sid, "acct", AccountStatus.ACTIVE, AccountType.FULL, "t" * 32, NOW, NOW)
+
+
+def _message(index: int, account_sid: str, **overrides: object) -> Message:
+    fields: dict[str, object] = {
+        "sid": f"SM{index:032x}",
+        "account_sid": account_sid,
+        "direction": Direction.OUTBOUND_API,
+        "status": MessageStatus.QUEUED,
+        "from_": "+14155550100",
+        "to": "+14155550199",
+        "body": f"message {index}",
+        "num_segments": 1,
+        "num_media": 0,
+        "date_created": NOW + timedelta(seconds=index),
+        "date_updated": NOW + timedelta(seconds=index),
+        "tags": {"n": str(index)},
+        "options": SendOptions(status_callback="https://example.test/cb", send_at=NOW),
+    }
+    fields.update(overrides)
+    return Message(**fields)  # type: ignore[arg-type]
+
+
+def test_migrations_apply_once_and_record_each_version(db_url: str) -> None:
+    async def scenario() -> tuple[list[int], list[int]]:
+        db = await _opened(db_url)
+        try:
+            first = [m.version for m in await migrate(db)]
+            second = [m.version for m in await migrate(db)]
+        finally:
+            await db.close()
+        return first, second
+
+    first, second = asyncio.run(scenario())
+
+    dialect = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    assert first == [m.version for m in available(dialect)]
+    assert second == []
+
+
+def test_migrations_are_numbered_alike_for_both_databases() -> None:
+    sqlite = [(m.version, m.name) for m in available("sqlite")]
+    postgres = [(m.version, m.name) for m in available("postgresql")]
+
+    assert sqlite == postgres
+    assert [v for v, _ in sqlite] == list(range(1, len(sqlite) + 1))
+
+
+def test_concurrent_migrations_apply_each_version_once(db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("one process owns a SQLite database; the race is PostgreSQL's")
+
+    async def scenario() -> list[list[int]]:
+        dbs = [await _opened(db_url) for _ in range(3)]
+        try:
+            results = await asyncio.gather(*(migrate(db) for db in dbs))
+        finally:
+            for db in dbs:
+                await db.close()
+        return [[m.version for m in applied] for applied in results]
+
+    results = asyncio.run(scenario())
+
+    assert sorted(len(r) for r in results) == [0, 0, len(available("postgresql"))]
+
+
+T = TypeVar("T")
+
+
+class LoopStore(Store):
+    """A migrated store with the event loop its connections belong to."""
+
+    def __init__(self, database: Database, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(database)
+        self.loop = loop
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[LoopStore]:
+    loop = asyncio.new_event_loop()
+    db = loop.run_until_complete(_opened(db_url))
+    loop.run_until_complete(migrate(db))
+    try:
+        yield LoopStore(db, loop)
+    finally:
+        loop.run_until_complete(db.close())
+        loop.close()
+
+
+def on(store: LoopStore, coro: Coroutine[Any, Any, T]) -> T:
+    return store.loop.run_until_complete(coro)
+
+
+def test_message_round_trip_keeps_every_field(store: LoopStore) -> None:
+    account = _account()
+    message = _message(1, account.sid, error_code=30003, price="-0.00750", body="Hello! 👍")
+
+    async def scenario() -> Message | None:
+        async with store.transaction() as repo:
+            await repo.insert_account(account)
+            await repo.insert_message(message)
+        async with store.read() as repo:
+            return await repo.get_message(message.sid)
+
+    assert on(store, scenario()) == message
+
+
+def test_a_failed_transaction_leaves_nothing_behind(store: LoopStore) -> None:
+    account = _account()
+
+    async def scenario() -> Account | None:
+        with pytest.raises(IntegrityConflict):
+            async with store.transaction() as repo:
+                await repo.insert_account(account)
+                await repo.insert_account(account)  # same SID: refused, whole write undone
+        async with store.read() as repo:
+            return await repo.get_account(account.sid)
+
+    assert on(store, scenario()) is None
+
+
+def test_keyset_pages_walk_forward_and_back_and_survive_deletes(store: LoopStore) -> None:
+    account = _account()
+    messages = [_message(i, account.sid) for i in range(10)]
+
+    async def scenario() -> None:
+        async with store.transaction() as repo:
+            await repo.insert_account(account)
+            for m in messages:
+                await repo.insert_message(m)
+        async with store.read() as repo:
+            first = await repo.list_messages(account.sid, PageQuery(4), MessageFilter())
+        assert [m.sid for m in first.items] == [m.sid for m in messages[9:5:-1]]
+        assert first.has_next
+
+        # The anchor record is deleted before the next page is asked for.
+        async with store.transaction() as repo:
+            await repo.delete_message(first.items[-1])
+        after = PageAnchor(PageDirection.AFTER, first.items[-1].sid)
+        async with store.read() as repo:
+            second = await repo.list_messages(account.sid, PageQuery(4, 1, after), MessageFilter())
+            before = PageAnchor(PageDirection.BEFORE, second.items[0].sid)
+            back = await repo.list_messages(account.sid, PageQuery(4, 0, before), MessageFilter())
+            last = PageAnchor(PageDirection.AFTER, second.items[-1].sid)
+            third = await repo.list_messages(account.sid, PageQuery(4, 2, last), MessageFilter())
+        assert [m.sid for m in second.items] == [m.sid for m in messages[5:1:-1]]
+        assert [m.sid for m in back.items] == [m.sid for m in messages[9:6:-1]]
+        assert [m.sid for m in third.items] == [m.sid for m in messages[1::-1]]
+        assert not third.has_next
+
+    on(store, scenario())
+
+
+def test_unknown_page_anchor_is_an_invalid_token(store: LoopStore) -> None:
+    account = _account()
+
+    async def scenario() -> None:
+        async with store.transaction() as repo:
+            await repo.insert_account(account)
+        anchor = PageAnchor(PageDirection.AFTER, "SM" + "f" * 32)
+        async with store.read() as repo:
+            with pytest.raises(InvalidPageToken):
+                await repo.list_messages(account.sid, PageQuery(5, 1, anchor), MessageFilter())
+
+    on(store, scenario())
+
+
+def test_message_filters(store: LoopStore) -> None:
+    account = _account()
+    sent = NOW + timedelta(days=1)
+    a = _message(1, account.sid, to="+14155550111")
+    b = _message(2, account.sid, from_="+14155550222", date_sent=sent, status=MessageStatus.SENT)
+
+    async def scenario() -> dict[str, list[str]]:
+        async with store.transaction() as repo:
+            await repo.insert_account(account)
+            await repo.insert_message(a)
+            await repo.insert_message(b)
+        async with store.read() as repo:
+            page = PageQuery(50)
+
+            async def sids(f: MessageFilter) -> list[str]:
+                return [m.sid for m in (await repo.list_messages(account.sid, page, f)).items]
+
+            return {
+                "to": await sids(MessageFilter(to="+14155550111")),
+                "from": await sids(MessageFilter(from_="+14155550222")),
+                "sent": await sids(MessageFilter(date_sent_from=sent)),
+                "before": await sids(MessageFilter(date_sent_until=sent)),
+            }
+
+    found = on(store, scenario())
+
+    assert found == {"to": [a.sid], "from": [b.sid], "sent": [b.sid], "before": []}
