@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from textrelay.api.context import ApiContext
 from textrelay.api.errors import (
     http_error_handler,
+    storage_error_handler,
     twilio_error_handler,
     unexpected_error_handler,
 )
@@ -26,7 +27,7 @@ from textrelay.services.context import Clock, ServiceContext
 from textrelay.services.messaging import MessagingService
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.settings import Settings
-from textrelay.storage import Database, Store, migrate, open_database
+from textrelay.storage import Database, StorageError, Store, migrate, open_database
 
 
 def system_clock() -> datetime:
@@ -65,6 +66,7 @@ def build_app(settings: Settings, services: Services) -> Starlette:
         exception_handlers={
             TwilioError: twilio_error_handler,
             HTTPException: http_error_handler,
+            StorageError: storage_error_handler,
             Exception: unexpected_error_handler,
         },
     )

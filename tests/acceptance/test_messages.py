@@ -4,6 +4,7 @@ delete (shared/twilio/api-core.md §2.2)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -11,6 +12,7 @@ from twilio.rest import Client
 
 from textrelay.domain.accounts import Account
 from textrelay.domain.statuses import MessageStatus
+from textrelay.settings import Settings
 from textrelay.testing import TextrelayServer
 
 
@@ -158,3 +160,20 @@ def test_date_sent_filters(server: TextrelayServer, client: Client, sender: str)
     ] == [message.sid]
     assert client.messages.list(date_sent_before=datetime(2024, 2, 2, tzinfo=UTC)) == []
     assert client.messages.list(date_sent_after=datetime(2024, 2, 4, tzinfo=UTC)) == []
+
+
+def test_auto_provision_senders_provisions_an_unknown_from(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/auto.db", auto_provision_senders=True)
+    with TextrelayServer(settings) as server:
+        client = server.client(server.new_account())
+        other = server.client(server.new_account())
+        taken = other.incoming_phone_numbers.create(area_code="415").phone_number
+
+        message = client.messages.create(to="+14155550199", from_="+14155550142", body="hi")
+        numbers = [n.phone_number for n in client.incoming_phone_numbers.list()]
+        with pytest.raises(TwilioRestException) as mismatch:
+            client.messages.create(to="+14155550199", from_=taken, body="hi")
+
+    assert message.from_ == "+14155550142"
+    assert numbers == ["+14155550142"]
+    assert (mismatch.value.status, mismatch.value.code) == (400, 21660)

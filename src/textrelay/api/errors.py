@@ -57,6 +57,12 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def storage_error_handler(request: Request, exc: Exception) -> Response:
+    """The database is down or refused: the request may succeed later, so 503, not 500."""
+    log.error("storage failure on %s %s: %s", request.method, request.url.path, exc)
+    return render_error(errors.ServiceUnavailable(), request.url.path)
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return render_error(errors.TwilioError(), request.url.path)

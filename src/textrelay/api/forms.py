@@ -86,9 +86,19 @@ def _decode(raw: bytes, what: str) -> list[tuple[str, str]]:
     except UnicodeDecodeError:
         raise errors.InvalidParameter(f"Malformed {what}: it is not valid UTF-8") from None
     try:
-        return parse_qsl(text, keep_blank_values=True, errors="strict")
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
     except (ValueError, UnicodeDecodeError):
         raise errors.InvalidParameter(f"Malformed {what}") from None
+    _refuse_nul(pairs)
+    return pairs
+
+
+def _refuse_nul(pairs: list[tuple[str, str]]) -> None:
+    # No text column of PostgreSQL can hold U+0000, and no SMS carries it: refuse it here
+    # rather than fail deep in storage.
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in value:
+            raise errors.InvalidParameter(f"Parameter {name!r} contains a NUL character")
 
 
 def query_params(request: Request) -> Params:
@@ -132,5 +142,6 @@ async def _multipart(request: Request, body: bytes) -> Params:
         form = await replayed.form(max_files=0, max_fields=1000)
     except Exception as exc:  # python-multipart raises several unrelated types
         raise errors.InvalidParameter(f"Malformed multipart form body: {exc}") from None
-    pairs = [(k, v) for k, v in form.multi_items() if not isinstance(v, UploadFile)]
-    return Params([(k, str(v)) for k, v in pairs])
+    pairs = [(k, str(v)) for k, v in form.multi_items() if not isinstance(v, UploadFile)]
+    _refuse_nul(pairs)
+    return Params(pairs)

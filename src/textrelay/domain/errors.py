@@ -160,6 +160,13 @@ class FromNotOwned(TwilioError):
         )
 
 
+class FromAccountMismatch(TwilioError):
+    code, status = 21660, 400
+
+    def __init__(self, from_: str) -> None:
+        super().__init__(f"Mismatch between the 'From' number {from_} and the account")
+
+
 class InvalidStatusCallback(TwilioError):
     code, status = 21609, 400
 

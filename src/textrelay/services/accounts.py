@@ -68,8 +68,11 @@ class AccountService:
     async def ensure_main_account(
         self, sid: str | None = None, auth_token: str | None = None
     ) -> Account:
-        """The main account: the one configured, else the one generated on first start."""
-        async with self._ctx.store.transaction() as repo:
+        """The main account: the one configured, else the one generated on first start.
+
+        Exclusive, so processes starting together on one PostgreSQL agree on one account.
+        """
+        async with self._ctx.store.exclusive() as repo:
             if sid is None:
                 sid = await repo.get_meta(MAIN_ACCOUNT_KEY)
             existing = await repo.get_account(sid) if sid else None

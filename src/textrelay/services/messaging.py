@@ -170,14 +170,17 @@ class MessagingService:
         return sender
 
     async def _require_owned(self, account: Account, e164: str, text: str) -> None:
-        if await self._numbers.find_owned(account, e164) is not None:
+        number = await self._numbers.find(e164)
+        if number is not None:
+            if number.account_sid != account.sid:
+                raise errors.FromAccountMismatch(text)
             return
         if self._auto_provision:
             try:
                 await self._numbers.provision(account, phone_number=e164, area_code=None)
                 return
             except errors.TwilioError:
-                pass  # owned by another account, or not provisionable: fall through
+                pass  # not provisionable (a magic number, or taken meanwhile): refuse below
         raise errors.FromNotOwned(text)
 
     # --- read ------------------------------------------------------------------------------

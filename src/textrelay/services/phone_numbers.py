@@ -122,10 +122,10 @@ class PhoneNumberService:
             raise errors.NotFound()
         return number
 
-    async def find_owned(self, account: Account, e164: str) -> IncomingPhoneNumber | None:
+    async def find(self, e164: str) -> IncomingPhoneNumber | None:
+        """The number record for `e164`, whichever account owns it."""
         async with self._ctx.store.read() as repo:
-            number = await repo.find_number(e164)
-        return number if number is not None and number.account_sid == account.sid else None
+            return await repo.find_number(e164)
 
     async def list(
         self, account: Account, query: PageQuery, filters: NumberFilter

@@ -48,8 +48,9 @@ class Database(Protocol):
         """A connection for reads that sees everything committed before each statement."""
         ...
 
-    def migration_lock(self) -> AbstractAsyncContextManager[Connection]:
-        """A write transaction that also excludes other processes' migrations."""
+    def exclusive(self) -> AbstractAsyncContextManager[Connection]:
+        """A write transaction that also excludes every other process's `exclusive()` one:
+        for start-up work (migrations, the main account) that must happen once."""
         ...
 
     async def close(self) -> None: ...

@@ -49,7 +49,7 @@ async def migrate(db: Database) -> list[Migration]:
     migration once.
     """
     applied_now = []
-    async with db.migration_lock() as conn:
+    async with db.exclusive() as conn:
         await conn.execute(_CREATE_LEDGER)
         done = await applied_versions(conn)
         for migration in available(db.dialect):

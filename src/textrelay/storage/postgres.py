@@ -14,7 +14,7 @@ from textrelay.storage.connection import IntegrityConflict, Params, Row, Storage
 
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 # Any constant works; it only has to be the same in every textrelay process.
-_MIGRATION_LOCK_KEY = 0x7E87_2E1A
+_EXCLUSIVE_LOCK_KEY = 0x7E87_2E1A
 
 
 @lru_cache(maxsize=512)
@@ -119,10 +119,10 @@ class PostgresDatabase:
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[PostgresConnection]:
         async with self.transaction() as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock(:key)", {"key": _MIGRATION_LOCK_KEY})
+            await conn.execute("SELECT pg_advisory_xact_lock(:key)", {"key": _EXCLUSIVE_LOCK_KEY})
             yield conn
 
-    def migration_lock(self) -> AbstractAsyncContextManager[PostgresConnection]:
+    def exclusive(self) -> AbstractAsyncContextManager[PostgresConnection]:
         return self._locked()
 
     async def close(self) -> None:

@@ -321,6 +321,12 @@ class Store:
             yield Repository(conn)
 
     @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[Repository]:
+        """A transaction no other process's `exclusive()` runs beside (start-up work)."""
+        async with self.database.exclusive() as conn:
+            yield Repository(conn)
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[Repository]:
         async with self.database.read() as conn:
             yield Repository(conn)

@@ -125,7 +125,7 @@ class SqliteDatabase:
     async def read(self) -> AsyncIterator[SqliteConnection]:
         yield SqliteConnection(self._reader)
 
-    def migration_lock(self) -> AbstractAsyncContextManager[SqliteConnection]:
+    def exclusive(self) -> AbstractAsyncContextManager[SqliteConnection]:
         # BEGIN IMMEDIATE already takes the database's single write lock.
         return self.transaction()
 
