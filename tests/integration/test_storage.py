@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -161,7 +161,7 @@ def test_a_failed_transaction_leaves_nothing_behind(store: LoopStore) -> None:
     account = _account()
 
     async def scenario() -> Account | None:
-        with pytest.raises(IntegrityConflict):
+        with pytest.raises(IntegrityConflict):  # noqa: PT012 - the block is the transaction
             async with store.transaction() as repo:
                 await repo.insert_account(account)
                 await repo.insert_account(account)  # same SID: refused, whole write undone
