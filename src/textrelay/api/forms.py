@@ -6,7 +6,7 @@ name is an array (`MediaUrl`); for a single-valued parameter the first value cou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import UploadFile
@@ -32,7 +32,7 @@ class Params(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         return self._values[name][0]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
     def __len__(self) -> int:
@@ -122,10 +122,9 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 async def form_params(request: Request, max_bytes: int) -> Params:
     """The POST parameters: urlencoded (what the helper libraries send) or multipart."""
     content_type = request.headers.get("content-type", FORM_TYPE).split(";")[0].strip().lower()
-    if content_type == MULTIPART_TYPE:
-        body = await read_body(request, max_bytes)
-        return await _multipart(request, body)
     body = await read_body(request, max_bytes)
+    if content_type == MULTIPART_TYPE:
+        return await _multipart(request, body)
     if content_type in (FORM_TYPE, "") or not body:
         return Params(_decode(body, "form body"))
     raise errors.InvalidParameter(
