@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 import phonenumbers
 
@@ -59,18 +60,35 @@ def parse_e164(text: str, default_region: str = DEFAULT_REGION) -> str:
     A number without a leading `+` is read in `default_region` (Twilio assumes the sender's
     country for such numbers).
     """
-    cleaned = text.strip()
-    if not _DIALLABLE.match(cleaned):
+    e164 = _cached_e164(text.strip(), default_region)
+    if e164 is None:
         raise AddressError(text)
+    return e164
+
+
+# libphonenumber's parse is the costliest step of a message create; the same senders and
+# recipients recur, and the function is pure, so its answers are kept.
+@lru_cache(maxsize=8192)
+def _cached_e164(cleaned: str, default_region: str) -> str | None:
+    try:
+        return _parse_e164(cleaned, default_region)
+    except AddressError:
+        return None
+
+
+def _parse_e164(cleaned: str, default_region: str) -> str:
+    if not _DIALLABLE.match(cleaned):
+        raise AddressError(cleaned)
     try:
         parsed = phonenumbers.parse(cleaned, None if cleaned.startswith("+") else default_region)
     except phonenumbers.NumberParseException as exc:
-        raise AddressError(text) from exc
+        raise AddressError(cleaned) from exc
     if not phonenumbers.is_possible_number(parsed):
-        raise AddressError(text)
+        raise AddressError(cleaned)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=8192)
 def region_of(e164: str) -> str | None:
     """ISO 3166 alpha-2 country of an E.164 number, when libphonenumber knows it."""
     try:

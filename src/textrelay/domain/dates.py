@@ -11,9 +11,21 @@ _ONE_DAY = timedelta(days=1)
 _ONE_SECOND = timedelta(seconds=1)
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def rfc2822(moment: datetime) -> str:
-    """`Thu, 30 Jul 2015 20:12:31 +0000`: the offset spelled `+0000`, never `-0000` or GMT."""
-    return email.utils.format_datetime(moment.astimezone(UTC))
+    """`Thu, 30 Jul 2015 20:12:31 +0000`: the offset spelled `+0000`, never `-0000` or GMT.
+
+    English names regardless of locale; written out by hand because every response renders
+    several dates and `email.utils.format_datetime` is several times slower.
+    """
+    m = moment.astimezone(UTC)
+    return (
+        f"{_DAYS[m.weekday()]}, {m.day:02d} {_MONTHS[m.month - 1]} {m.year:04d} "
+        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d} +0000"
+    )
 
 
 def iso8601(moment: datetime) -> str:

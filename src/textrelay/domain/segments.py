@@ -59,6 +59,11 @@ def count_segments(body: str) -> SegmentCount:
 
     An empty body (a media-only message) still counts as one segment.
     """
+    if GSM7_BASIC.issuperset(body):
+        # The common case, counted without a loop in Python: one septet per character.
+        units = len(body)
+        segments = 1 if units <= GSM7_SINGLE_SEGMENT else -(-units // GSM7_MULTI_SEGMENT)
+        return SegmentCount(Encoding.GSM7, segments, units, ())
     non_gsm = tuple(dict.fromkeys(c for c in body if not is_gsm7(c)))
     if non_gsm:
         encoding = Encoding.UCS2

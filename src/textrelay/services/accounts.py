@@ -22,6 +22,7 @@ from textrelay.domain.accounts import (
 )
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.sids import SidType, is_sid, normalize
+from textrelay.services.cache import TtlCache
 from textrelay.services.context import ServiceContext
 
 MAIN_ACCOUNT_KEY = "main_account_sid"
@@ -62,6 +63,27 @@ def _friendly_name(value: str) -> str:
 class AccountService:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
+        # Accounts and keys by SID, for authentication (services/cache.py: the staleness bound).
+        self._accounts: TtlCache[str, Account] = TtlCache()
+        self._keys: TtlCache[str, ApiKey] = TtlCache()
+
+    async def _account(self, sid: str) -> Account | None:
+        account = self._accounts.get(sid)
+        if account is None:
+            async with self._ctx.store.read() as repo:
+                account = await repo.get_account(sid)
+            if account is not None:
+                self._accounts.put(sid, account)
+        return account
+
+    async def _key(self, sid: str) -> ApiKey | None:
+        key = self._keys.get(sid)
+        if key is None:
+            async with self._ctx.store.read() as repo:
+                key = await repo.get_key(sid)
+            if key is not None:
+                self._keys.put(sid, key)
+        return key
 
     # --- the main account ------------------------------------------------------------------
 
@@ -96,7 +118,8 @@ class AccountService:
             else:
                 account = existing
             await repo.set_meta(MAIN_ACCOUNT_KEY, account.sid)
-            return account
+        self._accounts.forget(account.sid)
+        return account
 
     async def create_main_account(self, friendly_name: str = "textrelay account") -> Account:
         """Another top-level account (tests and the console use these to keep data apart)."""
@@ -121,22 +144,21 @@ class AccountService:
     async def authenticate(self, username: str | None, password: str | None) -> Principal:
         if not username or not password:
             raise errors.Unauthenticated()
-        async with self._ctx.store.read() as repo:
-            if is_sid(username, SidType.ACCOUNT):
-                account = await repo.get_account(normalize(username))
-                if account is None or not token_matches(password, account.auth_token):
-                    raise errors.Unauthenticated()
-                principal = Principal(account)
-            elif is_sid(username, SidType.API_KEY):
-                key = await repo.get_key(normalize(username))
-                if key is None or not secret_matches(password, key.secret_hash):
-                    raise errors.Unauthenticated()
-                owner = await repo.get_account(key.account_sid)
-                if owner is None:
-                    raise errors.Unauthenticated()
-                principal = Principal(owner, key.sid)
-            else:
+        if is_sid(username, SidType.ACCOUNT):
+            account = await self._account(normalize(username))
+            if account is None or not token_matches(password, account.auth_token):
                 raise errors.Unauthenticated()
+            principal = Principal(account)
+        elif is_sid(username, SidType.API_KEY):
+            key = await self._key(normalize(username))
+            if key is None or not secret_matches(password, key.secret_hash):
+                raise errors.Unauthenticated()
+            owner = await self._account(key.account_sid)
+            if owner is None:
+                raise errors.Unauthenticated()
+            principal = Principal(owner, key.sid)
+        else:
+            raise errors.Unauthenticated()
         if principal.account.status is not AccountStatus.ACTIVE:
             raise errors.Unauthenticated()
         return principal
@@ -158,8 +180,7 @@ class AccountService:
             return principal.account
         if principal.uses_key:
             raise errors.Unauthenticated()
-        async with self._ctx.store.read() as repo:
-            target = await repo.get_account(sid)
+        target = await self._account(sid)
         if target is None or not can_act_on(principal.account, target):
             raise errors.Unauthenticated()
         return target
@@ -237,6 +258,7 @@ class AccountService:
         updated = replace(updated, date_updated=self._ctx.now())
         async with self._ctx.store.transaction() as repo:
             await repo.update_account(updated)
+        self._accounts.forget(updated.sid)
         return updated
 
     # --- Keys resource ---------------------------------------------------------------------
@@ -276,12 +298,14 @@ class AccountService:
         )
         async with self._ctx.store.transaction() as repo:
             await repo.update_key(updated)
+        self._keys.forget(updated.sid)
         return updated
 
     async def delete_key(self, account: Account, sid: str) -> None:
         key = await self.get_key(account, sid)
         async with self._ctx.store.transaction() as repo:
             await repo.delete_key(key)
+        self._keys.forget(key.sid)
 
 
 def _parse_status(value: str) -> AccountStatus:

@@ -170,9 +170,9 @@ class MessagingService:
         return sender
 
     async def _require_owned(self, account: Account, e164: str, text: str) -> None:
-        number = await self._numbers.find(e164)
-        if number is not None:
-            if number.account_sid != account.sid:
+        owner = await self._numbers.owner_of(e164)
+        if owner is not None:
+            if owner != account.sid:
                 raise errors.FromAccountMismatch(text)
             return
         if self._auto_provision:

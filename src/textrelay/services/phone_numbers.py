@@ -15,6 +15,7 @@ from textrelay.domain.addresses import AddressError, friendly_name_for, parse_e1
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.phone_numbers import IncomingPhoneNumber, NumberConfig, NumberType
 from textrelay.domain.sids import SidType
+from textrelay.services.cache import TtlCache
 from textrelay.services.context import ServiceContext
 from textrelay.storage import IntegrityConflict
 
@@ -46,6 +47,8 @@ def like_pattern(partial: str) -> str:
 class PhoneNumberService:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
+        # E.164 → owning account SID, or "" for "nobody" (services/cache.py: staleness bound).
+        self._owners: TtlCache[str, str] = TtlCache()
 
     async def provision(
         self,
@@ -82,8 +85,10 @@ class PhoneNumberService:
                     raise unavailable
                 await repo.insert_number(number)
         except IntegrityConflict:
+            self._owners.forget(e164)
             # Another request provisioned the same number between our check and insert.
             raise unavailable from None
+        self._owners.forget(e164)
         return number
 
     @staticmethod
@@ -122,10 +127,14 @@ class PhoneNumberService:
             raise errors.NotFound()
         return number
 
-    async def find(self, e164: str) -> IncomingPhoneNumber | None:
-        """The number record for `e164`, whichever account owns it."""
-        async with self._ctx.store.read() as repo:
-            return await repo.find_number(e164)
+    async def owner_of(self, e164: str) -> str | None:
+        """The SID of the account owning `e164`, if any account does."""
+        owner = self._owners.get(e164)
+        if owner is None:
+            async with self._ctx.store.read() as repo:
+                owner = await repo.number_owner(e164) or ""
+            self._owners.put(e164, owner)
+        return owner or None
 
     async def list(
         self, account: Account, query: PageQuery, filters: NumberFilter
@@ -157,9 +166,11 @@ class PhoneNumberService:
         updated = replace(updated, date_updated=self._ctx.now())
         async with self._ctx.store.transaction() as repo:
             await repo.update_number(updated)
+        self._owners.forget(number.phone_number)
         return updated
 
     async def release(self, account: Account, sid: str) -> None:
         number = await self.get(account, sid)
         async with self._ctx.store.transaction() as repo:
             await repo.delete_number(number)
+        self._owners.forget(number.phone_number)

@@ -6,8 +6,8 @@ reads. Services own the transaction boundaries; this module owns the SQL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -183,6 +183,14 @@ class Repository:
         )
         return None if row is None else _number(row)
 
+    async def number_owner(self, phone_number: str) -> str | None:
+        """The SID of the account that owns an E.164 number, if any (the hot path of create)."""
+        row = await self._conn.fetch_one(
+            "SELECT account_sid FROM incoming_phone_numbers WHERE phone_number = :phone",
+            {"phone": phone_number},
+        )
+        return None if row is None else str(row["account_sid"])
+
     async def delete_number(self, number: IncomingPhoneNumber) -> None:
         await self._delete("incoming_phone_numbers", number.sid)
 
@@ -315,21 +323,31 @@ class Store:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Repository]:
-        async with self.database.transaction() as conn:
-            yield Repository(conn)
+    def transaction(self) -> AbstractAsyncContextManager[Repository]:
+        return _Bound(self.database.transaction())
 
-    @asynccontextmanager
-    async def exclusive(self) -> AsyncIterator[Repository]:
+    def exclusive(self) -> AbstractAsyncContextManager[Repository]:
         """A transaction no other process's `exclusive()` runs beside (start-up work)."""
-        async with self.database.exclusive() as conn:
-            yield Repository(conn)
+        return _Bound(self.database.exclusive())
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[Repository]:
-        async with self.database.read() as conn:
-            yield Repository(conn)
+    def read(self) -> AbstractAsyncContextManager[Repository]:
+        return _Bound(self.database.read())
+
+
+class _Bound:
+    """A connection context that yields a Repository over the connection (no generator: reads
+    are on every request's path)."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: AbstractAsyncContextManager[Connection]) -> None:
+        self._inner = inner
+
+    async def __aenter__(self) -> Repository:
+        return Repository(await self._inner.__aenter__())
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        return await self._inner.__aexit__(*exc)
 
 
 # --- row <-> domain ------------------------------------------------------------------------
@@ -412,8 +430,12 @@ def _number(row: Row) -> IncomingPhoneNumber:
     )
 
 
+_OPTION_FIELDS = tuple(SendOptions.__dataclass_fields__)
+
+
 def _options_json(options: SendOptions) -> str:
-    data = asdict(options)
+    # Not dataclasses.asdict: it deep-copies every value and shows in create's profile.
+    data = {name: getattr(options, name) for name in _OPTION_FIELDS}
     data["send_at"] = None if options.send_at is None else to_us(options.send_at)
     return orjson.dumps(data).decode()
 

@@ -1,0 +1,51 @@
+"""A small read-through cache with a time-to-live, for lookups every request repeats.
+
+Accounts (for authentication) and number ownership (for every create) are read on each request
+but change rarely. Entries live `ttl_s` seconds; a change made through this process drops its
+entry at once, and a change made by another process (several processes on one PostgreSQL) is
+seen within `ttl_s`. docs/operations.md states the bound.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+DEFAULT_TTL_S = 1.0
+_MAX_ENTRIES = 10_000
+
+
+class TtlCache(Generic[K, V]):
+    __slots__ = ("_entries", "_monotonic", "_ttl_s")
+
+    def __init__(
+        self, ttl_s: float = DEFAULT_TTL_S, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if self._monotonic() >= expires:
+            del self._entries[key]
+            return None
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        if len(self._entries) >= _MAX_ENTRIES:
+            self._entries.clear()  # crude but bounded; a full cache only costs lookups
+        self._entries[key] = (self._monotonic() + self._ttl_s, value)
+
+    def forget(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
