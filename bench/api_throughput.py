@@ -65,8 +65,12 @@ def free_port() -> int:
         return port
 
 
-def pinned(core: int, command: list[str]) -> list[str]:
-    return ["taskset", "-c", str(core), *command] if shutil.which("taskset") else command
+def can_pin(args: argparse.Namespace) -> bool:
+    return bool(args.pin and shutil.which("taskset"))
+
+
+def pinned(args: argparse.Namespace, core: int, command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(core), *command] if can_pin(args) else command
 
 
 @contextmanager
@@ -219,7 +223,7 @@ async def measure(args: argparse.Namespace, textrelay_port: int, floor_port: int
         fetched = await load(
             textrelay_port,
             Phase(f"textrelay fetch #{round_number}"),
-            lambda i: fetch_paths[i % len(fetch_paths)],
+            lambda i, paths=fetch_paths: paths[i % len(paths)],  # type: ignore[misc]
             **{**common, "expect": 200},
         )
         phases += [floor, created, fetched]
@@ -228,12 +232,14 @@ async def measure(args: argparse.Namespace, textrelay_port: int, floor_port: int
 
 def report(args: argparse.Namespace, phases: list[Phase]) -> None:
     print(
-        f"machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
+        f"machine: {os.cpu_count()} cores, {platform.platform()}, "
+        f"Python {platform.python_version()}"
     )
     print(
-        f"settings: {args.seconds:g} s a phase, {args.concurrency} connections, {args.rounds} rounds, "
+        f"settings: {args.seconds:g} s a phase, {args.concurrency} connections, "
+        f"{args.rounds} rounds, "
         f"sqlite synchronous={args.sqlite_synchronous.upper()}, "
-        f"pinning: {'servers core 0, load core 1' if shutil.which('taskset') else 'none'}"
+        f"pinning: {'servers core 0, load core 1' if can_pin(args) else 'none'}"
     )
     print(f"{'phase':<24}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for phase in phases:
@@ -258,6 +264,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--rounds", type=int, default=3, help="floor/create/fetch rounds")
     parser.add_argument("--sqlite-synchronous", choices=["normal", "full"], default="normal")
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="servers on core 0, load generator on core 1 (needs taskset)",
+    )
     args = parser.parse_args()
     if not 0 < args.seconds <= 120 or not 0 < args.rounds <= 10 or not 0 < args.concurrency <= 256:
         parser.error("keep --seconds in (0, 120], --rounds in (0, 10], --concurrency in (0, 256]")
@@ -273,6 +285,7 @@ def main() -> int:
             "TEXTRELAY_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
         }
         textrelay = pinned(
+            args,
             0,
             [
                 python,
@@ -286,6 +299,7 @@ def main() -> int:
             ],
         )
         floor = pinned(
+            args,
             0,
             [
                 python,
@@ -298,7 +312,7 @@ def main() -> int:
                 args.sqlite_synchronous,
             ],
         )
-        if shutil.which("taskset"):
+        if can_pin(args):
             os.sched_setaffinity(0, {1 % (os.cpu_count() or 1)})
         with running(textrelay, textrelay_port, env), running(floor, floor_port, env):
             import uvloop

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from functools import lru_cache
 
 from starlette.requests import Request
 
@@ -24,12 +25,18 @@ class ApiContext:
 
 
 def api(request: Request) -> ApiContext:
-    ctx: ApiContext = request.app.state.api
+    # The scope's app, not request.app.state: Starlette's State lookup is slow on a hot path.
+    ctx: ApiContext = request.scope["app"].state._state["api"]
     return ctx
 
 
 def basic_credentials(request: Request) -> tuple[str | None, str | None]:
-    header = request.headers.get("authorization", "")
+    return _decode_basic(request.headers.get("authorization", ""))
+
+
+@lru_cache(maxsize=1024)
+def _decode_basic(header: str) -> tuple[str | None, str | None]:
+    """The (username, password) of a Basic Authorization header; clients repeat theirs."""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
         return None, None
@@ -49,8 +56,9 @@ async def caller(request: Request) -> Principal:
 async def path_account(request: Request, *, account_admin: bool = False) -> Account:
     """The account named in the path, checked against the caller's credentials; an account
     must be active for anything but its own Account resource."""
-    principal = await caller(request)
     accounts = api(request).accounts
+    username, password = basic_credentials(request)
+    principal = await accounts.authenticate(username, password)
     account = await accounts.resolve(
         principal, request.path_params["account_sid"], account_admin=account_admin
     )

@@ -44,6 +44,11 @@ class Params(Mapping[str, str]):
     def all(self, name: str) -> list[str]:
         return list(self._values.get(name, ()))
 
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        # Mapping.get goes through __getitem__ and an exception; this is on every request.
+        values = self._values.get(name)
+        return values[0] if values else default
+
     def text(self, name: str) -> str | None:
         return self._values[name][0] if name in self._values else None
 
@@ -108,8 +113,11 @@ def query_params(request: Request) -> Params:
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The request body, refused with 413 once it passes `max_bytes`."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise errors.RequestTooLarge(f"Request body exceeds {max_bytes} bytes")
+    if declared is not None and declared.isdigit():
+        if int(declared) > max_bytes:
+            raise errors.RequestTooLarge(f"Request body exceeds {max_bytes} bytes")
+        # A declared length the server (uvicorn) enforces: read it in one go.
+        return await request.body()
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)

@@ -13,16 +13,17 @@ from textrelay.api import accounts, messages, phone_numbers
 ACCOUNT = "/2010-04-01/Accounts/{account_sid}"
 
 ROUTES: list[BaseRoute] = [
-    Route("/2010-04-01/Accounts.json", accounts.accounts_collection, methods=["GET", "POST"]),
-    Route(f"{ACCOUNT}.json", accounts.account_instance, methods=["GET", "POST"]),
-    Route(f"{ACCOUNT}/Keys.json", accounts.keys_collection, methods=["GET", "POST"]),
-    Route(f"{ACCOUNT}/Keys/{{sid}}.json", accounts.key_instance, methods=["GET", "POST", "DELETE"]),
+    # Messages first: they carry nearly all the traffic, and routes match in order.
     Route(f"{ACCOUNT}/Messages.json", messages.messages_collection, methods=["GET", "POST"]),
     Route(
         f"{ACCOUNT}/Messages/{{sid}}.json",
         messages.message_instance,
         methods=["GET", "POST", "DELETE"],
     ),
+    Route("/2010-04-01/Accounts.json", accounts.accounts_collection, methods=["GET", "POST"]),
+    Route(f"{ACCOUNT}.json", accounts.account_instance, methods=["GET", "POST"]),
+    Route(f"{ACCOUNT}/Keys.json", accounts.keys_collection, methods=["GET", "POST"]),
+    Route(f"{ACCOUNT}/Keys/{{sid}}.json", accounts.key_instance, methods=["GET", "POST", "DELETE"]),
     Route(
         f"{ACCOUNT}/IncomingPhoneNumbers.json",
         phone_numbers.numbers_collection,

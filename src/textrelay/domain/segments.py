@@ -51,7 +51,9 @@ def _utf16_units(char: str) -> int:
 
 def body_length(body: str) -> int:
     """Length as Twilio counts it for the 1600-character limit (UTF-16 code units)."""
-    return sum(_utf16_units(c) for c in body)
+    if body.isascii():
+        return len(body)
+    return len(body.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def count_segments(body: str) -> SegmentCount:

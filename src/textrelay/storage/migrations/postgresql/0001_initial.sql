@@ -71,7 +71,9 @@ CREATE TABLE messages (
 CREATE INDEX messages_account ON messages (account_sid, seq);
 CREATE INDEX messages_account_to ON messages (account_sid, to_addr, seq);
 CREATE INDEX messages_account_from ON messages (account_sid, from_addr, seq);
-CREATE INDEX messages_account_date_sent ON messages (account_sid, date_sent);
+-- Partial: a message gets date_sent only when it leaves, so creating one never touches it.
+CREATE INDEX messages_account_date_sent ON messages (account_sid, date_sent)
+    WHERE date_sent IS NOT NULL;
 
 -- The ordering key of deleted rows, so a PageToken naming a deleted record still resumes
 -- ("stream every message and delete it" is a common client loop).
