@@ -280,7 +280,7 @@ class AccountService:
 
     async def get_key(self, account: Account, sid: str) -> ApiKey:
         async with self._ctx.store.read() as repo:
-            key = await repo.get_key(sid)
+            key = await repo.get_key(normalize(sid))
         if key is None or key.account_sid != account.sid:
             raise errors.NotFound()
         return key

@@ -27,7 +27,7 @@ from textrelay.domain.dates import TimeSpan
 from textrelay.domain.messages import DEFAULT_VALIDITY_PERIOD_S, Message, SendOptions
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length, count_segments
-from textrelay.domain.sids import MESSAGE_SID_TYPES, SidType, is_sid
+from textrelay.domain.sids import MESSAGE_SID_TYPES, SidType, is_sid, normalize
 from textrelay.domain.statuses import CANCELABLE, IN_FLIGHT, Direction, MessageStatus
 from textrelay.services.context import ServiceContext
 from textrelay.services.phone_numbers import PhoneNumberService
@@ -189,7 +189,7 @@ class MessagingService:
         if not is_sid(sid, *MESSAGE_SID_TYPES):
             raise errors.NotFound()
         async with self._ctx.store.read() as repo:
-            message = await repo.get_message(sid)
+            message = await repo.get_message(normalize(sid))
         if message is None or message.account_sid != account.sid:
             raise errors.NotFound()
         return message

@@ -14,7 +14,7 @@ from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, friendly_name_for, parse_e164
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.phone_numbers import IncomingPhoneNumber, NumberConfig, NumberType
-from textrelay.domain.sids import SidType
+from textrelay.domain.sids import SidType, normalize
 from textrelay.services.cache import TtlCache
 from textrelay.services.context import ServiceContext
 from textrelay.storage import IntegrityConflict
@@ -122,7 +122,7 @@ class PhoneNumberService:
 
     async def get(self, account: Account, sid: str) -> IncomingPhoneNumber:
         async with self._ctx.store.read() as repo:
-            number = await repo.get_number(sid)
+            number = await repo.get_number(normalize(sid))
         if number is None or number.account_sid != account.sid:
             raise errors.NotFound()
         return number
