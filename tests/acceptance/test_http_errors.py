@@ -81,7 +81,7 @@ def test_non_utf8_credentials_are_401(server: TextrelayServer, account: Account)
 
     header = b"Basic " + base64.b64encode(b"\xff\xfe:\xff")
     response = httpx.get(
-        server.base_url + messages(account), headers={"Authorization": header}, timeout=10
+        server.base_url + messages(account), headers={b"Authorization": header}, timeout=10
     )
 
     twilio_error(response, 401, 20003)
