@@ -244,3 +244,22 @@ def test_message_filters(store: LoopStore) -> None:
     found = on(store, scenario())
 
     assert found == {"to": [a.sid], "from": [b.sid], "sent": [b.sid], "before": []}
+
+
+def test_processes_starting_together_agree_on_one_main_account(db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("one process owns a SQLite database; the race is PostgreSQL's")
+    from textrelay.app import Runtime
+    from textrelay.settings import Settings
+
+    async def scenario() -> set[str]:
+        runtimes = await asyncio.gather(
+            *(Runtime.start(Settings(database_url=db_url)) for _ in range(3))
+        )
+        try:
+            return {rt.main_account.sid for rt in runtimes}
+        finally:
+            for rt in runtimes:
+                await rt.close()
+
+    assert len(asyncio.run(scenario())) == 1

@@ -142,9 +142,11 @@ class SqliteDatabase:
         self._write_connection = SqliteConnection(self._writer)
         self._write_lock = asyncio.Lock()
         self._batch: asyncio.Future[None] | None = None
-        # COMMIT runs here, off the event loop: sqlite3 lets go of the GIL while SQLite writes
-        # the log (and, now and then, checkpoints with an fsync), so the loop goes on parsing
-        # and checking the next requests meanwhile.
+        # With synchronous=FULL a COMMIT waits for an fsync: it runs on this thread, off the
+        # event loop (sqlite3 lets go of the GIL), and the loop prepares the next batch
+        # meanwhile. With NORMAL a COMMIT only writes to the OS cache, and the hop to a thread
+        # would cost more than it saves: it runs inline.
+        self._commit_off_loop = synchronous.upper() == "FULL"
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textrelay-commit")
         self._commit_tasks: set[asyncio.Task[None]] = set()
 
@@ -187,9 +189,12 @@ class SqliteDatabase:
             batch, self._batch = self._batch, None
             if batch is None:
                 return
-            loop = asyncio.get_running_loop()
             try:
-                await loop.run_in_executor(self._committer, self._writer.execute, "COMMIT")
+                if self._commit_off_loop:
+                    loop = asyncio.get_running_loop()
+                    await loop.run_in_executor(self._committer, self._writer.execute, "COMMIT")
+                else:
+                    self._writer.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
                     self._writer.execute("ROLLBACK")
