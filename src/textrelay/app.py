@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
@@ -106,6 +107,22 @@ class Runtime:
             await database.close()
             raise
         return cls(settings, database, services, build_app(settings, services), main)
+
+    def http_server(self, log_level: str) -> uvicorn.Server:
+        """The uvicorn server for this runtime's app, on the running event loop.
+
+        No lifespan: the runtime is built before the server starts and closed after it stops.
+        """
+        config = uvicorn.Config(
+            self.app,
+            loop="none",
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            server_header=False,
+            log_level=log_level,
+        )
+        return uvicorn.Server(config)
 
     async def close(self) -> None:
         await self.database.close()

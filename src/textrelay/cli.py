@@ -10,7 +10,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import click
-import uvicorn
 
 from textrelay import __version__
 from textrelay.app import Runtime
@@ -97,16 +96,7 @@ async def _serve(settings: Settings) -> None:
         client_call = f'textrelay.client("{base_url}", "{account.sid}", "{account.auth_token}")'
         click.echo(f"  python:      {client_call}")
         sys.stdout.flush()
-        config = uvicorn.Config(
-            runtime.app,
-            loop="none",
-            http="httptools",
-            lifespan="off",
-            access_log=False,
-            server_header=False,
-            log_level=settings.log_level,
-        )
-        await uvicorn.Server(config).serve(sockets=[sock])
+        await runtime.http_server(settings.log_level).serve(sockets=[sock])
     finally:
         await runtime.close()
 

@@ -83,16 +83,7 @@ class TextrelayServer:
         try:
             sock = socket.create_server(("127.0.0.1", 0))
             self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-            config = uvicorn.Config(
-                runtime.app,
-                loop="none",
-                http="httptools",
-                lifespan="off",
-                access_log=False,
-                server_header=False,
-                log_level="warning",
-            )
-            self._server = uvicorn.Server(config)
+            self._server = runtime.http_server("warning")
             serving = asyncio.create_task(self._server.serve(sockets=[sock]))
             # uvicorn offers no startup event; poll its flag, bounded by start()'s timeout.
             while not self._server.started and not serving.done():  # noqa: ASYNC110

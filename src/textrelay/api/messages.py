@@ -13,6 +13,7 @@ from textrelay.api.responses import json_response, no_content
 from textrelay.api.serializers import account_path, message_json
 from textrelay.domain import errors
 from textrelay.domain.dates import TimeSpan, parse_filter_date, parse_timestamp
+from textrelay.domain.messages import SendOptions
 from textrelay.domain.paging import parse_page_query
 from textrelay.services.messaging import MessageListFilter, MessageRequest
 
@@ -77,28 +78,30 @@ def message_request(params: Params) -> MessageRequest:
         from_=params.text("From") or None,
         messaging_service_sid=params.text("MessagingServiceSid") or None,
         body=params.text("Body"),
-        media_urls=tuple(url for url in params.all("MediaUrl") if url),
-        content_sid=params.text("ContentSid") or None,
-        content_variables=params.text("ContentVariables") or None,
-        status_callback=params.text("StatusCallback") or None,
-        application_sid=params.text("ApplicationSid") or None,
-        validity_period_s=params.integer("ValidityPeriod"),
         tags=_tags(params.text("Tags")),
-        provide_feedback=bool(params.boolean("ProvideFeedback")),
-        smart_encoded=bool(params.boolean("SmartEncoded")),
-        schedule_type=params.text("ScheduleType") or None,
-        send_at=send_at,
-        send_as_mms=bool(params.boolean("SendAsMms")),
-        shorten_urls=bool(params.boolean("ShortenUrls")),
-        force_delivery=bool(params.boolean("ForceDelivery")),
-        content_retention=params.choice("ContentRetention", ("retain", "discard")),
-        address_retention=params.choice("AddressRetention", ("retain", "obfuscate")),
-        persistent_action=tuple(params.all("PersistentAction")),
-        traffic_type=params.choice("TrafficType", ("free",)),
-        risk_check=params.choice("RiskCheck", ("enable", "disable")),
-        attempt=params.integer("Attempt"),
-        max_price=params.text("MaxPrice") or None,
-        fallback_from=params.text("FallbackFrom") or None,
+        options=SendOptions(
+            media_urls=tuple(url for url in params.all("MediaUrl") if url),
+            content_sid=params.text("ContentSid") or None,
+            content_variables=params.text("ContentVariables") or None,
+            status_callback=params.text("StatusCallback") or None,
+            application_sid=params.text("ApplicationSid") or None,
+            validity_period_s=params.integer("ValidityPeriod"),
+            provide_feedback=bool(params.boolean("ProvideFeedback")),
+            smart_encoded=bool(params.boolean("SmartEncoded")),
+            schedule_type=params.text("ScheduleType") or None,
+            send_at=send_at,
+            send_as_mms=bool(params.boolean("SendAsMms")),
+            shorten_urls=bool(params.boolean("ShortenUrls")),
+            force_delivery=bool(params.boolean("ForceDelivery")),
+            content_retention=params.choice("ContentRetention", ("retain", "discard")),
+            address_retention=params.choice("AddressRetention", ("retain", "obfuscate")),
+            persistent_action=tuple(params.all("PersistentAction")),
+            traffic_type=params.choice("TrafficType", ("free",)),
+            risk_check=params.choice("RiskCheck", ("enable", "disable")),
+            attempt=params.integer("Attempt"),
+            max_price=params.text("MaxPrice") or None,
+            fallback_from=params.text("FallbackFrom") or None,
+        ),
     )
 
 

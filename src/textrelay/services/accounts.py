@@ -68,22 +68,18 @@ class AccountService:
         self._keys: TtlCache[str, ApiKey] = TtlCache()
 
     async def _account(self, sid: str) -> Account | None:
-        account = self._accounts.get(sid)
-        if account is None:
-            async with self._ctx.store.read() as repo:
-                account = await repo.get_account(sid)
-            if account is not None:
-                self._accounts.put(sid, account)
-        return account
+        return await self._accounts.get_or_load(sid, self._load_account)
 
     async def _key(self, sid: str) -> ApiKey | None:
-        key = self._keys.get(sid)
-        if key is None:
-            async with self._ctx.store.read() as repo:
-                key = await repo.get_key(sid)
-            if key is not None:
-                self._keys.put(sid, key)
-        return key
+        return await self._keys.get_or_load(sid, self._load_key)
+
+    async def _load_account(self, sid: str) -> Account | None:
+        async with self._ctx.store.read() as repo:
+            return await repo.get_account(sid)
+
+    async def _load_key(self, sid: str) -> ApiKey | None:
+        async with self._ctx.store.read() as repo:
+            return await repo.get_key(sid)
 
     # --- the main account ------------------------------------------------------------------
 

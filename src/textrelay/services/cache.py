@@ -9,7 +9,7 @@ seen within `ttl_s`. docs/operations.md states the bound.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -37,6 +37,15 @@ class TtlCache(Generic[K, V]):
         if self._monotonic() >= expires:
             del self._entries[key]
             return None
+        return value
+
+    async def get_or_load(self, key: K, load: Callable[[K], Awaitable[V | None]]) -> V | None:
+        """The cached value, else `load(key)`, kept when it is not None."""
+        value = self.get(key)
+        if value is None:
+            value = await load(key)
+            if value is not None:
+                self.put(key, value)
         return value
 
     def put(self, key: K, value: V) -> None:

@@ -9,7 +9,6 @@ top to bottom: addresses, content, options.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from textrelay.domain import errors, magic
@@ -45,28 +44,9 @@ class MessageRequest:
     from_: str | None = None
     messaging_service_sid: str | None = None
     body: str | None = None
-    media_urls: tuple[str, ...] = ()
-    content_sid: str | None = None
-    content_variables: str | None = None
-    status_callback: str | None = None
-    application_sid: str | None = None
-    validity_period_s: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
-    provide_feedback: bool = False
-    smart_encoded: bool = False
-    schedule_type: str | None = None
-    send_at: datetime | None = None
-    send_as_mms: bool = False
-    shorten_urls: bool = False
-    force_delivery: bool = False
-    content_retention: str | None = None
-    address_retention: str | None = None
-    persistent_action: tuple[str, ...] = ()
-    traffic_type: str | None = None
-    risk_check: str | None = None
-    attempt: int | None = None
-    max_price: str | None = None
-    fallback_from: str | None = None
+    options: SendOptions = field(default_factory=SendOptions)
+    """Everything else the request asks of delivery (media URLs, callback, validity…)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +90,12 @@ class MessagingService:
         if not request.to:
             raise errors.ToRequired()
         body = request.body or ""
-        if not body and not request.media_urls and not request.content_sid:
+        options = request.options
+        if not body and not options.media_urls and not options.content_sid:
             raise errors.MessageBodyRequired()
         if body_length(body) > MAX_BODY_CHARACTERS:
             raise errors.BodyTooLong()
-        _check_media(request.media_urls)
+        _check_media(options.media_urls)
 
         sender = await self._sender(account, request.from_) if request.from_ else None
         region = (sender and sender.number and region_of(sender.number)) or DEFAULT_REGION
@@ -123,12 +104,12 @@ class MessagingService:
         if request.messaging_service_sid:
             # Messaging Services arrive with issue 4; until then no service exists.
             raise errors.MessagingServiceNotFound(request.messaging_service_sid)
-        if request.schedule_type is not None or request.send_at is not None:
+        if options.schedule_type is not None or options.send_at is not None:
             raise errors.SchedulingRequiresService()
         assert sender is not None  # guaranteed: From or a (refused above) service
 
         now = self._ctx.now()
-        sid_type = SidType.MMS_MESSAGE if request.media_urls else SidType.MESSAGE
+        sid_type = SidType.MMS_MESSAGE if options.media_urls else SidType.MESSAGE
         segments = 1 if recipient.is_channel else count_segments(body).segments
         message = Message(
             sid=self._ctx.sids.new(sid_type),
@@ -139,11 +120,14 @@ class MessagingService:
             to=recipient.value,
             body=body,
             num_segments=segments,
-            num_media=len(request.media_urls),
+            num_media=len(options.media_urls),
             date_created=now,
             date_updated=now,
             tags=request.tags,
-            options=_options(request),
+            options=replace(
+                options,
+                validity_period_s=options.validity_period_s or DEFAULT_VALIDITY_PERIOD_S,
+            ),
         )
         async with self._ctx.store.transaction() as repo:
             await repo.insert_message(message)
@@ -269,47 +253,22 @@ def _check_media(urls: tuple[str, ...]) -> None:
 
 
 def _check_options(request: MessageRequest) -> None:
-    if request.status_callback is not None and not is_web_url(
-        request.status_callback, allow_underscore_host=False
+    options = request.options
+    if options.status_callback is not None and not is_web_url(
+        options.status_callback, allow_underscore_host=False
     ):
-        raise errors.InvalidStatusCallback(request.status_callback)
-    period = request.validity_period_s
+        raise errors.InvalidStatusCallback(options.status_callback)
+    period = options.validity_period_s
     if period is not None and not 1 <= period <= MAX_VALIDITY_PERIOD_S:
         raise errors.InvalidValidityPeriod()
-    if request.content_variables is not None and request.content_sid is None:
+    if options.content_variables is not None and options.content_sid is None:
         raise errors.ContentSidRequired()
-    if request.content_sid is not None and not is_sid(request.content_sid, SidType.CONTENT):
+    if options.content_sid is not None and not is_sid(options.content_sid, SidType.CONTENT):
         raise errors.InvalidContentSid()
     service = request.messaging_service_sid
     if service is not None and not is_sid(service, SidType.MESSAGING_SERVICE):
         raise errors.MessagingServiceInvalid(service)
-    if request.schedule_type is not None and request.schedule_type != "fixed":
+    if options.schedule_type is not None and options.schedule_type != "fixed":
         raise errors.ScheduleTypeUnsupported()
-    if request.schedule_type == "fixed" and request.send_at is None:
+    if options.schedule_type == "fixed" and options.send_at is None:
         raise errors.SendAtMissing()
-
-
-def _options(request: MessageRequest) -> SendOptions:
-    return SendOptions(
-        status_callback=request.status_callback,
-        application_sid=request.application_sid,
-        validity_period_s=request.validity_period_s or DEFAULT_VALIDITY_PERIOD_S,
-        provide_feedback=request.provide_feedback,
-        smart_encoded=request.smart_encoded,
-        content_sid=request.content_sid,
-        content_variables=request.content_variables,
-        schedule_type=request.schedule_type,
-        send_at=request.send_at,
-        send_as_mms=request.send_as_mms,
-        shorten_urls=request.shorten_urls,
-        force_delivery=request.force_delivery,
-        content_retention=request.content_retention,
-        address_retention=request.address_retention,
-        persistent_action=request.persistent_action,
-        traffic_type=request.traffic_type,
-        risk_check=request.risk_check,
-        attempt=request.attempt,
-        max_price=request.max_price,
-        fallback_from=request.fallback_from,
-        media_urls=request.media_urls,
-    )
