@@ -2,8 +2,8 @@
 
 Statements run on the event loop's thread: SQLite answers a keyed read or a small write in
 microseconds, faster than a hop to a worker thread would take, and SQLite allows one writer at
-a time anyway. One process owns a SQLite database (DESIGN.md §5); several processes need
-PostgreSQL.
+a time anyway. Writes are group-committed (SqliteDatabase.transaction). One process owns a
+SQLite database (shared/DESIGN.md §5); several processes need PostgreSQL.
 """
 
 from __future__ import annotations
@@ -155,10 +155,11 @@ class SqliteDatabase:
 
         Group commit: transactions share one SQLite transaction, each inside its own SAVEPOINT
         (so a failing one rolls back alone), and one COMMIT makes them all durable together.
-        The COMMIT is queued at the end of the loop turn that opened the batch and runs on a
-        thread; transactions that arrive while it runs wait and form the next batch, so the
-        batch grows with the load, as PostgreSQL's group commit does. Nobody goes on before
-        its COMMIT: a caller that answers "created" has committed data.
+        The COMMIT is queued at the end of the loop turn that opened the batch; transactions
+        queued for the writer by then join the batch, and those that arrive while a COMMIT
+        runs (on a thread, under synchronous=FULL) form the next one, so batches grow with the
+        load, as in PostgreSQL's group commit. Nobody goes on before its COMMIT: a caller that
+        answers "created" has committed data.
         """
         return _WriteTransaction(self)
 
@@ -184,7 +185,7 @@ class SqliteDatabase:
 
     async def _commit(self) -> None:
         # The lock waits for transactions already queued for it (they join this batch) and
-        # keeps new ones out of the writer connection while the COMMIT runs on the thread.
+        # keeps new ones off the writer connection while the COMMIT runs.
         async with self._write_lock:
             batch, self._batch = self._batch, None
             if batch is None:
