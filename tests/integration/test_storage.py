@@ -263,3 +263,30 @@ def test_processes_starting_together_agree_on_one_main_account(db_url: str) -> N
                 await rt.close()
 
     assert len(asyncio.run(scenario())) == 1
+
+
+def test_a_failing_transaction_leaves_its_concurrent_neighbours_committed(store: LoopStore) -> None:
+    """Group commit on SQLite: concurrent transactions share a COMMIT; one that fails rolls back
+    alone, and every other one is durable by the time its caller goes on."""
+    accounts = [_account("AC" + f"{i:032x}") for i in range(8)]
+
+    async def insert(account: Account) -> str:
+        try:
+            async with store.transaction() as repo:
+                await repo.insert_account(account)
+        except IntegrityConflict:
+            return "refused"
+        return "committed"
+
+    async def scenario() -> tuple[list[str], list[Account | None]]:
+        outcomes = await asyncio.gather(
+            *(insert(a) for a in [*accounts[:4], accounts[0], *accounts[4:]])
+        )
+        async with store.read() as repo:
+            found = [await repo.get_account(a.sid) for a in accounts]
+        return outcomes, found
+
+    outcomes, found = on(store, scenario())
+
+    assert outcomes.count("refused") == 1
+    assert found == accounts
