@@ -18,6 +18,7 @@ class SendOptions:
     status_callback: str | None = None
     application_sid: str | None = None
     validity_period_s: int | None = None
+    """None: the default of DEFAULT_VALIDITY_PERIOD_S (Twilio's 36000 seconds)."""
     provide_feedback: bool = False
     smart_encoded: bool = False
     content_sid: str | None = None

@@ -23,7 +23,7 @@ from textrelay.domain.addresses import (
     region_of,
 )
 from textrelay.domain.dates import TimeSpan
-from textrelay.domain.messages import DEFAULT_VALIDITY_PERIOD_S, Message, SendOptions
+from textrelay.domain.messages import Message, SendOptions
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length, count_segments
 from textrelay.domain.sids import MESSAGE_SID_TYPES, SidType, is_sid, normalize
@@ -124,10 +124,7 @@ class MessagingService:
             date_created=now,
             date_updated=now,
             tags=request.tags,
-            options=replace(
-                options,
-                validity_period_s=options.validity_period_s or DEFAULT_VALIDITY_PERIOD_S,
-            ),
+            options=options,
         )
         async with self._ctx.store.transaction() as repo:
             await repo.insert_message(message)

@@ -93,17 +93,17 @@ def _open(path: str, synchronous: str, *, in_memory: bool) -> sqlite3.Connection
 class _WriteTransaction:
     """One transaction of a group commit (see SqliteDatabase.transaction)."""
 
-    __slots__ = ("_batch", "_db")
+    __slots__ = ("_db",)
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
-        self._batch: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> SqliteConnection:
         db = self._db
         await db._write_lock.acquire()
         try:
-            self._batch = db._batch or db._begin_batch(db._writer)
+            if not db._batch_open:
+                db._begin_batch()
             db._writer.execute("SAVEPOINT tx")
         except BaseException:
             db._write_lock.release()
@@ -118,9 +118,12 @@ class _WriteTransaction:
             db._writer.execute("RELEASE tx")
         finally:
             db._write_lock.release()
-        if exc_type is None and self._batch is not None:
-            # The shield keeps a cancelled caller from cancelling the commit shared with others.
-            await asyncio.shield(self._batch)
+        if exc_type is None:
+            # Each member waits on a future of its own: a cancelled caller (a client that went
+            # away) cannot cancel the commit the batch shares.
+            committed = asyncio.get_running_loop().create_future()
+            db._waiters.append(committed)
+            await committed
 
 
 class SqliteDatabase:
@@ -141,7 +144,9 @@ class SqliteDatabase:
         self._read_connection = SqliteConnection(self._reader)
         self._write_connection = SqliteConnection(self._writer)
         self._write_lock = asyncio.Lock()
-        self._batch: asyncio.Future[None] | None = None
+        self._batch_open = False
+        self._waiters: list[asyncio.Future[None]] = []
+        """One future per committed member of the open batch, resolved by its COMMIT."""
         # With synchronous=FULL a COMMIT waits for an fsync: it runs on this thread, off the
         # event loop (sqlite3 lets go of the GIL), and the loop prepares the next batch
         # meanwhile. With NORMAL a COMMIT only writes to the OS cache, and the hop to a thread
@@ -163,18 +168,13 @@ class SqliteDatabase:
         """
         return _WriteTransaction(self)
 
-    def _begin_batch(self, conn: sqlite3.Connection) -> asyncio.Future[None]:
+    def _begin_batch(self) -> None:
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._writer.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise StorageError(str(exc)) from exc
-        loop = asyncio.get_running_loop()
-        batch: asyncio.Future[None] = loop.create_future()
-        # A failed commit is reported to every waiter; none may be left to warn about it.
-        batch.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._batch = batch
-        loop.call_soon(self._start_commit)
-        return batch
+        self._batch_open = True
+        asyncio.get_running_loop().call_soon(self._start_commit)
 
     def _start_commit(self) -> None:
         # The task is kept referenced until done; it is the batch's own commit, not a
@@ -187,9 +187,9 @@ class SqliteDatabase:
         # The lock waits for transactions already queued for it (they join this batch) and
         # keeps new ones off the writer connection while the COMMIT runs.
         async with self._write_lock:
-            batch, self._batch = self._batch, None
-            if batch is None:
+            if not self._batch_open:
                 return
+            self._batch_open = False
             try:
                 if self._commit_off_loop:
                     loop = asyncio.get_running_loop()
@@ -199,9 +199,17 @@ class SqliteDatabase:
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
                     self._writer.execute("ROLLBACK")
-                batch.set_exception(StorageError(f"commit failed: {exc}"))
+                outcome: BaseException | None = StorageError(f"commit failed: {exc}")
             else:
-                batch.set_result(None)
+                outcome = None
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if waiter.done():  # its caller was cancelled
+                    continue
+                if outcome is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(outcome)
 
     def read(self) -> AbstractAsyncContextManager[SqliteConnection]:
         # Reads hold nothing to release: a plain object, not a generator, keeps them cheap.
