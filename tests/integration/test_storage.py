@@ -159,16 +159,20 @@ def test_message_round_trip_keeps_every_field(store: LoopStore) -> None:
 
 def test_a_failed_transaction_leaves_nothing_behind(store: LoopStore) -> None:
     account = _account()
+    later = _account("AC" + "b" * 32)
 
-    async def scenario() -> Account | None:
+    async def scenario() -> tuple[Account | None, Account | None]:
         with pytest.raises(IntegrityConflict):  # noqa: PT012 - the block is the transaction
             async with store.transaction() as repo:
                 await repo.insert_account(account)
                 await repo.insert_account(account)  # same SID: refused, whole write undone
+        # A later transaction commits; the failed one's first insert must not ride along.
+        async with store.transaction() as repo:
+            await repo.insert_account(later)
         async with store.read() as repo:
-            return await repo.get_account(account.sid)
+            return await repo.get_account(account.sid), await repo.get_account(later.sid)
 
-    assert on(store, scenario()) is None
+    assert on(store, scenario()) == (None, later)
 
 
 def test_keyset_pages_walk_forward_and_back_and_survive_deletes(store: LoopStore) -> None:
@@ -265,28 +269,41 @@ def test_processes_starting_together_agree_on_one_main_account(db_url: str) -> N
     assert len(asyncio.run(scenario())) == 1
 
 
-def test_a_failing_transaction_leaves_its_concurrent_neighbours_committed(store: LoopStore) -> None:
+def test_a_failing_transaction_leaves_its_concurrent_neighbours_committed(
+    store: LoopStore,
+) -> None:
     """Group commit on SQLite: concurrent transactions share a COMMIT; one that fails rolls back
-    alone, and every other one is durable by the time its caller goes on."""
+    alone (its earlier write too), and every other one is durable when its caller goes on."""
     accounts = [_account("AC" + f"{i:032x}") for i in range(8)]
+    orphan = _account("AC" + "f" * 32)
 
     async def insert(account: Account) -> str:
+        async with store.transaction() as repo:
+            await repo.insert_account(account)
+        return "committed"
+
+    async def insert_then_fail() -> str:
         try:
             async with store.transaction() as repo:
-                await repo.insert_account(account)
+                await repo.insert_account(orphan)  # succeeds, then must be undone
+                await repo.insert_account(accounts[0])  # a duplicate by the time it runs
         except IntegrityConflict:
             return "refused"
         return "committed"
 
-    async def scenario() -> tuple[list[str], list[Account | None]]:
+    async def scenario() -> tuple[list[str], list[Account | None], Account | None]:
         outcomes = await asyncio.gather(
-            *(insert(a) for a in [*accounts[:4], accounts[0], *accounts[4:]])
+            *(insert(a) for a in accounts[:4]),
+            insert_then_fail(),
+            *(insert(a) for a in accounts[4:]),
         )
         async with store.read() as repo:
             found = [await repo.get_account(a.sid) for a in accounts]
-        return outcomes, found
+            leftover = await repo.get_account(orphan.sid)
+        return list(outcomes), found, leftover
 
-    outcomes, found = on(store, scenario())
+    outcomes, found, leftover = on(store, scenario())
 
     assert outcomes.count("refused") == 1
     assert found == accounts
+    assert leftover is None
