@@ -25,8 +25,7 @@ class ApiContext:
 
 
 def api(request: Request) -> ApiContext:
-    # The scope's app, not request.app.state: Starlette's State lookup is slow on a hot path.
-    ctx: ApiContext = request.scope["app"].state._state["api"]
+    ctx: ApiContext = request.app.state.api
     return ctx
 
 
