@@ -65,8 +65,21 @@ async def message_instance(request: Request) -> Response:
     return json_response(message_json(message))
 
 
+_ADDRESSING_ONLY = frozenset({"To", "From", "Body", "MessagingServiceSid"})
+_NO_OPTIONS = SendOptions()
+
+
 def message_request(params: Params) -> MessageRequest:
     """The create parameters of api-core.md §2.2, by their PascalCase names."""
+    if _ADDRESSING_ONLY.issuperset(params):
+        # Most creates carry nothing but addresses and a body: skip mapping 21 options.
+        return MessageRequest(
+            to=params.text("To"),
+            from_=params.text("From") or None,
+            messaging_service_sid=params.text("MessagingServiceSid") or None,
+            body=params.text("Body"),
+            options=_NO_OPTIONS,
+        )
     send_at_text = params.text("SendAt")
     send_at = None
     if send_at_text:

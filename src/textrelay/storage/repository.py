@@ -438,6 +438,8 @@ _TUPLE_OPTIONS = ("persistent_action", "media_urls")
 def _options_json(options: SendOptions) -> str:
     """Only the options that differ from the defaults: most messages set one or two, and a
     smaller row is fewer pages written per insert."""
+    if options == _DEFAULT_OPTIONS:
+        return "{}"
     data = {
         name: value
         for name in _OPTION_FIELDS
