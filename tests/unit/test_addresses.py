@@ -1,4 +1,5 @@
-"""Addresses: numbers, short codes, alphanumeric IDs, channels."""
+"""Addresses: numbers, short codes, alphanumeric IDs, channels (api-core.md §2.2, §5;
+messaging-and-webhooks.md §9)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import phonenumbers
 import pytest
 
 from textrelay.domain.addresses import (
+    DEFAULT_REGION,
+    Address,
     AddressError,
     AddressKind,
     _canonical_e164,
@@ -20,24 +23,66 @@ from textrelay.domain.addresses import (
 
 
 @pytest.mark.parametrize(
-    ("text", "region", "e164"),
+    ("text", "e164"),
     [
-        ("+14155550100", "US", "+14155550100"),
-        ("4155550100", "US", "+14155550100"),
-        ("(415) 555-0100", "US", "+14155550100"),
-        ("+1 415 555 0100", "US", "+14155550100"),
-        ("020 7946 0018", "GB", "+442079460018"),
-        ("+390612345678", "US", "+390612345678"),  # Italy keeps its leading zero
+        ("+14155550100", "+14155550100"),
+        ("14155550100", "+14155550100"),
+        ("4155550100", "+14155550100"),  # no '+': read as a US number
+        ("(415) 555-0100", "+14155550100"),
+        ("415-555-0100", "+14155550100"),
+        ("415.555.0100", "+14155550100"),
+        ("1-415-555-0100", "+14155550100"),
+        ("+1 (415) 555-0100", "+14155550100"),
+        ("+1 415 555 0100", "+14155550100"),
+        ("  +14155550100\n", "+14155550100"),
+        ("+442079460018", "+442079460018"),
+        ("+44 20 7946 0018", "+442079460018"),
+        ("+390612345678", "+390612345678"),  # Italy keeps its leading zero
+        ("+15005550006", "+15005550006"),  # the magic numbers are possible numbers
     ],
 )
-def test_parse_e164(text: str, region: str, e164: str) -> None:
+def test_parse_e164(text: str, e164: str) -> None:
+    assert DEFAULT_REGION == "US"
+    assert parse_e164(text) == e164
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "e164"),
+    [
+        ("020 7946 0018", "GB", "+442079460018"),
+        ("06 1234 5678", "IT", "+390612345678"),
+        ("+14155550100", "GB", "+14155550100"),  # a '+' number ignores the region
+    ],
+)
+def test_parse_e164_in_a_region(text: str, region: str, e164: str) -> None:
     assert parse_e164(text, region) == e164
 
 
-@pytest.mark.parametrize("text", ["+1asd", "12", "+1415", "hello", "+" + "1" * 20, ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+1asd",
+        "1-800-FLOWERS",
+        "hello",
+        "",
+        "   ",
+        "12",
+        "+1415",
+        "+1415555010",  # one digit short
+        "+141555501000",  # one digit long
+        "+" + "1" * 20,
+        "++14155550100",
+        "+1 415 555 0100 ext 7",
+        "+1_415_555_0100",
+    ],
+)
 def test_parse_e164_refuses(text: str) -> None:
     with pytest.raises(AddressError):
         parse_e164(text)
+
+
+def test_address_error_is_a_value_error() -> None:
+    assert issubclass(AddressError, ValueError)
 
 
 def test_fast_path_agrees_with_libphonenumber() -> None:
@@ -52,44 +97,153 @@ def test_fast_path_agrees_with_libphonenumber() -> None:
         assert phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) == fast
 
 
-def test_recipient_channels() -> None:
-    whatsapp = parse_recipient("whatsapp:+14155550100")
-    messenger = parse_recipient("messenger:104794531907950")
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "+14155550100",
+            Address(AddressKind.PHONE_NUMBER, "+14155550100", "+14155550100"),
+        ),
+        (
+            "(415) 555-0100",
+            Address(AddressKind.PHONE_NUMBER, "+14155550100", "+14155550100"),
+        ),
+        (
+            "whatsapp:+14155550100",
+            Address(AddressKind.WHATSAPP, "whatsapp:+14155550100", "+14155550100"),
+        ),
+        (
+            "whatsapp:+1 (415) 555-0100",
+            Address(AddressKind.WHATSAPP, "whatsapp:+14155550100", "+14155550100"),
+        ),
+        (
+            "WhatsApp:+14155550100",
+            Address(AddressKind.WHATSAPP, "whatsapp:+14155550100", "+14155550100"),
+        ),
+        (
+            "messenger:104794531907950",
+            Address(AddressKind.MESSENGER, "messenger:104794531907950", None),
+        ),
+    ],
+)
+def test_parse_recipient(text: str, expected: Address) -> None:
+    assert parse_recipient(text) == expected
 
-    assert (whatsapp.kind, whatsapp.value, whatsapp.number) == (
-        AddressKind.WHATSAPP,
-        "whatsapp:+14155550100",
-        "+14155550100",
-    )
-    assert whatsapp.channel_prefix == "whatsapp"
-    assert (messenger.kind, messenger.number) == (AddressKind.MESSENGER, None)
-    with pytest.raises(AddressError):
-        parse_recipient("sms:+14155550100")
+
+def test_recipient_in_a_region() -> None:
+    assert parse_recipient("020 7946 0018", "GB").number == "+442079460018"
+    assert parse_recipient("whatsapp:020 7946 0018", "GB").number == "+442079460018"
 
 
 @pytest.mark.parametrize(
-    ("text", "kind", "value"),
+    "text",
     [
-        ("+14155550100", AddressKind.PHONE_NUMBER, "+14155550100"),
-        ("12345", AddressKind.SHORT_CODE, "12345"),
-        ("MyBrand", AddressKind.ALPHANUMERIC, "MyBrand"),
-        ("My Brand", AddressKind.ALPHANUMERIC, "My Brand"),
-        ("whatsapp:+14155550100", AddressKind.WHATSAPP, "whatsapp:+14155550100"),
+        "sms:+14155550100",
+        "rcs:agent",
+        "whatsapp:",
+        "whatsapp:+1asd",
+        "messenger:",
+        "messenger:   ",
+        "messenger:12 34",
+        "+1asd",
+        "12345",  # a short code is a sender, not a recipient
+        "MyBrand",
     ],
 )
-def test_parse_sender(text: str, kind: AddressKind, value: str) -> None:
+def test_parse_recipient_refuses(text: str) -> None:
+    with pytest.raises(AddressError):
+        parse_recipient(text)
+
+
+def test_channel_properties() -> None:
+    whatsapp = parse_recipient("whatsapp:+14155550100")
+    messenger = parse_recipient("messenger:104794531907950")
+    phone = parse_recipient("+14155550100")
+
+    assert (whatsapp.is_channel, whatsapp.channel_prefix) == (True, "whatsapp")
+    assert (messenger.is_channel, messenger.channel_prefix) == (True, "messenger")
+    assert (phone.is_channel, phone.channel_prefix) == (False, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value", "number"),
+    [
+        ("+14155550100", AddressKind.PHONE_NUMBER, "+14155550100", "+14155550100"),
+        ("+1 (415) 555-0100", AddressKind.PHONE_NUMBER, "+14155550100", "+14155550100"),
+        # All-digit strings too long for a short code are phone numbers.
+        ("4155550100", AddressKind.PHONE_NUMBER, "+14155550100", "+14155550100"),
+        ("14155550100", AddressKind.PHONE_NUMBER, "+14155550100", "+14155550100"),
+        ("415-555-0100", AddressKind.PHONE_NUMBER, "+14155550100", "+14155550100"),
+        ("12345", AddressKind.SHORT_CODE, "12345", None),
+        (" 894546 ", AddressKind.SHORT_CODE, "894546", None),
+        ("MyBrand", AddressKind.ALPHANUMERIC, "MyBrand", None),
+        ("My Brand", AddressKind.ALPHANUMERIC, "My Brand", None),
+        ("Shop&Go", AddressKind.ALPHANUMERIC, "Shop&Go", None),
+        ("A1-B2_C3+D", AddressKind.ALPHANUMERIC, "A1-B2_C3+D", None),
+        ("ElevenChars", AddressKind.ALPHANUMERIC, "ElevenChars", None),
+        ("12345678A", AddressKind.ALPHANUMERIC, "12345678A", None),
+        ("whatsapp:+14155550100", AddressKind.WHATSAPP, "whatsapp:+14155550100", "+14155550100"),
+        ("messenger:1234567890", AddressKind.MESSENGER, "messenger:1234567890", None),
+    ],
+)
+def test_parse_sender(text: str, kind: AddressKind, value: str, number: str | None) -> None:
     sender = parse_sender(text)
 
-    assert (sender.kind, sender.value) == (kind, value)
+    assert (sender.kind, sender.value, sender.number) == (kind, value, number)
 
 
-@pytest.mark.parametrize("text", ["TwelveChars1", "!!!", "+1asd", "1234567890123456789"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "TwelveChars1",  # alphanumeric sender IDs are at most 11 characters
+        "My Brand Co.",
+        "Café",
+        "!!!",
+        "+1asd",
+        "+MyBrand",
+        "1234567890123456789",  # all digits: read as a number, and not a possible one
+        "123456789",
+        "",
+        "sms:+14155550100",
+    ],
+)
 def test_parse_sender_refuses(text: str) -> None:
     with pytest.raises(AddressError):
         parse_sender(text)
 
 
-def test_region_and_friendly_name() -> None:
-    assert region_of("+442079460018") == "GB"
-    assert region_of("+14155550100") == "US"
-    assert friendly_name_for("+18089255327") == "(808) 925-5327"
+@pytest.mark.parametrize(
+    ("e164", "region"),
+    [
+        ("+14155550100", "US"),
+        ("+16135550123", "CA"),
+        ("+442079460018", "GB"),
+        ("+390612345678", "IT"),
+        ("+15005550006", "US"),
+    ],
+)
+def test_region_of(e164: str, region: str) -> None:
+    assert region_of(e164) == region
+
+
+def test_region_of_unknown() -> None:
+    assert region_of("not a number") is None
+
+
+@pytest.mark.parametrize("e164", ["+80012345678", "+882345678901"])
+def test_region_of_a_non_geographic_number_is_none(e164: str) -> None:
+    # Its contract is an ISO 3166 alpha-2 code or None; services/messaging.py passes the
+    # answer to parse_e164 as default_region, where '001' refuses every national number.
+    assert region_of(e164) is None
+
+
+@pytest.mark.parametrize(
+    ("e164", "name"),
+    [
+        ("+18089255327", "(808) 925-5327"),
+        ("+15005550006", "(500) 555-0006"),  # api-core.md §5: AreaCode=500 buys this name
+        ("+14155550100", "(415) 555-0100"),
+    ],
+)
+def test_friendly_name_for(e164: str, name: str) -> None:
+    assert friendly_name_for(e164) == name

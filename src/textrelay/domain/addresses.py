@@ -110,7 +110,8 @@ def region_of(e164: str) -> str | None:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
         return None
-    return region if region and region != "ZZ" else None
+    # "ZZ" is unknown, "001" a non-geographic number (+800, +882…): neither is a country.
+    return region if region and region not in ("ZZ", "001") else None
 
 
 def _channel(text: str, default_region: str) -> Address | None:
