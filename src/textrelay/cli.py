@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import click
 
 from textrelay import __version__
-from textrelay.app import Runtime
+from textrelay.app import Runtime, listening_socket
 from textrelay.domain.sids import explain
 from textrelay.settings import SETTINGS, Settings, SettingsError, env_name, flag_name
 from textrelay.storage import StorageError, migrate, open_database
@@ -85,7 +84,7 @@ def _run_fast(main: Coroutine[Any, Any, None]) -> None:
 async def _serve(settings: Settings) -> None:
     runtime = await Runtime.start(settings)
     try:
-        sock = socket.create_server((settings.host, settings.port), reuse_port=False)
+        sock = listening_socket(settings.host, settings.port)
         host, port = sock.getsockname()[:2]
         base_url = f"http://{_url_host(host)}:{port}"
         account = runtime.main_account

@@ -11,7 +11,6 @@ cannot reach (another top-level account, a message in a given status).
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvicorn
 
-from textrelay.app import Runtime, system_clock
+from textrelay.app import Runtime, listening_socket, system_clock
 from textrelay.client import client as make_client
 from textrelay.domain.accounts import Account
 from textrelay.services.context import Clock
@@ -81,7 +80,7 @@ class TextrelayServer:
         runtime = await Runtime.start(self.settings, clock=self._clock)
         self.runtime = runtime
         try:
-            sock = socket.create_server(("127.0.0.1", 0))
+            sock = listening_socket("127.0.0.1", 0)
             self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
             self._server = runtime.http_server("warning")
             serving = asyncio.create_task(self._server.serve(sockets=[sock]))

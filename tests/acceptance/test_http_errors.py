@@ -251,3 +251,52 @@ def test_no_create_request_is_a_server_error(
         body = response.json()
         assert set(body) >= {"code", "message", "more_info", "status"}
         assert body["status"] == response.status_code
+
+
+def test_non_ascii_basic_credentials_are_401(server: TextrelayServer, account: Account) -> None:
+    response = httpx.get(
+        server.base_url + messages(account),
+        headers={b"Authorization": b"Basic \xff\xfe\xfd"},
+        timeout=10,
+    )
+
+    twilio_error(response, 401, 20003)
+
+
+@pytest.mark.parametrize("collection", ["Keys", "IncomingPhoneNumbers"])
+def test_nul_in_a_path_sid_is_20404(http: httpx.Client, account: Account, collection: str) -> None:
+    path = f"/2010-04-01/Accounts/{account.sid}/{collection}/SK%00abc.json"
+
+    twilio_error(http.get(path), 404, 20404)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"Page={10**30}&PageToken=PASM{'a' * 32}",
+        "DateSent=9999-12-31",
+        "DateSent%3E=9999-12-31T23:59:59Z",
+        "DateSent%3C=0001-01-01T00:00:00%2B05:00",
+    ],
+)
+def test_values_at_the_edge_of_range_are_400(
+    http: httpx.Client, account: Account, query: str
+) -> None:
+    response = http.get(f"{messages(account)}?{query}")
+
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        twilio_error(response, 400, 20001)
+
+
+@pytest.mark.parametrize(
+    "field", [{"Attempt": str(10**30)}, {"SendAt": "0001-01-01T00:00:00+05:00"}]
+)
+def test_out_of_range_create_values_are_400(
+    http: httpx.Client, account: Account, sender: str, field: dict[str, str]
+) -> None:
+    data = {"To": "+14155550199", "From": sender, "Body": "x", **field}
+
+    response = http.post(messages(account), data=data)
+
+    assert response.status_code == 400, response.text

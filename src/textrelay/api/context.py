@@ -41,7 +41,7 @@ def _decode_basic(header: str) -> tuple[str | None, str | None]:
         return None, None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII text; covers UnicodeDecodeError
         return None, None
     username, sep, password = decoded.partition(":")
     return (username, password) if sep else (None, None)

@@ -68,11 +68,14 @@ class Params(Mapping[str, str]):
         if raw is None or raw == "":
             return None
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
+            value = None
+        if value is None or not -(2**31) <= value < 2**31:
             raise errors.InvalidParameter(
-                f"Invalid value for {name}: '{raw}' is not an integer"
-            ) from None
+                f"Invalid value for {name}: '{raw}' is not a 32-bit integer"
+            )
+        return value
 
     def choice(self, name: str, allowed: tuple[str, ...]) -> str | None:
         raw = self.text(name)

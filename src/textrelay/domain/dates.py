@@ -44,7 +44,13 @@ class TimeSpan:
 def parse_filter_date(value: str) -> TimeSpan | None:
     """The span a date filter value names: a whole UTC day for `YYYY-MM-DD`, one second for
     a timestamp. None when the value is not a date textrelay can read."""
-    text = value.strip()
+    try:
+        return _filter_span(value.strip())
+    except OverflowError:  # the first or last moment datetime can hold
+        return None
+
+
+def _filter_span(text: str) -> TimeSpan | None:
     try:
         day = date.fromisoformat(text)
     except ValueError:
@@ -69,7 +75,10 @@ def _parse_timestamp(text: str) -> datetime | None:
             return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. year 1 at +0500
+        return None
 
 
 def parse_timestamp(text: str) -> datetime | None:

@@ -17,6 +17,7 @@ from textrelay.domain.sids import is_sid, normalize
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 10_000_000  # keeps page, start and end within 64-bit JSON integers
 
 T = TypeVar("T")
 
@@ -83,8 +84,8 @@ def parse_page_query(query: Mapping[str, str]) -> PageQuery:
     if page_size < 1:
         raise InvalidParameter(f"Invalid PageSize '{page_size}': must be between 1 and 1000")
     page = _int_param(query, "Page", 0)
-    if page < 0:
-        raise InvalidParameter(f"Invalid Page '{page}': must be zero or more")
+    if not 0 <= page <= MAX_PAGE:
+        raise InvalidParameter(f"Invalid Page '{page}': must be between 0 and {MAX_PAGE}")
     token = query.get("PageToken") or None
     if page > 0 and token is None:
         # Observed Twilio behaviour (twilio-python#395): deep pages need the token.

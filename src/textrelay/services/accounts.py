@@ -275,6 +275,8 @@ class AccountService:
         return CreatedKey(key, secret)
 
     async def get_key(self, account: Account, sid: str) -> ApiKey:
+        if not is_sid(sid, SidType.API_KEY):
+            raise errors.NotFound()
         async with self._ctx.store.read() as repo:
             key = await repo.get_key(normalize(sid))
         if key is None or key.account_sid != account.sid:

@@ -14,7 +14,7 @@ from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, friendly_name_for, parse_e164
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.phone_numbers import IncomingPhoneNumber, NumberConfig, NumberType
-from textrelay.domain.sids import SidType, normalize
+from textrelay.domain.sids import SidType, is_sid, normalize
 from textrelay.services.cache import TtlCache
 from textrelay.services.context import ServiceContext
 from textrelay.storage import IntegrityConflict
@@ -121,6 +121,8 @@ class PhoneNumberService:
         raise errors.NoNumbersInAreaCode(f"No phone numbers found in area code {area_code}.")
 
     async def get(self, account: Account, sid: str) -> IncomingPhoneNumber:
+        if not is_sid(sid, SidType.PHONE_NUMBER):
+            raise errors.NotFound()
         async with self._ctx.store.read() as repo:
             number = await repo.get_number(normalize(sid))
         if number is None or number.account_sid != account.sid:
