@@ -1,0 +1,1 @@
+"""Carriers: where outbound messages go (the simulator by default)."""

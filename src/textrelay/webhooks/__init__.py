@@ -1,0 +1,1 @@
+"""Webhook transport: signed HTTP requests to the app, every attempt recorded."""
