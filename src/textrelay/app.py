@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
 import random
 import secrets
 import socket
+import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -21,15 +28,24 @@ from textrelay.api.errors import (
     unexpected_error_handler,
 )
 from textrelay.api.routes import ROUTES
+from textrelay.carriers.simulator import SimulatorCarrier
 from textrelay.domain.accounts import Account
+from textrelay.domain.delivery import JobKind
 from textrelay.domain.errors import TwilioError
 from textrelay.domain.sids import SidGenerator
+from textrelay.domain.webhooks import RetryPolicy
 from textrelay.services.accounts import AccountService
+from textrelay.services.callbacks import CallbackService
 from textrelay.services.context import Clock, ServiceContext
+from textrelay.services.delivery import DeliveryService
 from textrelay.services.messaging import MessagingService
 from textrelay.services.phone_numbers import PhoneNumberService
-from textrelay.settings import Settings
+from textrelay.services.readback import ReadbackService
+from textrelay.services.simulator import SimulatorService
+from textrelay.settings import Settings, SettingsError
 from textrelay.storage import Database, StorageError, Store, migrate, open_database
+from textrelay.webhooks.http import HttpWebhookTransport
+from textrelay.workers.runner import JobRunner, RunnerSettings
 
 
 def system_clock() -> datetime:
@@ -45,21 +61,74 @@ def random_source(seed: int | None) -> Callable[[int], bytes]:
 
 @dataclass(frozen=True, slots=True)
 class Services:
+    ctx: ServiceContext
     accounts: AccountService
     messaging: MessagingService
     numbers: PhoneNumberService
+    simulator: SimulatorService
+    delivery: DeliveryService
+    callbacks: CallbackService
+    webhooks: HttpWebhookTransport
 
 
 def build_services(settings: Settings, database: Database, clock: Clock) -> Services:
     ctx = ServiceContext(Store(database), SidGenerator(random_source(settings.seed)), clock)
     numbers = PhoneNumberService(ctx)
+    simulator = SimulatorService(ctx)
+    webhooks = HttpWebhookTransport()
+    retry = RetryPolicy(
+        reliable=settings.callback_retry == "reliable",
+        max_deliveries=settings.callback_max_attempts,
+        base_delay_s=settings.callback_retry_base_s,
+    )
     return Services(
+        ctx=ctx,
         accounts=AccountService(ctx),
         messaging=MessagingService(
             ctx, numbers, auto_provision_senders=settings.auto_provision_senders
         ),
         numbers=numbers,
+        simulator=simulator,
+        delivery=DeliveryService(ctx, SimulatorCarrier(simulator.config, seed=settings.seed)),
+        callbacks=CallbackService(ctx, webhooks, retry),
+        webhooks=webhooks,
     )
+
+
+def build_runner(settings: Settings, database: Database, services: Services) -> JobRunner:
+    return JobRunner(
+        services.ctx,
+        database,
+        {
+            JobKind.DISPATCH: services.delivery.dispatch,
+            JobKind.CARRIER: services.delivery.carrier_event,
+            JobKind.CALLBACK: services.callbacks.deliver,
+        },
+        RunnerSettings(concurrency=settings.worker_concurrency, lease_s=settings.job_lease_s),
+    )
+
+
+async def configure_simulator(settings: Settings, simulator: SimulatorService) -> None:
+    """Apply the simulator settings file and mode given at start, if any."""
+    if settings.simulator_config is not None:
+        await simulator.update(read_simulator_file(settings.simulator_config), replace_all=True)
+    if settings.simulator_mode is not None:
+        await simulator.update({"mode": settings.simulator_mode})
+
+
+def read_simulator_file(path: str) -> dict[str, Any]:
+    """A TOML (.toml) or JSON settings file; SettingsError names what is wrong."""
+    try:
+        text = Path(path).read_text()
+        if path.endswith(".toml"):
+            data: Any = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"simulator_config {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"simulator_config {path}: expected a table of settings")
+    return data
 
 
 def build_app(settings: Settings, services: Services) -> Starlette:
@@ -77,6 +146,9 @@ def build_app(settings: Settings, services: Services) -> Starlette:
         messaging=services.messaging,
         numbers=services.numbers,
         max_body_bytes=settings.max_body_bytes,
+        simulator=services.simulator,
+        delivery=services.delivery,
+        readback=ReadbackService(services.ctx),
     )
     return app
 
@@ -101,6 +173,8 @@ class Runtime:
     services: Services
     app: Starlette
     main_account: Account
+    runner: JobRunner | None = None
+    _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
@@ -115,10 +189,21 @@ class Runtime:
             main = await services.accounts.ensure_main_account(
                 settings.account_sid, settings.auth_token
             )
+            await configure_simulator(settings, services.simulator)
         except BaseException:
+            await services.webhooks.close()
             await database.close()
             raise
-        return cls(settings, database, services, build_app(settings, services), main)
+        runtime = cls(settings, database, services, build_app(settings, services), main)
+        if settings.workers:
+            runtime.start_workers()
+        return runtime
+
+    def start_workers(self) -> None:
+        """Run the job runner on this loop until close(); kept referenced and awaited there."""
+        self.runner = build_runner(self.settings, self.database, self.services)
+        self._runner_task = asyncio.get_running_loop().create_task(self.runner.run())
+        self._runner_task.add_done_callback(_log_runner_exit)
 
     def http_server(self, log_level: str) -> uvicorn.Server:
         """The uvicorn server for this runtime's app, on the running event loop.
@@ -137,4 +222,14 @@ class Runtime:
         return uvicorn.Server(config)
 
     async def close(self) -> None:
+        if self.runner is not None and self._runner_task is not None:
+            self.runner.stop()
+            with contextlib.suppress(Exception):
+                await self._runner_task
+        await self.services.webhooks.close()
         await self.database.close()
+
+
+def _log_runner_exit(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger(__name__).error("the job runner stopped", exc_info=task.exception())

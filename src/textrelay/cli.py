@@ -23,7 +23,7 @@ def _setting_options(*names: str) -> Callable[[Callable[..., Any]], Callable[...
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         for setting in reversed([s for s in SETTINGS if s.name in names]):
             help_text = f"{setting.help} [env: {env_name(setting.name)}]"
-            if setting.parse is bool or setting.default is False:
+            if isinstance(setting.default, bool):
                 command = click.option(
                     f"{flag_name(setting.name)}/--no-{setting.name.replace('_', '-')}",
                     setting.name,

@@ -86,6 +86,23 @@ def _database_url(text: str) -> str:
     return text
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 86_400:
+        raise ValueError(f"{text} is not a number of seconds in (0, 86400]")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"choose {' or '.join(choices)}")
+        return value
+
+    return parse
+
+
 def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return lambda text: None if text == "" else parse(text)
 
@@ -133,6 +150,51 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("db_pool_size", "PostgreSQL connections per process.", _positive, 10),
     Setting("log_level", "critical, error, warning, info or debug.", _log_level, "info"),
+    Setting(
+        "workers",
+        "Run the delivery workers inside `serve` (off: run `textrelay worker` beside it).",
+        _bool,
+        True,
+    ),
+    Setting("worker_concurrency", "Jobs one worker runs at once.", _positive, 64),
+    Setting(
+        "job_lease_s",
+        "Seconds a worker holds a job before another may take it (outlast a 15 s webhook).",
+        _seconds,
+        60.0,
+    ),
+    Setting(
+        "callback_retry",
+        "twilio: Twilio's policy (one retry on connection failure, then give up); reliable: "
+        "also deliver again later with exponential backoff, up to callback_max_attempts.",
+        _choice("twilio", "reliable"),
+        "twilio",
+    ),
+    Setting(
+        "callback_max_attempts",
+        "With callback_retry=reliable: deliveries of one callback before giving up.",
+        _positive,
+        8,
+    ),
+    Setting(
+        "callback_retry_base_s",
+        "With callback_retry=reliable: the first backoff; each later one doubles (max 600 s).",
+        _seconds,
+        1.0,
+    ),
+    Setting(
+        "simulator_config",
+        "A TOML or JSON file of simulator settings and rules, applied at start "
+        "(docs/simulator.md).",
+        _optional(str),
+        None,
+    ),
+    Setting(
+        "simulator_mode",
+        "Progression of simulated messages at start: immediate, timed or manual.",
+        _optional(_choice("immediate", "timed", "manual")),
+        None,
+    ),
 )
 
 
@@ -149,6 +211,14 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     db_pool_size: int = 10
     log_level: str = "info"
+    workers: bool = True
+    worker_concurrency: int = 64
+    job_lease_s: float = 60.0
+    callback_retry: str = "twilio"
+    callback_max_attempts: int = 8
+    callback_retry_base_s: float = 1.0
+    simulator_config: str | None = None
+    simulator_mode: str | None = None
 
     @classmethod
     def load(

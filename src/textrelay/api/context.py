@@ -12,8 +12,11 @@ from starlette.requests import Request
 from textrelay.api.forms import Params, form_params
 from textrelay.domain.accounts import Account
 from textrelay.services.accounts import AccountService, Principal
+from textrelay.services.delivery import DeliveryService
 from textrelay.services.messaging import MessagingService
 from textrelay.services.phone_numbers import PhoneNumberService
+from textrelay.services.readback import ReadbackService
+from textrelay.services.simulator import SimulatorService
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,9 @@ class ApiContext:
     messaging: MessagingService
     numbers: PhoneNumberService
     max_body_bytes: int
+    simulator: SimulatorService
+    delivery: DeliveryService
+    readback: ReadbackService
 
 
 def api(request: Request) -> ApiContext:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from textrelay.api import accounts, messages, phone_numbers
+from textrelay.api import accounts, control, messages, phone_numbers
 
 ACCOUNT = "/2010-04-01/Accounts/{account_sid}"
+CONTROL_ACCOUNT = f"{control.PREFIX}/Accounts/{{account_sid}}"
 
 ROUTES: list[BaseRoute] = [
     # Messages first: they carry nearly all the traffic, and routes match in order.
@@ -42,4 +43,18 @@ ROUTES: list[BaseRoute] = [
         phone_numbers.number_instance,
         methods=["GET", "POST", "DELETE"],
     ),
+    # textrelay's own control API (docs/control-api.md).
+    Route(f"{control.PREFIX}/Simulator", control.simulator, methods=["GET", "POST", "PUT"]),
+    Route(f"{control.PREFIX}/Simulator/Rules", control.simulator_rules, methods=["POST", "DELETE"]),
+    Route(
+        f"{CONTROL_ACCOUNT}/Phones/{{number}}/Messages",
+        control.phone_messages,
+        methods=["GET"],
+    ),
+    Route(f"{CONTROL_ACCOUNT}/Messages/{{sid}}/Step", control.message_step, methods=["POST"]),
+    Route(f"{CONTROL_ACCOUNT}/Messages/{{sid}}/Events", control.message_events, methods=["GET"]),
+    Route(
+        f"{CONTROL_ACCOUNT}/Messages/{{sid}}/Callbacks", control.message_callbacks, methods=["GET"]
+    ),
+    Route(f"{CONTROL_ACCOUNT}/Reset", control.reset, methods=["POST"]),
 ]

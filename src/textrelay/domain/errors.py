@@ -276,3 +276,24 @@ class ScheduleTypeUnsupported(TwilioError):
 class SendAtMissing(TwilioError):
     code, status = 35111, 400
     default_message = "SendAt cannot be empty for ScheduleType 'fixed'"
+
+
+# --- textrelay's own control API (not Twilio's; shaped like Twilio's errors) ------------------
+
+
+class NothingToStep(TwilioError):
+    code, status = 20001, 400
+
+    def __init__(self, sid: str, status: str) -> None:
+        super().__init__(f"Message {sid} is {status}: it has no next status to step to")
+
+
+class StepUnreachable(TwilioError):
+    code, status = 20001, 400
+
+    def __init__(self, current: str, outcome: str) -> None:
+        super().__init__(f"A {current} message cannot become {outcome}")
+
+
+class InvalidSimulatorConfig(TwilioError):
+    code, status = 20001, 400

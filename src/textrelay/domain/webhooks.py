@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl
 
 USER_AGENT = "TwilioProxy/1.1"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
@@ -96,16 +96,12 @@ def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]
     """X-Twilio-Signature: base64(HMAC-SHA1(token, URL + each name and value, sorted)).
 
     `url` is the exact URL called, query string included, fragment excluded. Repeated names
-    contribute each of their values, in sorted order (§4.5).
+    contribute each of their distinct values, in sorted order (§4.5; twilio-python's
+    RequestValidator counts a repeated identical pair once, so textrelay does too).
     """
-    payload = url + "".join(name + value for name, value in sorted(params))
+    payload = url + "".join(name + value for name, value in sorted(set(params)))
     digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
-
-
-def without_fragment(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(fragment=""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,3 +153,24 @@ class WebhookOutcome:
     @property
     def last(self) -> WebhookAttempt | None:
         return self.attempts[-1] if self.attempts else None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """What happens after a webhook delivery failed every attempt its ConnectionPolicy allowed.
+
+    Twilio's default: nothing more (the callback is lost). `reliable` (an operator setting)
+    delivers again later, with exponential backoff, up to `max_deliveries` in all.
+    """
+
+    reliable: bool = False
+    max_deliveries: int = 8
+    base_delay_s: float = 1.0
+    max_delay_s: float = 600.0
+
+    def delay_before_next(self, deliveries_made: int) -> float | None:
+        """Seconds to wait before delivering again, or None to give up."""
+        if not self.reliable or deliveries_made >= self.max_deliveries:
+            return None
+        delay: float = self.base_delay_s * 2.0 ** (deliveries_made - 1)
+        return min(delay, self.max_delay_s)

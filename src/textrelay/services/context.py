@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from textrelay.domain.sids import SidGenerator
+from textrelay.services.signals import Signal
 from textrelay.storage import Store
 
 Clock = Callable[[], datetime]
@@ -18,6 +19,10 @@ class ServiceContext:
     store: Store
     sids: SidGenerator
     clock: Clock
+    jobs_ready: Signal = field(default_factory=Signal)
+    """Notified after a commit that inserted jobs: wakes this process's workers."""
+    messages_changed: Signal = field(default_factory=Signal)
+    """Notified after a commit that created or changed a message: wakes read-back waits."""
 
     def now(self) -> datetime:
         # Twilio's timestamps have whole seconds; keeping ours whole makes stored values and

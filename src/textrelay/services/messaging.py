@@ -23,11 +23,13 @@ from textrelay.domain.addresses import (
     region_of,
 )
 from textrelay.domain.dates import TimeSpan
+from textrelay.domain.delivery import JobKind
 from textrelay.domain.messages import Message, SendOptions
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length, count_segments
 from textrelay.domain.sids import MESSAGE_SID_TYPES, SidType, is_sid, normalize
 from textrelay.domain.statuses import CANCELABLE, IN_FLIGHT, Direction, MessageStatus
+from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.storage.repository import MessageFilter
@@ -128,6 +130,11 @@ class MessagingService:
         )
         async with self._ctx.store.transaction() as repo:
             await repo.insert_message(message)
+            # The outbox: the message, its history and the job that sends it commit together.
+            await repo.insert_message_event(message.sid, message.status, None, now)
+            await repo.insert_job(JobKind.DISPATCH, message.sid, {}, due_at=now, now=now)
+        self._ctx.jobs_ready.notify()
+        self._ctx.messages_changed.notify()
         return message
 
     async def _sender(self, account: Account, text: str) -> Address:
@@ -220,7 +227,14 @@ class MessagingService:
                 raise errors.MessageNotCancelable()
             updated = replace(message, status=MessageStatus.CANCELED, date_updated=now)
         async with self._ctx.store.transaction() as repo:
-            await repo.update_message(updated)
+            if updated.status is message.status:
+                await repo.update_message(updated)
+            else:
+                if not await repo.transition_message(updated, from_status=message.status):
+                    raise errors.MessageNotCancelable()
+                await repo.insert_message_event(updated.sid, updated.status, None, now)
+                await promise_status_callback(repo, updated, now=now)
+        self._ctx.jobs_ready.notify()
         return updated
 
     async def delete(self, account: Account, sid: str) -> None:

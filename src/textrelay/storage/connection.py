@@ -6,11 +6,12 @@ No driver exception leaves this package: each adapter turns them into StorageErr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 Row = Mapping[str, Any]
+Unlisten = Callable[[], Awaitable[None]]
 Params = Mapping[str, Any]
 
 
@@ -23,6 +24,8 @@ class IntegrityConflict(StorageError):
 
 
 class Connection(Protocol):
+    dialect: str
+
     async def execute(self, sql: str, params: Params | None = None) -> int:
         """Run a statement; the number of rows it changed."""
         ...
@@ -51,6 +54,11 @@ class Database(Protocol):
     def exclusive(self) -> AbstractAsyncContextManager[Connection]:
         """A write transaction that also excludes every other process's `exclusive()` one:
         for start-up work (migrations, the main account) that must happen once."""
+        ...
+
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> Unlisten:
+        """Call `on_notify` when another process signals `channel` (PostgreSQL's NOTIFY); a
+        no-op where one process owns the database (SQLite). Returns the way to stop."""
         ...
 
     async def close(self) -> None: ...

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from typing import Any, cast
 
 import asyncpg
 
-from textrelay.storage.connection import IntegrityConflict, Params, Row, StorageError
+from textrelay.storage.connection import IntegrityConflict, Params, Row, StorageError, Unlisten
 
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 # Any constant works; it only has to be the same in every textrelay process.
@@ -48,6 +49,7 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 class PostgresConnection:
     __slots__ = ("_conn",)
+    dialect = "postgresql"
 
     def __init__(self, conn: Any) -> None:
         # A pooled connection proxy; typed loosely because asyncpg's proxy and connection
@@ -89,8 +91,9 @@ class PostgresConnection:
 class PostgresDatabase:
     dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
+        self._dsn = dsn
 
     @classmethod
     async def connect(cls, dsn: str, *, pool_size: int = 10) -> PostgresDatabase:
@@ -98,7 +101,7 @@ class PostgresDatabase:
             pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size)
         except (*_DRIVER_ERRORS, ValueError) as exc:
             raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
-        return cls(pool)
+        return cls(pool, dsn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
@@ -124,6 +127,21 @@ class PostgresDatabase:
 
     def exclusive(self) -> AbstractAsyncContextManager[PostgresConnection]:
         return self._locked()
+
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> Unlisten:
+        """Call `on_notify` whenever any process NOTIFYs `channel`, on a connection of its own
+        (outside the pool: a listening connection must stay open)."""
+        try:
+            conn = await asyncpg.connect(self._dsn)
+            await conn.add_listener(channel, lambda *_: on_notify())
+        except (*_DRIVER_ERRORS, ValueError) as exc:
+            raise _translate(exc) from exc
+
+        async def unlisten() -> None:
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await conn.close()
+
+        return unlisten
 
     async def close(self) -> None:
         await self._pool.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -30,22 +30,8 @@ from textrelay.domain.phone_numbers import (
 )
 from textrelay.domain.statuses import Direction, MessageStatus
 from textrelay.storage.connection import Connection, Database, Row
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_us(moment: datetime) -> int:
-    """Microseconds since the epoch: the one time format stored, the same on both databases."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
-
-
-def _opt_from_us(value: int | None) -> datetime | None:
-    return None if value is None else from_us(value)
+from textrelay.storage.delivery import DeliveryQueries
+from textrelay.storage.timestamps import from_us, opt_from_us, to_us
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +44,7 @@ class MessageFilter:
     """Exclusive upper bound on date_sent."""
 
 
-class Repository:
+class Repository(DeliveryQueries):
     """Named queries over one connection (inside a transaction, or for reads)."""
 
     __slots__ = ("_conn",)
@@ -243,10 +229,11 @@ class Repository:
 
     async def get_message(self, sid: str) -> Message | None:
         row = await self._conn.fetch_one("SELECT * FROM messages WHERE sid = :sid", {"sid": sid})
-        return None if row is None else _message(row)
+        return None if row is None else message_from_row(row)
 
     async def delete_message(self, message: Message) -> None:
         await self._delete("messages", message.sid)
+        await self.delete_message_records(message.sid)
 
     async def list_messages(
         self, account_sid: str, query: PageQuery, filters: MessageFilter
@@ -266,7 +253,41 @@ class Repository:
             where.append("date_sent < :sent_until")
             params["sent_until"] = to_us(filters.date_sent_until)
         rows, has_next = await self._page("messages", where, params, query)
-        return PageResult([_message(r) for r in rows], has_next)
+        return PageResult([message_from_row(r) for r in rows], has_next)
+
+    # --- read-back and reset (textrelay's control API) ----------------------------------
+
+    async def messages_to(
+        self, account_sid: str, to: str, *, after_sid: str | None, limit: int
+    ) -> list[Message]:
+        """Messages of the account addressed to `to`, newest first; only those created after
+        `after_sid` when it is given (and known)."""
+        after = 0
+        if after_sid is not None:
+            row = await self._conn.fetch_one(
+                "SELECT seq FROM messages WHERE sid = :sid", {"sid": after_sid}
+            )
+            after = 0 if row is None else int(row["seq"])
+        rows = await self._conn.fetch_all(
+            "SELECT * FROM messages WHERE account_sid = :account AND to_addr = :to "
+            "AND seq > :after ORDER BY seq DESC LIMIT :limit",
+            {"account": account_sid, "to": to, "after": after, "limit": limit},
+        )
+        return [message_from_row(row) for row in rows]
+
+    async def reset_account_messages(self, account_sid: str) -> int:
+        """Delete every message of the account with its jobs, history and attempts."""
+        owned = "SELECT sid FROM messages WHERE account_sid = :account"
+        for table in ("jobs", "message_events"):
+            await self._conn.execute(
+                f"DELETE FROM {table} WHERE message_sid IN ({owned})", {"account": account_sid}
+            )
+        await self._conn.execute(
+            "DELETE FROM webhook_attempts WHERE account_sid = :account", {"account": account_sid}
+        )
+        return await self._conn.execute(
+            "DELETE FROM messages WHERE account_sid = :account", {"account": account_sid}
+        )
 
     # --- shared ----------------------------------------------------------------------------
 
@@ -485,7 +506,7 @@ def _message_params(message: Message) -> dict[str, Any]:
     }
 
 
-def _message(row: Row) -> Message:
+def message_from_row(row: Row) -> Message:
     tags: Mapping[str, str] = orjson.loads(row["tags"])
     return Message(
         sid=row["sid"],
@@ -499,7 +520,7 @@ def _message(row: Row) -> Message:
         num_media=int(row["num_media"]),
         date_created=from_us(row["date_created"]),
         date_updated=from_us(row["date_updated"]),
-        date_sent=_opt_from_us(row["date_sent"]),
+        date_sent=opt_from_us(row["date_sent"]),
         messaging_service_sid=row["messaging_service_sid"],
         error_code=row["error_code"],
         error_message=row["error_message"],

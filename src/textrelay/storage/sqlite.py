@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
-from textrelay.storage.connection import IntegrityConflict, Params, Row, StorageError
+from textrelay.storage.connection import IntegrityConflict, Params, Row, StorageError, Unlisten
 
 _BUSY_TIMEOUT_S = 5.0
 
 
 class SqliteConnection:
     __slots__ = ("_conn",)
+    dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -154,6 +155,13 @@ class SqliteDatabase:
         self._commit_off_loop = synchronous.upper() == "FULL"
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="textrelay-commit")
         self._commit_tasks: set[asyncio.Task[None]] = set()
+
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> Unlisten:
+        # One process owns a SQLite database: nobody else inserts jobs to be told about.
+        async def unlisten() -> None:
+            return None
+
+        return unlisten
 
     def transaction(self) -> AbstractAsyncContextManager[SqliteConnection]:
         """One write transaction, committed before this context exits.

@@ -1,0 +1,201 @@
+"""textrelay's own control API, under /textrelay/v1 (never a Twilio path): the simulator's
+settings, stepping messages, read-back for tests, and reset. Same credentials as the Twilio
+API; JSON in and out; errors in Twilio's shape. docs/control-api.md lists every call."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from textrelay.api.context import api, caller, path_account
+from textrelay.api.forms import read_body
+from textrelay.api.responses import json_response
+from textrelay.api.serializers import message_json
+from textrelay.domain import errors
+from textrelay.domain.addresses import AddressError, parse_recipient
+from textrelay.domain.dates import iso8601
+from textrelay.domain.delivery import FINAL_STATUSES
+from textrelay.domain.simulation import OUTCOMES, config_to_data
+from textrelay.domain.statuses import MessageStatus
+from textrelay.services.readback import ReceivedFilter
+
+PREFIX = "/textrelay/v1"
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await read_body(request, api(request).max_body_bytes)
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise errors.InvalidParameter("The request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise errors.InvalidParameter("The request body must be a JSON object")
+    return data
+
+
+# --- simulator -----------------------------------------------------------------------------
+
+
+async def simulator(request: Request) -> Response:
+    await caller(request)
+    service = api(request).simulator
+    if request.method == "GET":
+        config = await service.config()
+    else:
+        config = await service.update(
+            await _json_body(request), replace_all=request.method == "PUT"
+        )
+    return json_response(config_to_data(config))
+
+
+async def simulator_rules(request: Request) -> Response:
+    await caller(request)
+    service = api(request).simulator
+    if request.method == "DELETE":
+        config = await service.update({"rules": []})
+    else:
+        config = await service.add_rule(await _json_body(request))
+    return json_response(config_to_data(config), 201 if request.method == "POST" else 200)
+
+
+# --- messages: step, history, callbacks ----------------------------------------------------
+
+
+async def message_step(request: Request) -> Response:
+    account = await path_account(request)
+    ctx = api(request)
+    message = await ctx.messaging.get(account, request.path_params["sid"])
+    data = await _json_body(request)
+    outcome = _outcome(data.get("status"))
+    error_code = data.get("error_code")
+    if error_code is not None and (
+        isinstance(error_code, bool) or not isinstance(error_code, int) or error_code <= 0
+    ):
+        raise errors.InvalidParameter("error_code is a positive integer")
+    result = await ctx.delivery.step(message, outcome=outcome, error_code=error_code)
+    return json_response(
+        {"message": message_json(result.message), "passed": [s.value for s in result.applied]}
+    )
+
+
+def _outcome(value: object) -> MessageStatus | None:
+    if value is None:
+        return None
+    allowed = {*OUTCOMES, MessageStatus.SENT}
+    if not isinstance(value, str) or value not in {s.value for s in allowed}:
+        raise errors.InvalidParameter("status is sent, delivered, undelivered or failed")
+    return MessageStatus(value)
+
+
+async def message_events(request: Request) -> Response:
+    account = await path_account(request)
+    ctx = api(request)
+    message = await ctx.messaging.get(account, request.path_params["sid"])
+    events = await ctx.readback.events(message)
+    return json_response(
+        {
+            "message_sid": message.sid,
+            "status": message.status.value,
+            "final": message.status in FINAL_STATUSES,
+            "events": [
+                {"status": e.status.value, "error_code": e.error_code, "date": _date(e.occurred_at)}
+                for e in events
+            ],
+        }
+    )
+
+
+async def message_callbacks(request: Request) -> Response:
+    account = await path_account(request)
+    ctx = api(request)
+    message = await ctx.messaging.get(account, request.path_params["sid"])
+    attempts = await ctx.readback.attempts(message)
+    return json_response(
+        {
+            "message_sid": message.sid,
+            "callbacks": [
+                {
+                    "kind": r.kind,
+                    "url": r.attempt.url,
+                    "method": r.attempt.method,
+                    "parameters": dict(r.params),
+                    "signature": r.attempt.signature,
+                    "idempotency_token": r.idempotency_token,
+                    "status_code": r.attempt.status_code,
+                    "response_body": r.attempt.response_body,
+                    "response_content_type": r.attempt.response_content_type,
+                    "latency_ms": round(r.attempt.latency_ms, 3),
+                    "error_code": r.attempt.error_code,
+                    "error_message": r.attempt.error_message,
+                    "date": _date(r.started_at),
+                }
+                for r in attempts
+            ],
+        }
+    )
+
+
+# --- read-back -----------------------------------------------------------------------------
+
+
+async def phone_messages(request: Request) -> Response:
+    """What a phone number received: outbound messages addressed to it, newest first.
+
+    Query: Contains (substring of the body), Match (regular expression), After (a message
+    SID: only later ones), Wait (seconds, at most 30: wait until one matches), PageSize.
+    """
+    account = await path_account(request)
+    query = request.query_params
+    try:
+        to = parse_recipient(request.path_params["number"]).value
+    except AddressError:
+        raise errors.InvalidToNumber(request.path_params["number"]) from None
+    pattern = None
+    if query.get("Match"):
+        try:
+            pattern = re.compile(query["Match"])
+        except re.error as exc:
+            raise errors.InvalidParameter(f"Match is not a regular expression: {exc}") from None
+    wait_s = _number(query.get("Wait"), "Wait", 0.0, 30.0)
+    limit = int(_number(query.get("PageSize"), "PageSize", 1, 1000) or 50)
+    found = await api(request).readback.received(
+        account,
+        to,
+        ReceivedFilter(
+            contains=query.get("Contains") or None,
+            pattern=pattern,
+            after_sid=query.get("After") or None,
+        ),
+        wait_s=wait_s,
+        limit=limit,
+    )
+    return json_response({"phone_number": to, "messages": [message_json(m) for m in found]})
+
+
+def _number(text: str | None, name: str, low: float, high: float) -> float:
+    if text is None or text == "":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise errors.InvalidParameter(f"{name} is a number from {low:g} to {high:g}") from None
+    if not low <= value <= high:
+        raise errors.InvalidParameter(f"{name} is a number from {low:g} to {high:g}")
+    return value
+
+
+async def reset(request: Request) -> Response:
+    account = await path_account(request)
+    deleted = await api(request).readback.reset(account)
+    return json_response({"account_sid": account.sid, "deleted_messages": deleted})
+
+
+def _date(moment: datetime) -> str:
+    return iso8601(moment)

@@ -1,0 +1,97 @@
+"""Status callbacks: deliver a promised callback job and record every HTTP attempt.
+
+The job was inserted with the status change it reports (services/delivery.py), so a callback
+is never lost to a crash: a worker that dies mid-request leaves the job to be taken again
+(at least once; `I-Twilio-Idempotency-Token` lets receivers drop the repeat).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from textrelay.domain.callbacks import status_callback_params
+from textrelay.domain.delivery import CALLBACK_STATUSES, Job, JobKind
+from textrelay.domain.messages import Message
+from textrelay.domain.webhooks import RetryPolicy, WebhookRequest
+from textrelay.services.context import ServiceContext
+from textrelay.services.ports import WebhookTransport
+from textrelay.storage import Repository
+from textrelay.storage.delivery import RecordedAttempt
+
+
+async def promise_status_callback(repo: Repository, message: Message, *, now: datetime) -> None:
+    """In the transaction of a status change: the callback job it promises, if any.
+
+    Twilio reports every status but the initial one (shared/twilio/messaging-and-webhooks.md
+    §4.1) to the message's StatusCallback; the parameters are fixed now, as the status is.
+    """
+    url = message.options.status_callback
+    if url is None or message.status not in CALLBACK_STATUSES:
+        return
+    payload = {
+        "account_sid": message.account_sid,
+        "url": url,
+        "params": status_callback_params(message, reported_at=now),
+        "token": _idempotency_token(),
+        "kind": "status_callback",
+    }
+    await repo.insert_job(JobKind.CALLBACK, message.sid, payload, due_at=now, now=now)
+
+
+def _idempotency_token() -> str:
+    # Twilio's tokens look like "<hex>-<digits>"; receivers treat them as opaque dedupe keys.
+    return f"{secrets.token_hex(16)}-{secrets.randbelow(10**12):012d}"
+
+
+class CallbackService:
+    def __init__(
+        self, ctx: ServiceContext, transport: WebhookTransport, retry: RetryPolicy
+    ) -> None:
+        self._ctx = ctx
+        self._transport = transport
+        self._retry = retry
+
+    async def deliver(self, job: Job) -> None:
+        payload = job.payload
+        account_sid = str(payload["account_sid"])
+        async with self._ctx.store.read() as repo:
+            account = await repo.get_account(account_sid)
+        if account is None:  # the account is gone: nobody to sign for
+            async with self._ctx.store.transaction() as repo:
+                await repo.finish_job(job)
+            return
+        params = tuple((str(k), str(v)) for k, v in payload["params"])
+        request = WebhookRequest(
+            url=str(payload["url"]),
+            params=params,
+            auth_token=account.auth_token,
+            idempotency_token=str(payload["token"]),
+            method=str(payload.get("method", "POST")),
+        )
+        started = self._ctx.clock()
+        outcome = await self._transport.deliver(request)
+        delay = None if outcome.succeeded else self._retry.delay_before_next(job.attempts)
+        async with self._ctx.store.transaction() as repo:
+            # A lost lease means another worker delivers it again; these attempts happened
+            # all the same, so they are recorded either way.
+            if delay is None:
+                await repo.finish_job(job)
+            else:
+                due = self._ctx.clock() + timedelta(seconds=delay)
+                await repo.reschedule_job(job, due_at=due, payload=dict(payload))
+            for attempt in outcome.attempts:
+                await repo.insert_webhook_attempt(
+                    account_sid=account_sid,
+                    recorded=RecordedAttempt(
+                        kind=str(payload.get("kind", "status_callback")),
+                        message_sid=job.message_sid,
+                        idempotency_token=request.idempotency_token,
+                        params=params,
+                        started_at=started,
+                        attempt=attempt,
+                    ),
+                )
+                started += timedelta(milliseconds=attempt.latency_ms)
+        if delay is not None:
+            self._ctx.jobs_ready.notify()

@@ -1,0 +1,280 @@
+"""Outbound delivery: hand queued messages to the carrier and apply the statuses it reports.
+
+Every status change commits, in one transaction, the new status, its history row, the callback
+job it promises (when the message has a StatusCallback) and the completion of the job that
+caused it (shared/DESIGN.md §4; STYLE.md rule 8). A worker that dies before that commit leaves
+its job to be taken again when the lease ends, so a change is applied at least once and, thanks
+to the status check in the same transaction, never twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from textrelay.domain import errors
+from textrelay.domain.delivery import (
+    FINAL_STATUSES,
+    IllegalTransition,
+    Job,
+    JobKind,
+    PlannedEvent,
+    advance,
+    path_to,
+)
+from textrelay.domain.messages import Message
+from textrelay.domain.statuses import MessageStatus
+from textrelay.services.callbacks import promise_status_callback
+from textrelay.services.context import ServiceContext
+from textrelay.services.ports import Carrier
+from textrelay.storage import Repository
+
+log = logging.getLogger(__name__)
+
+STEP_LEASE_S = 30.0
+
+
+class LeaseLost(Exception):
+    """Another worker holds this job now; this worker's work on it is void."""
+
+
+class StaleMessage(Exception):
+    """The message changed (canceled, deleted…) since it was read; nothing to apply."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    message: Message
+    applied: tuple[MessageStatus, ...]
+
+
+class DeliveryService:
+    def __init__(self, ctx: ServiceContext, carrier: Carrier) -> None:
+        self._ctx = ctx
+        self._carrier = carrier
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    async def dispatch(self, job: Job) -> None:
+        """A `dispatch` job: submit the message and apply what can be applied at once."""
+        message = await self._message(job.message_sid)
+        if message is None or message.status is not MessageStatus.QUEUED:
+            await self._finish(job)
+            return
+        submission = await self._carrier.submit(message)
+        if not submission.events:
+            await self._finish(job)  # the carrier keeps it queued (Twilio's magic sender)
+            return
+        payload = {
+            "events": [_event_data(e) for e in submission.events],
+            "price": submission.price,
+            "price_unit": submission.price_unit,
+            "manual": submission.manual,
+        }
+        try:
+            async with self._ctx.store.transaction() as repo:
+                if not await repo.finish_job(job):
+                    raise LeaseLost
+                if submission.manual:
+                    await self._insert_carrier_job(repo, message, payload, delay_ms=None)
+                else:
+                    message = await self._apply(repo, message, MessageStatus.SENDING, None, None)
+                    await self._run_events(repo, message, payload)
+        except (LeaseLost, StaleMessage):
+            await self._finish(job)
+        self._notify()
+
+    async def carrier_event(self, job: Job) -> None:
+        """A `carrier` job: the next status change the carrier reported for the message."""
+        message = await self._message(job.message_sid)
+        if message is None or message.status in FINAL_STATUSES:
+            await self._finish(job)
+            return
+        payload = dict(job.payload)
+        if payload.get("manual"):
+            # A parked job whose step command died mid-way: park it again.
+            async with self._ctx.store.transaction() as repo:
+                await repo.reschedule_job(job, due_at=None, payload=payload)
+            return
+        try:
+            async with self._ctx.store.transaction() as repo:
+                if not await repo.finish_job(job):
+                    raise LeaseLost
+                await self._run_events(repo, message, payload, first_now=True)
+        except (LeaseLost, StaleMessage):
+            await self._finish(job)
+        self._notify()
+
+    async def _run_events(
+        self,
+        repo: Repository,
+        message: Message,
+        payload: dict[str, Any],
+        *,
+        first_now: bool = False,
+    ) -> None:
+        """Apply the planned events that are due now; the rest become one carrier job."""
+        events = [_event_from(e) for e in payload["events"]]
+        while events and (first_now or events[0].delay_ms == 0):
+            first_now = False
+            event = events.pop(0)
+            message = await self._reach(repo, message, event, payload)
+        if events and message.status not in FINAL_STATUSES:
+            payload = dict(payload, events=[_event_data(e) for e in events])
+            await self._insert_carrier_job(repo, message, payload, delay_ms=events[0].delay_ms)
+
+    async def _reach(
+        self, repo: Repository, message: Message, event: PlannedEvent, payload: dict[str, Any]
+    ) -> Message:
+        """Apply `event`, passing through the statuses between (queued → sending → sent)."""
+        route = path_to(message.status, event.status)
+        if not route:
+            raise StaleMessage
+        for status in route:
+            final = status is event.status
+            price = payload.get("price") if status is MessageStatus.SENT else None
+            message = await self._apply(
+                repo,
+                message,
+                status,
+                event.error_code if final else None,
+                price,
+                price_unit=payload.get("price_unit"),
+            )
+        return message
+
+    async def _apply(
+        self,
+        repo: Repository,
+        message: Message,
+        status: MessageStatus,
+        error_code: int | None,
+        price: str | None,
+        *,
+        price_unit: str | None = None,
+    ) -> Message:
+        now = self._ctx.now()
+        try:
+            changed = advance(message, status, at=now, error_code=error_code, price=price)
+        except IllegalTransition:
+            raise StaleMessage from None
+        if price is not None and price_unit:
+            changed = _with_price_unit(changed, price_unit)
+        if not await repo.transition_message(changed, from_status=message.status):
+            raise StaleMessage
+        await repo.insert_message_event(changed.sid, status, error_code, now)
+        await promise_status_callback(repo, changed, now=self._ctx.clock())
+        return changed
+
+    async def _insert_carrier_job(
+        self, repo: Repository, message: Message, payload: dict[str, Any], *, delay_ms: int | None
+    ) -> None:
+        now = self._ctx.clock()
+        due = None if delay_ms is None else now + timedelta(milliseconds=delay_ms)
+        await repo.insert_job(JobKind.CARRIER, message.sid, payload, due_at=due, now=now)
+
+    # --- step (manual mode, and tests in any mode) -------------------------------------
+
+    async def step(
+        self,
+        message: Message,
+        *,
+        outcome: MessageStatus | None = None,
+        error_code: int | None = None,
+    ) -> StepResult:
+        """Apply the message's next planned status now, or go straight to `outcome`."""
+        if message.status in FINAL_STATUSES:
+            raise errors.NothingToStep(message.sid, message.status.value)
+        if outcome is not None and not path_to(message.status, outcome):
+            raise errors.StepUnreachable(message.status.value, outcome.value)
+        claim = secrets.token_hex(8)
+        now = self._ctx.clock()
+        lease_until = now + timedelta(seconds=STEP_LEASE_S)
+        before = message.status
+        async with self._ctx.store.transaction() as repo:
+            dispatch = await repo.take_pending_job(
+                message.sid, JobKind.DISPATCH, claim=claim, lease_until=lease_until
+            )
+            carrier = await repo.take_pending_job(
+                message.sid, JobKind.CARRIER, claim=claim, lease_until=lease_until
+            )
+        if dispatch is not None and carrier is None and outcome is None:
+            # Not yet submitted: submit now, and run its plan's first step.
+            await self.dispatch(dispatch)
+            async with self._ctx.store.transaction() as repo:
+                carrier = await repo.take_pending_job(
+                    message.sid, JobKind.CARRIER, claim=claim, lease_until=lease_until
+                )
+            message = await self._message(message.sid) or message
+            if carrier is None or message.status is not MessageStatus.QUEUED:
+                return StepResult(message, _passed(before, message.status))
+        elif dispatch is not None:
+            async with self._ctx.store.transaction() as repo:
+                await repo.finish_job(dispatch)
+        if outcome is None and carrier is None:
+            raise errors.NothingToStep(message.sid, message.status.value)
+        try:
+            async with self._ctx.store.transaction() as repo:
+                if carrier is not None and not await repo.finish_job(carrier):
+                    raise LeaseLost
+                if outcome is not None:
+                    code = error_code
+                    if code is None and outcome is not MessageStatus.DELIVERED:
+                        code = 30008
+                    payload = carrier.payload if carrier is not None else {}
+                    message = await self._reach(
+                        repo, message, PlannedEvent(outcome, code), dict(payload)
+                    )
+                else:
+                    assert carrier is not None
+                    payload = dict(carrier.payload)
+                    events = [_event_from(e) for e in payload["events"]]
+                    message = await self._reach(repo, message, events[0], payload)
+                    rest = events[1:]
+                    if rest and message.status not in FINAL_STATUSES:
+                        payload["events"] = [_event_data(e) for e in rest]
+                        due = None if payload.get("manual") else rest[0].delay_ms
+                        await self._insert_carrier_job(repo, message, payload, delay_ms=due)
+        except (LeaseLost, StaleMessage):
+            raise errors.NothingToStep(message.sid, message.status.value) from None
+        self._notify()
+        return StepResult(message, _passed(before, message.status))
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    async def _message(self, sid: str | None) -> Message | None:
+        if sid is None:
+            return None
+        async with self._ctx.store.read() as repo:
+            return await repo.get_message(sid)
+
+    async def _finish(self, job: Job) -> None:
+        async with self._ctx.store.transaction() as repo:
+            await repo.finish_job(job)
+
+    def _notify(self) -> None:
+        self._ctx.jobs_ready.notify()
+        self._ctx.messages_changed.notify()
+
+
+def _passed(before: MessageStatus, after: MessageStatus) -> tuple[MessageStatus, ...]:
+    return path_to(before, after) if before is not after else ()
+
+
+def _event_data(event: PlannedEvent) -> dict[str, Any]:
+    return {
+        "status": event.status.value,
+        "error_code": event.error_code,
+        "delay_ms": event.delay_ms,
+    }
+
+
+def _event_from(data: dict[str, Any]) -> PlannedEvent:
+    return PlannedEvent(MessageStatus(data["status"]), data.get("error_code"), data["delay_ms"])
+
+
+def _with_price_unit(message: Message, unit: str) -> Message:
+    return replace(message, price_unit=unit)

@@ -1,0 +1,69 @@
+"""Read-back for tests: what a phone received, a message's history and callback attempts, and
+resetting an account's messages. textrelay's own control API (api/control.py) serves it."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from textrelay.domain.accounts import Account
+from textrelay.domain.messages import Message
+from textrelay.services.context import ServiceContext
+from textrelay.storage.delivery import MessageEvent, RecordedAttempt
+
+MAX_WAIT_S = 30.0
+_POLL_S = 0.25
+"""Another process may create the awaited message; PostgreSQL gives no wake-up for that."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedFilter:
+    contains: str | None = None
+    pattern: re.Pattern[str] | None = None
+    after_sid: str | None = None
+
+    def matches(self, message: Message) -> bool:
+        if self.contains is not None and self.contains not in message.body:
+            return False
+        return self.pattern is None or self.pattern.search(message.body) is not None
+
+
+class ReadbackService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def received(
+        self,
+        account: Account,
+        to: str,
+        match: ReceivedFilter,
+        *,
+        wait_s: float = 0.0,
+        limit: int = 50,
+    ) -> list[Message]:
+        """Messages to `to` that match, newest first; with `wait_s`, wait (bounded by
+        MAX_WAIT_S) until at least one does."""
+        deadline = time.monotonic() + min(max(wait_s, 0.0), MAX_WAIT_S)
+        while True:
+            async with self._ctx.store.read() as repo:
+                found = await repo.messages_to(
+                    account.sid, to, after_sid=match.after_sid, limit=limit
+                )
+            matching = [m for m in found if match.matches(m)]
+            remaining = deadline - time.monotonic()
+            if matching or remaining <= 0:
+                return matching
+            await self._ctx.messages_changed.wait(min(remaining, _POLL_S))
+
+    async def events(self, message: Message) -> list[MessageEvent]:
+        async with self._ctx.store.read() as repo:
+            return await repo.list_message_events(message.sid)
+
+    async def attempts(self, message: Message) -> list[RecordedAttempt]:
+        async with self._ctx.store.read() as repo:
+            return await repo.list_webhook_attempts(message.sid)
+
+    async def reset(self, account: Account) -> int:
+        async with self._ctx.store.transaction() as repo:
+            return await repo.reset_account_messages(account.sid)

@@ -1,0 +1,293 @@
+"""Queries of the delivery pipeline: the job queue, status history and webhook attempts.
+
+Mixed into Repository; the SQL differs between the databases only in how jobs are claimed
+(PostgreSQL skips rows other workers hold) and in the wake-up notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from textrelay.domain.delivery import Job, JobKind
+from textrelay.domain.messages import Message
+from textrelay.domain.statuses import MessageStatus
+from textrelay.domain.webhooks import WebhookAttempt
+from textrelay.storage.connection import Connection, Row
+from textrelay.storage.timestamps import from_us, to_us
+
+JOBS_CHANNEL = "textrelay_jobs"
+"""The PostgreSQL NOTIFY channel that wakes idle workers when a job is inserted."""
+
+# A callback job waits while an older callback job of the same message exists, so one
+# message's callbacks leave in the order its statuses changed (Twilio does not promise this,
+# but receivers and tests read a sequence more easily).
+_CLAIMABLE = (
+    "SELECT seq FROM jobs j WHERE due_at IS NOT NULL AND due_at <= :now "
+    "AND NOT (kind = 'callback' AND EXISTS (SELECT 1 FROM jobs e WHERE "
+    "e.message_sid = j.message_sid AND e.kind = 'callback' AND e.seq < j.seq)) "
+    "ORDER BY due_at LIMIT :limit"
+)
+_CLAIM = (
+    "UPDATE jobs SET due_at = :lease_until, claim = :claim, attempts = attempts + 1 "
+    "WHERE seq IN ({claimable}) RETURNING seq, kind, message_sid, payload, attempts"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    status: MessageStatus
+    error_code: int | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAttempt:
+    """A webhook attempt as stored: the attempt plus what it was about."""
+
+    kind: str
+    message_sid: str | None
+    idempotency_token: str
+    params: tuple[tuple[str, str], ...]
+    started_at: datetime
+    attempt: WebhookAttempt
+
+
+class DeliveryQueries:
+    _conn: Connection
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    async def insert_job(
+        self,
+        kind: JobKind,
+        message_sid: str | None,
+        payload: dict[str, Any],
+        *,
+        due_at: datetime | None,
+        now: datetime,
+    ) -> None:
+        await self._conn.execute(
+            "INSERT INTO jobs (kind, message_sid, payload, due_at, created_at) "
+            "VALUES (:kind, :message_sid, :payload, :due_at, :created_at)",
+            {
+                "kind": kind.value,
+                "message_sid": message_sid,
+                "payload": orjson.dumps(payload).decode(),
+                "due_at": None if due_at is None else to_us(due_at),
+                "created_at": to_us(now),
+            },
+        )
+        if self._conn.dialect == "postgresql":
+            # Delivered at COMMIT, once per transaction however many jobs it inserted.
+            await self._conn.execute(f"NOTIFY {JOBS_CHANNEL}")
+
+    async def claim_jobs(
+        self, *, now: datetime, lease_until: datetime, claim: str, limit: int
+    ) -> list[Job]:
+        claimable = _CLAIMABLE
+        if self._conn.dialect == "postgresql":
+            claimable += " FOR UPDATE SKIP LOCKED"
+        rows = await self._conn.fetch_all(
+            _CLAIM.format(claimable=claimable),
+            {"now": to_us(now), "lease_until": to_us(lease_until), "claim": claim, "limit": limit},
+        )
+        return sorted((_job(row, claim) for row in rows), key=lambda job: job.seq)
+
+    async def finish_job(self, job: Job) -> bool:
+        """Delete a job its claim still holds; False if the lease was lost to another worker."""
+        changed = await self._conn.execute(
+            "DELETE FROM jobs WHERE seq = :seq AND claim = :claim",
+            {"seq": job.seq, "claim": job.claim},
+        )
+        return changed == 1
+
+    async def reschedule_job(
+        self, job: Job, *, due_at: datetime | None, payload: dict[str, Any]
+    ) -> bool:
+        """Release a job to run again at `due_at` (None: parked); False if the lease was lost."""
+        changed = await self._conn.execute(
+            "UPDATE jobs SET due_at = :due_at, claim = NULL, payload = :payload "
+            "WHERE seq = :seq AND claim = :claim",
+            {
+                "seq": job.seq,
+                "claim": job.claim,
+                "due_at": None if due_at is None else to_us(due_at),
+                "payload": orjson.dumps(payload).decode(),
+            },
+        )
+        return changed == 1
+
+    async def take_pending_job(
+        self, message_sid: str, kind: JobKind, *, claim: str, lease_until: datetime
+    ) -> Job | None:
+        """Claim a message's unclaimed job of `kind`, due or parked, for a step command. A
+        parked job claimed here and never finished becomes due at `lease_until`, and the
+        worker parks it again."""
+        row = await self._conn.fetch_one(
+            "UPDATE jobs SET claim = :claim, due_at = :lease_until, attempts = attempts + 1 "
+            "WHERE seq = (SELECT seq FROM jobs WHERE message_sid = :sid AND kind = :kind "
+            "AND claim IS NULL ORDER BY seq LIMIT 1) AND claim IS NULL "
+            "RETURNING seq, kind, message_sid, payload, attempts",
+            {
+                "sid": message_sid,
+                "kind": kind.value,
+                "claim": claim,
+                "lease_until": to_us(lease_until),
+            },
+        )
+        return None if row is None else _job(row, claim)
+
+    async def pending_job_kinds(self, message_sid: str) -> list[str]:
+        rows = await self._conn.fetch_all(
+            "SELECT kind FROM jobs WHERE message_sid = :sid ORDER BY seq", {"sid": message_sid}
+        )
+        return [str(row["kind"]) for row in rows]
+
+    async def next_due_at(self) -> datetime | None:
+        row = await self._conn.fetch_one(
+            "SELECT MIN(due_at) AS due FROM jobs WHERE due_at IS NOT NULL"
+        )
+        return None if row is None or row["due"] is None else from_us(row["due"])
+
+    async def release_all_claims(self, *, now: datetime) -> int:
+        """Make every claimed job due now: for a SQLite process starting, which owns the
+        queue alone, so any claim it finds belonged to a process that died."""
+        return await self._conn.execute(
+            "UPDATE jobs SET due_at = :now, claim = NULL WHERE claim IS NOT NULL",
+            {"now": to_us(now)},
+        )
+
+    async def count_jobs(self) -> int:
+        row = await self._conn.fetch_one("SELECT COUNT(*) AS n FROM jobs")
+        return 0 if row is None else int(row["n"])
+
+    # --- status transitions and history --------------------------------------------------
+
+    async def transition_message(self, message: Message, *, from_status: MessageStatus) -> bool:
+        """Write a status change if the message still has `from_status` (a cancel, redaction
+        or deletion may have come first); False if not."""
+        changed = await self._conn.execute(
+            "UPDATE messages SET status = :status, error_code = :error_code, "
+            "error_message = :error_message, price = :price, price_unit = :price_unit, "
+            "date_updated = :date_updated, date_sent = :date_sent "
+            "WHERE sid = :sid AND status = :from_status",
+            {
+                "sid": message.sid,
+                "status": message.status.value,
+                "error_code": message.error_code,
+                "error_message": message.error_message,
+                "price": message.price,
+                "price_unit": message.price_unit,
+                "date_updated": to_us(message.date_updated),
+                "date_sent": None if message.date_sent is None else to_us(message.date_sent),
+                "from_status": from_status.value,
+            },
+        )
+        return changed == 1
+
+    async def insert_message_event(
+        self, message_sid: str, status: MessageStatus, error_code: int | None, at: datetime
+    ) -> None:
+        await self._conn.execute(
+            "INSERT INTO message_events (message_sid, status, error_code, occurred_at) "
+            "VALUES (:sid, :status, :error_code, :at)",
+            {"sid": message_sid, "status": status.value, "error_code": error_code, "at": to_us(at)},
+        )
+
+    async def list_message_events(self, message_sid: str) -> list[MessageEvent]:
+        rows = await self._conn.fetch_all(
+            "SELECT status, error_code, occurred_at FROM message_events "
+            "WHERE message_sid = :sid ORDER BY seq",
+            {"sid": message_sid},
+        )
+        return [
+            MessageEvent(MessageStatus(r["status"]), r["error_code"], from_us(r["occurred_at"]))
+            for r in rows
+        ]
+
+    async def delete_message_records(self, message_sid: str) -> None:
+        """A deleted message's jobs, history and webhook attempts go with it."""
+        for table in ("jobs", "message_events", "webhook_attempts"):
+            await self._conn.execute(
+                f"DELETE FROM {table} WHERE message_sid = :sid", {"sid": message_sid}
+            )
+
+    # --- webhook attempts ------------------------------------------------------------------
+
+    async def insert_webhook_attempt(
+        self,
+        *,
+        account_sid: str,
+        recorded: RecordedAttempt,
+    ) -> None:
+        attempt = recorded.attempt
+        await self._conn.execute(
+            "INSERT INTO webhook_attempts (account_sid, message_sid, kind, idempotency_token, "
+            "url, method, params, signature, status_code, response_body, "
+            "response_content_type, latency_ms, error_code, error_message, started_at) VALUES "
+            "(:account_sid, :message_sid, :kind, :token, :url, :method, :params, :signature, "
+            ":status_code, :response_body, :content_type, :latency_ms, :error_code, "
+            ":error_message, :started_at)",
+            {
+                "account_sid": account_sid,
+                "message_sid": recorded.message_sid,
+                "kind": recorded.kind,
+                "token": recorded.idempotency_token,
+                "url": attempt.url,
+                "method": attempt.method,
+                "params": orjson.dumps(recorded.params).decode(),
+                "signature": attempt.signature,
+                "status_code": attempt.status_code,
+                "response_body": attempt.response_body,
+                "content_type": attempt.response_content_type,
+                "latency_ms": attempt.latency_ms,
+                "error_code": attempt.error_code,
+                "error_message": attempt.error_message,
+                "started_at": to_us(recorded.started_at),
+            },
+        )
+
+    async def list_webhook_attempts(self, message_sid: str) -> list[RecordedAttempt]:
+        rows = await self._conn.fetch_all(
+            "SELECT * FROM webhook_attempts WHERE message_sid = :sid ORDER BY seq",
+            {"sid": message_sid},
+        )
+        return [_recorded_attempt(row) for row in rows]
+
+
+def _job(row: Row, claim: str) -> Job:
+    return Job(
+        seq=int(row["seq"]),
+        kind=JobKind(row["kind"]),
+        message_sid=row["message_sid"],
+        payload=orjson.loads(row["payload"]),
+        attempts=int(row["attempts"]),
+        claim=claim,
+    )
+
+
+def _recorded_attempt(row: Row) -> RecordedAttempt:
+    params: Sequence[Sequence[str]] = orjson.loads(row["params"])
+    return RecordedAttempt(
+        kind=row["kind"],
+        message_sid=row["message_sid"],
+        idempotency_token=row["idempotency_token"],
+        params=tuple((str(k), str(v)) for k, v in params),
+        started_at=from_us(row["started_at"]),
+        attempt=WebhookAttempt(
+            url=row["url"],
+            method=row["method"],
+            signature=row["signature"],
+            status_code=row["status_code"],
+            response_body=row["response_body"],
+            latency_ms=float(row["latency_ms"]),
+            error_code=row["error_code"],
+            error_message=row["error_message"],
+            response_content_type=row["response_content_type"],
+        ),
+    )

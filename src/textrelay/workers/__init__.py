@@ -1,0 +1,1 @@
+"""Workers: the loops that run due jobs (dispatch, carrier reports, callbacks)."""
