@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -22,6 +23,7 @@ from twilio.rest import Client
 from textrelay.domain.accounts import Account
 from textrelay.settings import Settings
 from textrelay.testing import TextrelayServer
+from tests.receiver import Receiver
 
 POSTGRES_URL = os.environ.get(
     "TEXTRELAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -73,6 +75,43 @@ def database(
         yield DatabaseUnderTest("postgresql", _postgres_schema_url(schema))
     finally:
         asyncio.run(_postgres(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook receiver on 127.0.0.1 that records every request."""
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def isolated_server(
+    database: DatabaseUnderTest, tmp_path: Path
+) -> Iterator[Callable[..., TextrelayServer]]:
+    """Start a server of its own, on a fresh database of the session's kind: for tests that
+    change server-wide state (the simulator's mode and rules). Keyword arguments are Settings."""
+    started: list[TextrelayServer] = []
+    schemas: list[str] = []
+
+    def start(**settings: Any) -> TextrelayServer:
+        if database.backend == "sqlite":
+            url = f"sqlite:///{tmp_path}/isolated-{len(started)}.db"
+        else:
+            schema = f"textrelay_test_{secrets.token_hex(6)}"
+            asyncio.run(_postgres(f"CREATE SCHEMA {schema}"))
+            schemas.append(schema)
+            url = _postgres_schema_url(schema)
+        running = TextrelayServer(Settings(database_url=url, **settings)).start()
+        started.append(running)
+        return running
+
+    try:
+        yield start
+    finally:
+        for running in started:
+            running.stop()
+        for schema in schemas:
+            asyncio.run(_postgres(f"DROP SCHEMA {schema} CASCADE"))
 
 
 @pytest.fixture(scope="session")

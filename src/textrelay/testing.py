@@ -20,6 +20,7 @@ import uvicorn
 
 from textrelay.app import Runtime, listening_socket, system_clock
 from textrelay.client import client as make_client
+from textrelay.control import Control
 from textrelay.domain.accounts import Account
 from textrelay.services.context import Clock
 from textrelay.settings import Settings
@@ -130,3 +131,8 @@ class TextrelayServer:
             username=username,
             **kwargs,
         )
+
+    def control(self, account: Account | None = None) -> Control:
+        """A client of the control API (read-back, step, simulator) acting as `account`."""
+        account = account or self.main_account
+        return Control(self.base_url, account.sid, account.auth_token)

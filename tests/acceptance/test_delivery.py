@@ -1,0 +1,428 @@
+"""The delivery pipeline end to end: statuses, signed status callbacks, failures on purpose.
+
+The official twilio client creates messages; a real receiver on 127.0.0.1 gets the callbacks
+and Twilio's own RequestValidator checks each signature.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from textrelay.control import ControlError
+from textrelay.domain.accounts import Account
+from textrelay.testing import TextrelayServer
+from tests.receiver import Receiver
+
+# The parameters of every status callback (shared/twilio/messaging-and-webhooks.md §4.3).
+ALWAYS = {
+    "MessageSid",
+    "SmsSid",
+    "MessageStatus",
+    "SmsStatus",
+    "AccountSid",
+    "From",
+    "To",
+    "ApiVersion",
+}
+
+
+def test_a_delivered_message_reports_sent_then_delivered_with_valid_signatures(
+    client: Client, account: Account, sender: str, receiver: Receiver
+) -> None:
+    url = receiver.url("/ok?tenant=7")
+    message = client.messages.create(
+        to="+14155550100", from_=sender, body="hello", status_callback=url
+    )
+
+    statuses = receiver.statuses(message.sid, count=2)
+    callbacks = receiver.for_message(message.sid)
+    fetched = client.messages(message.sid).fetch()
+
+    assert statuses == ["sent", "delivered"]
+    assert all(c.valid_for(account.auth_token) for c in callbacks)
+    sent, delivered = (c.params for c in callbacks)
+    assert set(sent) == ALWAYS
+    assert set(delivered) == ALWAYS | {"RawDlrDoneDate"}
+    assert delivered["MessageSid"] == delivered["SmsSid"] == message.sid
+    assert delivered["SmsStatus"] == "delivered"
+    assert delivered["AccountSid"] == account.sid
+    assert (delivered["From"], delivered["To"]) == (sender, "+14155550100")
+    assert delivered["ApiVersion"] == "2010-04-01"
+    assert len(delivered["RawDlrDoneDate"]) == 10 and delivered["RawDlrDoneDate"].isdigit()
+    headers = callbacks[0].headers
+    assert headers["User-Agent"] == "TwilioProxy/1.1"
+    assert headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    assert headers["I-Twilio-Idempotency-Token"]
+    assert callbacks[0].headers["I-Twilio-Idempotency-Token"] != headers.get("-")
+    assert fetched.status == "delivered"
+    assert fetched.date_sent is not None
+    assert fetched.price == "-0.00790" and fetched.price_unit == "USD"
+
+
+def test_a_signature_made_with_another_token_is_refused_by_the_validator(
+    client: Client, sender: str, receiver: Receiver
+) -> None:
+    message = client.messages.create(
+        to="+14155550101", from_=sender, body="x", status_callback=receiver.url()
+    )
+
+    receiver.statuses(message.sid, count=1)
+
+    assert not receiver.for_message(message.sid)[0].valid_for("0" * 32)
+
+
+@pytest.mark.parametrize(
+    ("to", "statuses", "code"),
+    [
+        ("+15550130003", ["sent", "undelivered"], 30003),
+        ("+15550130005", ["sent", "undelivered"], 30005),
+        ("+15550130007", ["sent", "undelivered"], 30007),
+        ("+15550230004", ["failed"], 30004),
+        ("+15550230008", ["failed"], 30008),
+        ("+442071838750", ["sent", "undelivered"], 30006),  # a London landline
+    ],
+)
+def test_built_in_numbers_fail_asynchronously_with_their_error_code(
+    client: Client,
+    account: Account,
+    sender: str,
+    receiver: Receiver,
+    to: str,
+    statuses: list[str],
+    code: int,
+) -> None:
+    message = client.messages.create(
+        to=to, from_=sender, body="doomed", status_callback=receiver.url()
+    )
+
+    seen = receiver.statuses(message.sid, count=len(statuses))
+    last = receiver.for_message(message.sid)[-1]
+    fetched = client.messages(message.sid).fetch()
+
+    assert message.status == "queued"
+    assert seen == statuses
+    assert last.params["ErrorCode"] == str(code)
+    assert last.valid_for(account.auth_token)
+    assert (fetched.status, fetched.error_code) == (statuses[-1], code)
+    assert fetched.error_message
+    if statuses == ["failed"]:
+        assert fetched.price is None and fetched.date_sent is None
+
+
+def test_twilios_magic_sender_keeps_its_messages_queued(
+    client: Client, server: TextrelayServer, account: Account, receiver: Receiver
+) -> None:
+    message = client.messages.create(
+        to="+14155550102", from_="+15005550006", body="x", status_callback=receiver.url()
+    )
+    with server.control(account) as control:
+        time.sleep(0.3)
+        events = control.events(message.sid)
+
+    assert [e["status"] for e in events] == ["queued"]
+    assert client.messages(message.sid).fetch().status == "queued"
+    assert receiver.for_message(message.sid) == []
+
+
+def test_no_status_callback_means_no_request_but_the_message_still_advances(
+    client: Client, server: TextrelayServer, account: Account, sender: str
+) -> None:
+    message = client.messages.create(to="+14155550103", from_=sender, body="quiet")
+
+    with server.control(account) as control:
+        final = control.wait_until_final(message.sid)
+        events = control.events(message.sid)
+        callbacks = control.callbacks(message.sid)
+
+    assert final == "delivered"
+    assert [e["status"] for e in events] == ["queued", "sending", "sent", "delivered"]
+    assert callbacks == []
+
+
+def test_every_attempt_is_recorded_and_readable(
+    client: Client, server: TextrelayServer, account: Account, sender: str, receiver: Receiver
+) -> None:
+    message = client.messages.create(
+        to="+14155550104", from_=sender, body="x", status_callback=receiver.url("/status/500")
+    )
+    receiver.statuses(message.sid, count=2)
+
+    with server.control(account) as control:
+        deadline = time.monotonic() + 5
+        while len(callbacks := control.callbacks(message.sid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    assert [c["parameters"]["MessageStatus"] for c in callbacks] == ["sent", "delivered"]
+    first = callbacks[0]
+    assert first["status_code"] == 500
+    assert first["error_code"] == 11200
+    assert first["response_body"] == "<Response/>"
+    assert first["url"] == receiver.url("/status/500")
+    assert first["signature"]
+    assert first["latency_ms"] >= 0
+    # A failing receiver changes nothing about the message itself.
+    assert client.messages(message.sid).fetch().status == "delivered"
+
+
+def test_a_refused_connection_is_retried_once_then_recorded_as_11205(
+    client: Client, server: TextrelayServer, account: Account, sender: str
+) -> None:
+    closed = "http://127.0.0.1:9/nothing-listens-here"
+    message = client.messages.create(
+        to="+14155550105", from_=sender, body="x", status_callback=closed
+    )
+
+    with server.control(account) as control:
+        assert control.wait_until_final(message.sid) == "delivered"
+        deadline = time.monotonic() + 10
+        while len(callbacks := control.callbacks(message.sid)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    # Twilio's default: one retry, on connection failures only; two callbacks × two attempts.
+    assert len(callbacks) == 4
+    assert {c["error_code"] for c in callbacks} == {11205}
+    assert all(c["status_code"] is None for c in callbacks)
+
+
+def test_a_hanging_receiver_does_not_stall_other_messages(
+    client: Client, sender: str, receiver: Receiver
+) -> None:
+    slow = client.messages.create(
+        to="+14155550106",
+        from_=sender,
+        body="slow",
+        status_callback=receiver.url("/slow/3000#rt=2500&tt=3000"),
+    )
+    started = time.monotonic()
+    fast = client.messages.create(
+        to="+14155550107", from_=sender, body="fast", status_callback=receiver.url()
+    )
+
+    assert receiver.statuses(fast.sid, count=2, timeout_s=5) == ["sent", "delivered"]
+    assert time.monotonic() - started < 2.0
+    assert receiver.for_message(slow.sid) == []
+
+
+def test_a_status_callback_that_is_not_a_web_url_is_refused_at_create(
+    client: Client, sender: str
+) -> None:
+    with pytest.raises(TwilioRestException) as refused:
+        client.messages.create(
+            to="+14155550108", from_=sender, body="x", status_callback="ftp://example.com/cb"
+        )
+
+    assert refused.value.status == 400
+    assert client.messages.list(to="+14155550108") == []
+
+
+def test_read_back_waits_for_the_otp_a_phone_receives(
+    client: Client, server: TextrelayServer, account: Account, sender: str
+) -> None:
+    with server.control(account) as control:
+        before = control.received("+14155550109")
+        client.messages.create(to="+14155550109", from_=sender, body="Your code is 482913")
+        otp = control.wait_for_message("+14155550109", match=r"\b\d{6}\b", timeout_s=5)
+        filtered = control.received("+14155550109", contains="nothing like this")
+
+    assert before == []
+    assert otp["body"] == "Your code is 482913"
+    assert otp["to"] == "+14155550109"
+    assert filtered == []
+
+
+def test_read_back_after_a_sid_sees_only_later_messages(
+    client: Client, server: TextrelayServer, account: Account, sender: str
+) -> None:
+    first = client.messages.create(to="+14155550110", from_=sender, body="one")
+    second = client.messages.create(to="+14155550110", from_=sender, body="two")
+
+    with server.control(account) as control:
+        later = control.received("+14155550110", after=first.sid)
+
+    assert [m["sid"] for m in later] == [second.sid]
+
+
+def test_read_back_is_limited_to_the_callers_account(
+    server: TextrelayServer, client: Client, sender: str
+) -> None:
+    client.messages.create(to="+14155550111", from_=sender, body="mine")
+    stranger = server.new_account()
+
+    with server.control(stranger) as control:
+        assert control.received("+14155550111") == []
+
+
+def test_reset_deletes_the_accounts_messages(
+    client: Client, server: TextrelayServer, account: Account, sender: str
+) -> None:
+    client.messages.create(to="+14155550112", from_=sender, body="a")
+    client.messages.create(to="+14155550112", from_=sender, body="b")
+
+    with server.control(account) as control:
+        deleted = control.reset()
+
+    assert deleted == 2
+    assert client.messages.list() == []
+
+
+def test_the_control_api_needs_credentials(server: TextrelayServer) -> None:
+    import httpx
+
+    response = httpx.get(f"{server.base_url}/textrelay/v1/Simulator")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == 20003
+
+
+# --- server-wide simulator settings: each test runs a server of its own -----------------------
+
+
+def test_manual_mode_waits_for_each_step(
+    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
+) -> None:
+    server = isolated_server(simulator_mode="manual")
+    client = server.client()
+    number = client.incoming_phone_numbers.create(area_code="415").phone_number
+    message = client.messages.create(
+        to="+14155550120", from_=number, body="step me", status_callback=receiver.url()
+    )
+
+    with server.control() as control:
+        time.sleep(0.3)
+        waiting = client.messages(message.sid).fetch().status
+        sent = control.step(message.sid)
+        delivered = control.step(message.sid)
+        with pytest.raises(ControlError) as nothing_left:
+            control.step(message.sid)
+
+    assert waiting == "queued"
+    assert sent["status"] == "sent"
+    assert delivered["status"] == "delivered"
+    assert nothing_left.value.status == 400
+    assert receiver.statuses(message.sid, count=2) == ["sent", "delivered"]
+
+
+def test_manual_mode_steps_straight_to_a_chosen_outcome(
+    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
+) -> None:
+    server = isolated_server(simulator_mode="manual")
+    client = server.client()
+    number = client.incoming_phone_numbers.create(area_code="415").phone_number
+    message = client.messages.create(
+        to="+14155550121", from_=number, body="x", status_callback=receiver.url()
+    )
+
+    with server.control() as control:
+        result = control.step(message.sid, status="undelivered", error_code=30003)
+
+    assert (result["status"], result["error_code"]) == ("undelivered", 30003)
+    assert receiver.statuses(message.sid, count=2) == ["sent", "undelivered"]
+    assert receiver.for_message(message.sid)[-1].params["ErrorCode"] == "30003"
+
+
+def test_timed_mode_honours_the_configured_delays(
+    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
+) -> None:
+    server = isolated_server()
+    with server.control() as control:
+        control.configure_simulator(
+            mode="timed", send_delay_ms=300, delivery_delay_ms=700, jitter=0
+        )
+    client = server.client()
+    number = client.incoming_phone_numbers.create(area_code="415").phone_number
+    created = time.monotonic()
+    message = client.messages.create(
+        to="+14155550122", from_=number, body="x", status_callback=receiver.url()
+    )
+
+    receiver.statuses(message.sid, count=2, timeout_s=10)
+    sent, delivered = receiver.for_message(message.sid)
+
+    assert 0.25 <= sent.at - created < 2.0
+    assert 0.6 <= delivered.at - sent.at < 2.0
+
+
+def test_rules_decide_outcomes_by_to_from_and_body(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    server = isolated_server()
+    client = server.client()
+    number = client.incoming_phone_numbers.create(area_code="415").phone_number
+    with server.control() as control:
+        control.add_rule(to_prefix="+1415555013", outcome="undelivered", error_code=30007)
+        control.add_rule(body_regex=r"^BLOCK", outcome="failed", error_code=30004)
+        filtered = client.messages.create(to="+14155550130", from_=number, body="hi")
+        blocked = client.messages.create(to="+14155550140", from_=number, body="BLOCK me")
+        fine = client.messages.create(to="+14155550150", from_=number, body="hi")
+        outcomes = [control.wait_until_final(m.sid) for m in (filtered, blocked, fine)]
+
+    codes = [client.messages(m.sid).fetch().error_code for m in (filtered, blocked, fine)]
+    assert outcomes == ["undelivered", "failed", "delivered"]
+    assert codes == [30007, 30004, None]
+
+
+def test_a_malformed_rule_is_refused_with_the_reason(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    server = isolated_server()
+    with server.control() as control, pytest.raises(ControlError) as refused:
+        control.add_rule(to_regex="(unclosed", outcome="failed")
+
+    assert (refused.value.status, refused.value.code) == (400, 20001)
+    assert "to_regex" in refused.value.message
+
+
+def test_a_seeded_simulator_decides_the_same_outcomes_again(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    def outcomes() -> list[str]:
+        server = isolated_server(seed=1234)
+        client = server.client()
+        number = client.incoming_phone_numbers.create(area_code="415").phone_number
+        with server.control() as control:
+            control.add_rule(to_prefix="+1415", outcome="undelivered", probability=0.5)
+            sids = [
+                client.messages.create(to=f"+141555501{i:02d}", from_=number, body="x").sid
+                for i in range(16)
+            ]
+            return [control.wait_until_final(sid) for sid in sids]
+
+    first, second = outcomes(), outcomes()
+
+    assert first == second
+    assert set(first) == {"delivered", "undelivered"}
+
+
+def test_reliable_retry_delivers_again_after_failures(
+    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
+) -> None:
+    server = isolated_server(
+        callback_retry="reliable", callback_max_attempts=4, callback_retry_base_s=0.1
+    )
+    client = server.client()
+    number = client.incoming_phone_numbers.create(area_code="415").phone_number
+    message = client.messages.create(
+        to="+14155550123", from_=number, body="x", status_callback=receiver.url("/flaky/2")
+    )
+
+    receiver.wait_for(lambda rs: len(rs) >= 4, timeout_s=10)
+    with server.control() as control:
+        deadline = time.monotonic() + 5
+        while len(callbacks := control.callbacks(message.sid)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    # The `sent` callback fails twice (500), then lands; `delivered` waits its turn, then lands.
+    assert [c["status_code"] for c in callbacks] == [500, 500, 200, 200]
+    assert [c["parameters"]["MessageStatus"] for c in callbacks] == [
+        "sent",
+        "sent",
+        "sent",
+        "delivered",
+    ]
+    tokens = {c["idempotency_token"] for c in callbacks[:3]}
+    assert len(tokens) == 1  # the same callback, delivered again

@@ -1,0 +1,141 @@
+"""A real HTTP webhook receiver on 127.0.0.1 for tests: records every request it gets.
+
+Behaviour per path: `/ok` (and anything unlisted) answers 200; `/status/NNN` answers NNN;
+`/slow/MS` waits MS milliseconds first; `/flaky/N` answers 500 to the first N requests, then
+200. The server runs in a thread (one thread a request), so a slow path never blocks others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from twilio.request_validator import RequestValidator
+
+_WAIT_STEP_S = 0.02
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    url: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    at: float
+
+    def valid_for(self, auth_token: str) -> bool:
+        """True if Twilio's own RequestValidator accepts the request's signature."""
+        signature = self.headers.get("X-Twilio-Signature", "")
+        return bool(RequestValidator(auth_token).validate(self.url, self.params, signature))
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self._lock = threading.Lock()
+        self._flaky_counts: dict[str, int] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def url(self, path: str = "/ok") -> str:
+        return self.base_url + path
+
+    def for_message(self, sid: str) -> list[Received]:
+        with self._lock:
+            return [r for r in self.requests if r.params.get("MessageSid") == sid]
+
+    def wait_for(
+        self, predicate: Callable[[list[Received]], bool], timeout_s: float = 10.0
+    ) -> list[Received]:
+        """Wait until `predicate(requests)` holds; the requests then (AssertionError on timeout)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                snapshot = list(self.requests)
+            if predicate(snapshot):
+                return snapshot
+            if time.monotonic() > deadline:
+                raise AssertionError(f"receiver: condition not met in {timeout_s} s: {snapshot}")
+            time.sleep(_WAIT_STEP_S)
+
+    def statuses(self, sid: str, timeout_s: float = 10.0, *, count: int) -> list[str]:
+        """The MessageStatus of the first `count` callbacks for `sid`, in arrival order."""
+        self.wait_for(
+            lambda rs: sum(r.params.get("MessageSid") == sid for r in rs) >= count, timeout_s
+        )
+        return [r.params["MessageStatus"] for r in self.for_message(sid)][:count]
+
+    def _record(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        host = handler.headers.get("Host", "")
+        received = Received(
+            method=handler.command,
+            path=handler.path,
+            url=f"http://{host}{handler.path}",
+            params=dict(parse_qsl(body.decode(), keep_blank_values=True)),
+            headers={k: v for k, v in handler.headers.items()},
+            at=time.monotonic(),
+        )
+        with self._lock:
+            self.requests.append(received)
+
+    def _answer(self, path: str) -> tuple[int, float]:
+        """(status, delay_s) for a request to `path`."""
+        parts = urlsplit(path).path.strip("/").split("/")
+        if len(parts) == 2 and parts[1].isdigit():
+            kind, number = parts[0], int(parts[1])
+            if kind == "status":
+                return number, 0.0
+            if kind == "slow":
+                return 200, number / 1000
+            if kind == "flaky":
+                with self._lock:
+                    seen = self._flaky_counts.get(path, 0)
+                    self._flaky_counts[path] = seen + 1
+                return (500 if seen < number else 200), 0.0
+        return 200, 0.0
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self._serve(self.rfile.read(length))
+
+            def do_GET(self) -> None:
+                self._serve(b"")
+
+            def _serve(self, body: bytes) -> None:
+                status, delay_s = receiver._answer(self.path)
+                if delay_s:
+                    time.sleep(delay_s)
+                receiver._record(self, body)
+                payload = b"<Response/>"
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the caller gave up (a timeout under test)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
