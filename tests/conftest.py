@@ -20,10 +20,10 @@ import asyncpg
 import pytest
 from twilio.rest import Client
 
+from tests.receiver import Receiver
 from textrelay.domain.accounts import Account
 from textrelay.settings import Settings
 from textrelay.testing import TextrelayServer
-from tests.receiver import Receiver
 
 POSTGRES_URL = os.environ.get(
     "TEXTRELAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
