@@ -85,23 +85,38 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
+def fresh_database(database: DatabaseUnderTest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Make new, empty databases of the session's kind (a SQLite file, a PostgreSQL schema);
+    each call returns a database URL."""
+    made: list[str] = []
+    schemas: list[str] = []
+
+    def make() -> str:
+        made.append("")
+        if database.backend == "sqlite":
+            return f"sqlite:///{tmp_path}/fresh-{len(made)}.db"
+        schema = f"textrelay_test_{secrets.token_hex(6)}"
+        asyncio.run(_postgres(f"CREATE SCHEMA {schema}"))
+        schemas.append(schema)
+        return _postgres_schema_url(schema)
+
+    try:
+        yield make
+    finally:
+        for schema in schemas:
+            asyncio.run(_postgres(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture
 def isolated_server(
-    database: DatabaseUnderTest, tmp_path: Path
+    fresh_database: Callable[[], str],
 ) -> Iterator[Callable[..., TextrelayServer]]:
     """Start a server of its own, on a fresh database of the session's kind: for tests that
     change server-wide state (the simulator's mode and rules). Keyword arguments are Settings."""
     started: list[TextrelayServer] = []
-    schemas: list[str] = []
 
     def start(**settings: Any) -> TextrelayServer:
-        if database.backend == "sqlite":
-            url = f"sqlite:///{tmp_path}/isolated-{len(started)}.db"
-        else:
-            schema = f"textrelay_test_{secrets.token_hex(6)}"
-            asyncio.run(_postgres(f"CREATE SCHEMA {schema}"))
-            schemas.append(schema)
-            url = _postgres_schema_url(schema)
-        running = TextrelayServer(Settings(database_url=url, **settings)).start()
+        running = TextrelayServer(Settings(database_url=fresh_database(), **settings)).start()
         started.append(running)
         return running
 
@@ -110,8 +125,6 @@ def isolated_server(
     finally:
         for running in started:
             running.stop()
-        for schema in schemas:
-            asyncio.run(_postgres(f"DROP SCHEMA {schema} CASCADE"))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,75 @@
+"""`textrelay serve` as a real child process, for tests that kill it or run several."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+ACCOUNT_SID = "AC" + "c0" * 16
+AUTH_TOKEN = "7e" * 16
+_START_TIMEOUT_S = 30.0
+
+
+class ServerProcess:
+    def __init__(self, database_url: str, *, log_path: Path, **settings: str) -> None:
+        self.env = {
+            **os.environ,
+            "TEXTRELAY_DATABASE_URL": database_url,
+            "TEXTRELAY_ACCOUNT_SID": ACCOUNT_SID,
+            "TEXTRELAY_AUTH_TOKEN": AUTH_TOKEN,
+            "TEXTRELAY_PORT": "0",
+            "TEXTRELAY_LOG_LEVEL": "warning",
+            **{f"TEXTRELAY_{name.upper()}": value for name, value in settings.items()},
+        }
+        self._log_path = log_path
+        self._process: subprocess.Popen[str] | None = None
+        self._log: IO[str] | None = None
+        self.base_url = ""
+
+    def start(self) -> ServerProcess:
+        self._log = self._log_path.open("a")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "textrelay", "serve"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            line = self._process.stdout.readline()
+            if not line:
+                break
+            if " listening on " in line:
+                self.base_url = line.rsplit(" ", 1)[-1].strip()
+                return self
+        self.kill()
+        raise RuntimeError(f"textrelay did not start; see {self._log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flushing, as in a crash."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait(10)
+        self._close_pipes()
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        if self._process is not None and self._process.stdout is not None:
+            self._process.stdout.close()
+        if self._log is not None:
+            self._log.close()
