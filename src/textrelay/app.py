@@ -178,21 +178,13 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
-        database = await open_database(
-            settings.database_url,
-            sqlite_synchronous=settings.sqlite_synchronous,
-            pool_size=settings.db_pool_size,
-        )
+        database, services = await open_services(settings, clock)
         try:
-            await migrate(database)
-            services = build_services(settings, database, clock)
             main = await services.accounts.ensure_main_account(
                 settings.account_sid, settings.auth_token
             )
-            await configure_simulator(settings, services.simulator)
         except BaseException:
-            await services.webhooks.close()
-            await database.close()
+            await close_services(database, services)
             raise
         runtime = cls(settings, database, services, build_app(settings, services), main)
         if settings.workers:
@@ -226,8 +218,51 @@ class Runtime:
             self.runner.stop()
             with contextlib.suppress(Exception):
                 await self._runner_task
-        await self.services.webhooks.close()
-        await self.database.close()
+        await close_services(self.database, self.services)
+
+
+async def open_services(settings: Settings, clock: Clock) -> tuple[Database, Services]:
+    """The migrated database and the services on it, with the simulator configured."""
+    database = await open_database(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pool_size=settings.db_pool_size,
+    )
+    services: Services | None = None
+    try:
+        await migrate(database)
+        services = build_services(settings, database, clock)
+        await configure_simulator(settings, services.simulator)
+    except BaseException:
+        if services is not None:
+            await services.webhooks.close()
+        await database.close()
+        raise
+    return database, services
+
+
+async def close_services(database: Database, services: Services) -> None:
+    await services.webhooks.close()
+    await database.close()
+
+
+@dataclass(slots=True)
+class Worker:
+    """Everything `textrelay worker` runs: the database, the services and the job runner,
+    without the HTTP API (several may share a PostgreSQL queue; docs/cli.md)."""
+
+    database: Database
+    services: Services
+    runner: JobRunner
+
+    @classmethod
+    async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Worker:
+        database, services = await open_services(settings, clock)
+        return cls(database, services, build_runner(settings, database, services))
+
+    async def close(self) -> None:
+        """Release the webhook transport and the database; run() must have returned."""
+        await close_services(self.database, self.services)
 
 
 def _log_runner_exit(task: asyncio.Task[None]) -> None:

@@ -1,9 +1,12 @@
-"""The `textrelay` command: serve, migrate, and explain SIDs."""
+"""The `textrelay` command: serve, worker, migrate, and explain SIDs; the client commands
+(send, messages, simulate) live in cli_client.py. docs/cli.md describes them all."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -11,7 +14,9 @@ from typing import Any
 import click
 
 from textrelay import __version__
-from textrelay.app import Runtime, listening_socket
+from textrelay.app import Runtime, Worker, listening_socket
+from textrelay.cli_client import messages, send, simulate
+from textrelay.domain.errors import TwilioError
 from textrelay.domain.sids import explain
 from textrelay.settings import SETTINGS, Settings, SettingsError, env_name, flag_name
 from textrelay.storage import StorageError, migrate, open_database
@@ -50,6 +55,11 @@ def _load(overrides: dict[str, Any]) -> Settings:
 @click.version_option(__version__, prog_name="textrelay")
 def main() -> None:
     """textrelay: a self-hosted, Twilio-compatible Programmable Messaging server."""
+
+
+main.add_command(send)
+main.add_command(messages)
+main.add_command(simulate)
 
 
 SERVE_SETTINGS = tuple(s.name for s in SETTINGS)
@@ -98,6 +108,66 @@ async def _serve(settings: Settings) -> None:
         await runtime.http_server(settings.log_level).serve(sockets=[sock])
     finally:
         await runtime.close()
+
+
+WORKER_SETTINGS = (
+    "database_url",
+    "sqlite_synchronous",
+    "db_pool_size",
+    "log_level",
+    "worker_concurrency",
+    "job_lease_s",
+    "callback_retry",
+    "callback_max_attempts",
+    "callback_retry_base_s",
+    "seed",
+    "simulator_config",
+    "simulator_mode",
+)
+
+
+@main.command()
+@_setting_options(*WORKER_SETTINGS)
+def worker(**overrides: Any) -> None:
+    """Run the delivery workers alone, without the HTTP API, until SIGINT or SIGTERM.
+
+    For `serve --no-workers` deployments: on PostgreSQL any number of workers share the
+    queue. One process owns a SQLite queue: beside a SQLite file run one worker and no
+    `serve` with workers.
+    """
+    settings = _load(overrides)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        _run_fast(_work(settings))
+    except (StorageError, SettingsError, TwilioError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def _work(settings: Settings) -> None:
+    worker = await Worker.start(settings)
+    loop = asyncio.get_running_loop()
+    try:
+        for signum in _STOP_SIGNALS:
+            # A graceful stop: the runner stops claiming, gives the jobs in hand a grace
+            # period, then run() returns; a job cut short is taken again when its lease ends.
+            # Where loops have no signal handlers (Windows), Ctrl-C cancels outright.
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, worker.runner.stop)
+        click.echo(f"textrelay worker: processing jobs from {_redacted(settings.database_url)}")
+        sys.stdout.flush()
+        await worker.runner.run()
+    finally:
+        for signum in _STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(signum)
+        await worker.close()
 
 
 def _url_host(host: str) -> str:

@@ -77,6 +77,7 @@ class CallbackService:
             # all the same, so they are recorded either way.
             if delay is None:
                 await repo.finish_job(job)
+                await repo.notify_workers()  # the message's next callback may go now
             else:
                 due = self._ctx.clock() + timedelta(seconds=delay)
                 await repo.reschedule_job(job, due_at=due, payload=dict(payload))
@@ -93,5 +94,4 @@ class CallbackService:
                     ),
                 )
                 started += timedelta(milliseconds=attempt.latency_ms)
-        if delay is not None:
-            self._ctx.jobs_ready.notify()
+        self._ctx.jobs_ready.notify()

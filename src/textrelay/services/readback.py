@@ -46,6 +46,7 @@ class ReadbackService:
         MAX_WAIT_S) until at least one does."""
         deadline = time.monotonic() + min(max(wait_s, 0.0), MAX_WAIT_S)
         while True:
+            seen = self._ctx.messages_changed.generation
             async with self._ctx.store.read() as repo:
                 found = await repo.messages_to(
                     account.sid, to, after_sid=match.after_sid, limit=limit
@@ -54,7 +55,7 @@ class ReadbackService:
             remaining = deadline - time.monotonic()
             if matching or remaining <= 0:
                 return matching
-            await self._ctx.messages_changed.wait(min(remaining, _POLL_S))
+            await self._ctx.messages_changed.wait(min(remaining, _POLL_S), since=seen)
 
     async def events(self, message: Message) -> list[MessageEvent]:
         async with self._ctx.store.read() as repo:

@@ -26,11 +26,13 @@ JOBS_CHANNEL = "textrelay_jobs"
 # A callback job waits while an older callback job of the same message exists, so one
 # message's callbacks leave in the order its statuses changed (Twilio does not promise this,
 # but receivers and tests read a sequence more easily).
+_NOT_WAITING_ITS_TURN = (
+    "NOT (kind = 'callback' AND EXISTS (SELECT 1 FROM jobs e WHERE "
+    "e.message_sid = j.message_sid AND e.kind = 'callback' AND e.seq < j.seq))"
+)
 _CLAIMABLE = (
     "SELECT seq FROM jobs j WHERE due_at IS NOT NULL AND due_at <= :now "
-    "AND NOT (kind = 'callback' AND EXISTS (SELECT 1 FROM jobs e WHERE "
-    "e.message_sid = j.message_sid AND e.kind = 'callback' AND e.seq < j.seq)) "
-    "ORDER BY due_at LIMIT :limit"
+    f"AND {_NOT_WAITING_ITS_TURN} ORDER BY due_at LIMIT :limit"
 )
 _CLAIM = (
     "UPDATE jobs SET due_at = :lease_until, claim = :claim, attempts = attempts + 1 "
@@ -82,8 +84,12 @@ class DeliveryQueries:
                 "created_at": to_us(now),
             },
         )
+        await self.notify_workers()
+
+    async def notify_workers(self) -> None:
+        """Wake other processes' idle workers when this transaction commits (PostgreSQL's
+        NOTIFY, sent once per transaction however often it is asked; SQLite has no others)."""
         if self._conn.dialect == "postgresql":
-            # Delivered at COMMIT, once per transaction however many jobs it inserted.
             await self._conn.execute(f"NOTIFY {JOBS_CHANNEL}")
 
     async def claim_jobs(
@@ -149,8 +155,11 @@ class DeliveryQueries:
         return [str(row["kind"]) for row in rows]
 
     async def next_due_at(self) -> datetime | None:
+        """When the next job can be claimed (a callback waiting for an older one of its
+        message does not count: finishing the older one wakes the workers)."""
         row = await self._conn.fetch_one(
-            "SELECT MIN(due_at) AS due FROM jobs WHERE due_at IS NOT NULL"
+            f"SELECT MIN(due_at) AS due FROM jobs j WHERE due_at IS NOT NULL "
+            f"AND {_NOT_WAITING_ITS_TURN}"
         )
         return None if row is None or row["due"] is None else from_us(row["due"])
 

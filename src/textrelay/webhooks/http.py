@@ -8,10 +8,11 @@ textrelay.domain.webhooks; this module only speaks HTTP and records every attemp
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from types import SimpleNamespace
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from textrelay.domain.webhooks import (
     FORM_CONTENT_TYPE,
@@ -44,26 +45,42 @@ _HEADERS = {
 }
 
 
-class HttpWebhookTransport:
-    """Delivers WebhookRequests over one shared, bounded connection pool."""
+async def _headers_sent(
+    _session: aiohttp.ClientSession, context: SimpleNamespace, _params: object
+) -> None:
+    context.trace_request_ctx.connected = True
 
-    def __init__(self, *, max_connections: int = 100, max_keepalive_connections: int = 20) -> None:
-        # Each delivery holds one connection, so a slow receiver only ties up its own; the
-        # pool is shared by all receivers and bounded so a storm of them cannot exhaust
-        # sockets. trust_env=False: proxies and certificates come from Settings, never from
-        # the environment (STYLE.md rule 10).
-        self._client = httpx.AsyncClient(
-            headers=_HEADERS,
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_keepalive_connections,
-            ),
-        )
+
+class HttpWebhookTransport:
+    """Delivers WebhookRequests over one shared, bounded connection pool (aiohttp: a tenth
+    of the CPU a request costs with httpx here, docs/benchmarks.md)."""
+
+    def __init__(self, *, max_connections: int = 100) -> None:
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use, on the loop that delivers (aiohttp binds a session to a loop).
+        if self._session is None:
+            tracing = aiohttp.TraceConfig()
+            tracing.on_request_headers_sent.append(_headers_sent)
+            # Each delivery holds one connection, so a slow receiver only ties up its own;
+            # the pool is shared by all receivers and bounded so a storm of them cannot
+            # exhaust sockets. trust_env=False: proxies come from Settings, never from the
+            # environment (STYLE.md rule 10).
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                headers=_HEADERS,
+                auto_decompress=False,
+                trust_env=False,
+                trace_configs=[tracing],
+            )
+        return self._session
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def deliver(self, request: WebhookRequest) -> WebhookOutcome:
         """Every attempt at `request`, made until one succeeds or the URL's policy gives up.
@@ -93,50 +110,18 @@ class HttpWebhookTransport:
         method = request.method.upper()
         loop = asyncio.get_running_loop()
         started = loop.time()
-
-        def elapsed_ms() -> float:
-            return (loop.time() - started) * 1000
-
-        try:
-            outgoing = self._build(request, method, url, policy, budget_s)
-        except httpx.InvalidURL as exc:
-            # A URL that names no reachable host is a connection that cannot be made (11205);
-            # retrying it cannot help, hence OTHER.
-            return WebhookAttempt(
-                url=url,
-                method=method,
-                signature="",
-                status_code=None,
-                response_body="",
-                latency_ms=elapsed_ms(),
-                error_code=HTTP_CONNECTION_FAILURE,
-                error_message=f"HTTP connection failure: invalid URL: {_describe(exc)}",
-                failure=FailureKind.OTHER,
-            )
-        called_url = _called_url(outgoing.url)
-        signature = twilio_signature(
-            request.auth_token, called_url, request.params if method != "GET" else ()
-        )
-        outgoing.headers["X-Twilio-Signature"] = signature
-
-        # httpcore reports when the request starts going out on a connection: until then a
-        # time-out is a connect failure (11205), afterwards a read failure (11200).
-        connected = False
-
-        async def trace(event: str, info: dict[str, Any]) -> None:
-            nonlocal connected
-            if event.endswith("send_request_headers.started"):
-                connected = True
-
-        outgoing.extensions["trace"] = trace
-
+        target = _with_query(url, request.params) if method == "GET" else url
+        signature = ""
         status_code: int | None = None
         content_type: str | None = None
         body = b""
 
+        def elapsed_ms() -> float:
+            return (loop.time() - started) * 1000
+
         def failed(code: int, kind: FailureKind, message: str) -> WebhookAttempt:
             return WebhookAttempt(
-                url=called_url,
+                url=target,
                 method=method,
                 signature=signature,
                 status_code=status_code,
@@ -149,78 +134,103 @@ class HttpWebhookTransport:
             )
 
         try:
-            # httpx's timeouts are per operation (a trickling receiver resets the read
-            # timeout with every packet); this bounds the attempt as a whole by what is
-            # left of the total budget (tt).
+            parsed = URL(target)
+            if parsed.scheme not in ("http", "https") or not parsed.host:
+                raise ValueError(f"not an http(s) URL: {target}")
+        except ValueError as exc:
+            # A URL that names no reachable host is a connection that cannot be made (11205);
+            # retrying it cannot help, hence OTHER.
+            return failed(
+                HTTP_CONNECTION_FAILURE,
+                FailureKind.OTHER,
+                f"HTTP connection failure: invalid URL: {_describe(exc)}",
+            )
+        target = str(parsed)  # as it goes on the wire (percent-encoded): what Twilio signs
+        signature = twilio_signature(
+            request.auth_token, target, request.params if method != "GET" else ()
+        )
+        headers = {
+            "I-Twilio-Idempotency-Token": request.idempotency_token,
+            "X-Twilio-Signature": signature,
+        }
+        data = None
+        if method != "GET":
+            headers["Content-Type"] = FORM_CONTENT_TYPE
+            data = urlencode(request.params).encode()
+        # aiohttp's timeouts are per operation (a trickling receiver resets the read timeout
+        # with every packet); asyncio.timeout bounds the attempt by what is left of the
+        # total budget (tt). The trace tells a connect failure (11205) from a read one.
+        progress = SimpleNamespace(connected=False)
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=min(policy.connect_timeout_ms / 1000, budget_s),
+            sock_read=min(policy.read_timeout_ms / 1000, budget_s),
+        )
+        try:
             async with asyncio.timeout(budget_s):
-                response = await self._client.send(outgoing, stream=True)
-                try:
-                    status_code = response.status_code
-                    content_type = response.headers.get("content-type")
+                async with self._client().request(
+                    method,
+                    parsed,
+                    data=data,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=timeout,
+                    trace_request_ctx=progress,
+                ) as response:
+                    status_code = response.status
+                    content_type = response.headers.get("Content-Type")
+                    location = response.headers.get("Location")
                     try:
                         body = await _read_bounded(response)
-                    except httpx.HTTPError as exc:
+                    except (aiohttp.ClientError, TimeoutError) as exc:
                         # Twilio never retries a partial response (§4.4 `rp`).
                         return failed(
                             HTTP_RETRIEVAL_FAILURE,
                             FailureKind.OTHER,
                             f"HTTP retrieval failure: partial response: {_describe(exc)}",
                         )
-                finally:
-                    await response.aclose()
-        except TimeoutError:
+        except aiohttp.ConnectionTimeoutError as exc:
+            return failed(
+                HTTP_CONNECTION_FAILURE,
+                FailureKind.CONNECT,
+                f"HTTP connection failure: connect timeout: {_describe(exc)}",
+            )
+        except (aiohttp.SocketTimeoutError, TimeoutError) as exc:
             if status_code is not None:
                 return failed(
                     HTTP_RETRIEVAL_FAILURE,
                     FailureKind.OTHER,
-                    "HTTP retrieval failure: partial response: total timeout exceeded",
+                    "HTTP retrieval failure: partial response: timeout exceeded",
                 )
-            if connected:
+            if progress.connected:
                 return failed(
                     HTTP_RETRIEVAL_FAILURE,
                     FailureKind.READ_TIMEOUT,
-                    "HTTP retrieval failure: total timeout exceeded waiting for the response",
+                    f"HTTP retrieval failure: timed out waiting for the response {_describe(exc)}",
                 )
             return failed(
                 HTTP_CONNECTION_FAILURE,
                 FailureKind.CONNECT,
-                "HTTP connection failure: total timeout exceeded while connecting",
+                "HTTP connection failure: timeout exceeded while connecting",
             )
-        except httpx.UnsupportedProtocol as exc:
-            # Not an http(s) URL (caught only when sending): unreachable, never worth a retry.
-            return failed(
-                HTTP_CONNECTION_FAILURE,
-                FailureKind.OTHER,
-                f"HTTP connection failure: {_describe(exc)}",
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Refused, DNS, TLS handshake, connect time-out; or no free connection in our
-            # own pool, which from the caller's side is also "could not connect".
+        except aiohttp.ClientConnectorError as exc:
+            # Refused, DNS, TLS handshake.
             return failed(
                 HTTP_CONNECTION_FAILURE,
                 FailureKind.CONNECT,
                 f"HTTP connection failure: {_describe(exc)}",
             )
-        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
-            # A receiver that stops reading our request is as unresponsive as one that does
-            # not answer: both are the `rt` failure.
-            return failed(
-                HTTP_RETRIEVAL_FAILURE,
-                FailureKind.READ_TIMEOUT,
-                f"HTTP retrieval failure: {_describe(exc)}",
-            )
-        except httpx.HTTPError as exc:
-            # Connection reset mid-request, malformed HTTP, and anything else httpx reports.
+        except (aiohttp.ClientError, ValueError) as exc:
+            # Connection reset mid-request, malformed HTTP, and anything else aiohttp reports.
             return failed(
                 HTTP_RETRIEVAL_FAILURE,
                 FailureKind.OTHER,
                 f"HTTP retrieval failure: {_describe(exc)}",
             )
 
-        assert status_code is not None
         if 200 <= status_code < 300:
             return WebhookAttempt(
-                url=called_url,
+                url=target,
                 method=method,
                 signature=signature,
                 status_code=status_code,
@@ -236,38 +246,9 @@ class HttpWebhookTransport:
             # 3xx: Twilio does not follow redirects; other codes are not HTTP.
             kind = FailureKind.OTHER
         message = f"HTTP retrieval failure: the receiver answered {status_code}"
-        if 300 <= status_code < 400 and "location" in response.headers:
-            message += f" (redirect to {response.headers['location']} not followed)"
+        if 300 <= status_code < 400 and location:
+            message += f" (redirect to {location} not followed)"
         return failed(HTTP_RETRIEVAL_FAILURE, kind, message)
-
-    def _build(
-        self,
-        request: WebhookRequest,
-        method: str,
-        url: str,
-        policy: ConnectionPolicy,
-        budget_s: float,
-    ) -> httpx.Request:
-        timeout = httpx.Timeout(
-            connect=min(policy.connect_timeout_ms / 1000, budget_s),
-            read=min(policy.read_timeout_ms / 1000, budget_s),
-            write=budget_s,
-            pool=budget_s,
-        )
-        headers = {"I-Twilio-Idempotency-Token": request.idempotency_token}
-        if method == "GET":
-            # Twilio sends GET webhooks' parameters in the query string, after the URL's own.
-            return self._client.build_request(
-                method, _with_query(url, request.params), headers=headers, timeout=timeout
-            )
-        headers["Content-Type"] = FORM_CONTENT_TYPE
-        return self._client.build_request(
-            method,
-            url,
-            content=urlencode(request.params).encode(),
-            headers=headers,
-            timeout=timeout,
-        )
 
 
 def _with_query(url: str, params: tuple[tuple[str, str], ...]) -> str:
@@ -279,23 +260,16 @@ def _with_query(url: str, params: tuple[tuple[str, str], ...]) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def _called_url(url: httpx.URL) -> str:
-    """The URL as the receiver sees it (path and query exactly as sent): what Twilio signs."""
-    target = url.raw_path.decode("ascii")
-    return f"{url.scheme}://{url.netloc.decode('ascii')}{target}"
-
-
-async def _read_bounded(response: httpx.Response) -> bytes:
-    # Raw bytes: Accept-Encoding is identity, so nothing needs decoding, and aiter_raw never
-    # inflates a compressed answer beyond what was read.
+async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_raw():
+    while size < MAX_RESPONSE_READ_BYTES:
+        chunk = await response.content.read(MAX_RESPONSE_READ_BYTES - size)
+        if not chunk:
+            break
         chunks.append(chunk)
         size += len(chunk)
-        if size >= MAX_RESPONSE_READ_BYTES:
-            break
-    return b"".join(chunks)[:MAX_RESPONSE_READ_BYTES]
+    return b"".join(chunks)
 
 
 def _excerpt(body: bytes) -> str:

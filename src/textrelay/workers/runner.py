@@ -77,6 +77,7 @@ class JobRunner:
         self._ctx.jobs_ready.notify()
 
     async def _cycle(self) -> None:
+        seen = self._ctx.jobs_ready.generation
         free = self._settings.concurrency - len(self._active)
         jobs: list[Job] = []
         if free > 0:
@@ -84,7 +85,7 @@ class JobRunner:
                 jobs = await self._claim(min(free, self._settings.batch))
             except StorageError:
                 log.exception("claiming jobs failed; trying again shortly")
-                await self._ctx.jobs_ready.wait(1.0)
+                await asyncio.sleep(1.0)
                 return
             for job in jobs:
                 task = asyncio.get_running_loop().create_task(self._run_one(job))
@@ -93,7 +94,7 @@ class JobRunner:
         if jobs and len(jobs) == min(free, self._settings.batch):
             await asyncio.sleep(0)  # more may be due: claim again after letting others run
             return
-        await self._sleep(full=len(self._active) >= self._settings.concurrency)
+        await self._sleep(full=len(self._active) >= self._settings.concurrency, seen=seen)
 
     async def _claim(self, limit: int) -> list[Job]:
         now = self._ctx.clock()
@@ -102,7 +103,7 @@ class JobRunner:
         async with self._ctx.store.transaction() as repo:
             return await repo.claim_jobs(now=now, lease_until=lease_until, claim=claim, limit=limit)
 
-    async def _sleep(self, *, full: bool) -> None:
+    async def _sleep(self, *, full: bool, seen: int) -> None:
         if full:
             # Every slot busy: wake when one frees (or on stop).
             stop = asyncio.ensure_future(self._stopping.wait())
@@ -120,7 +121,7 @@ class JobRunner:
         if due is not None:
             timeout = min(max((due - self._ctx.clock()).total_seconds(), 0.0), _MAX_IDLE_S)
         if timeout > 0:
-            await self._ctx.jobs_ready.wait(timeout)
+            await self._ctx.jobs_ready.wait(timeout, since=seen)
 
     async def _run_one(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)
