@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -131,7 +132,7 @@ def plan(message: Message, config: SimulatorConfig, draw: Callable[[], float]) -
             PlannedEvent(MessageStatus.SENT, None, delay(config.send_delay_ms)),
             PlannedEvent(outcome, error_code, final_delay),
         )
-    region = region_of(message.to) if message.to.startswith("+") else None
+    region = _region(message.to)
     price = segment_price(config.price_per_segment(region), message.num_segments)
     return Submission(events=events, manual=manual, price=price, price_unit=config.price_unit)
 
@@ -153,6 +154,11 @@ def _outcome(
     return MessageStatus.DELIVERED, None, None
 
 
+@lru_cache(maxsize=65_536)
+def _region(to: str) -> str | None:
+    return region_of(to) if to.startswith("+") else None
+
+
 def builtin_failure(to: str) -> tuple[MessageStatus, int] | None:
     """The outcome of a built-in failing number (+1555013XXXX, +1555023XXXX), if `to` is one."""
     for prefix, outcome in (
@@ -165,7 +171,10 @@ def builtin_failure(to: str) -> tuple[MessageStatus, int] | None:
     return None
 
 
+@lru_cache(maxsize=65_536)
 def _is_landline(to: str) -> bool:
+    # Cached: parsing and classifying a number costs more than the rest of a plan, and
+    # tests and load runs send to the same recipients again and again.
     if not to.startswith("+"):
         return False
     try:

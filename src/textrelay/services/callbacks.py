@@ -10,10 +10,12 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from textrelay.domain.accounts import Account
 from textrelay.domain.callbacks import status_callback_params
 from textrelay.domain.delivery import CALLBACK_STATUSES, Job, JobKind
 from textrelay.domain.messages import Message
 from textrelay.domain.webhooks import RetryPolicy, WebhookRequest
+from textrelay.services.cache import TtlCache
 from textrelay.services.context import ServiceContext
 from textrelay.services.ports import WebhookTransport
 from textrelay.storage import Repository
@@ -51,12 +53,18 @@ class CallbackService:
         self._ctx = ctx
         self._transport = transport
         self._retry = retry
+        # The signing token of each account: every callback needs it, it rarely changes,
+        # and a changed token is seen within the cache's second (docs/operations.md).
+        self._accounts: TtlCache[str, Account] = TtlCache()
+
+    async def _account(self, sid: str) -> Account | None:
+        async with self._ctx.store.read() as repo:
+            return await repo.get_account(sid)
 
     async def deliver(self, job: Job) -> None:
         payload = job.payload
         account_sid = str(payload["account_sid"])
-        async with self._ctx.store.read() as repo:
-            account = await repo.get_account(account_sid)
+        account = await self._accounts.get_or_load(account_sid, self._account)
         if account is None:  # the account is gone: nobody to sign for
             async with self._ctx.store.transaction() as repo:
                 await repo.finish_job(job)

@@ -81,8 +81,10 @@ class DeliveryService:
                 if submission.manual:
                     await self._insert_carrier_job(repo, message, payload, delay_ms=None)
                 else:
+                    queued = message.status
                     message = await self._apply(repo, message, MessageStatus.SENDING, None, None)
-                    await self._run_events(repo, message, payload)
+                    message = await self._run_events(repo, message, payload)
+                    await self._store(repo, message, was=queued)
         except (LeaseLost, StaleMessage):
             await self._finish(job)
         self._notify()
@@ -103,7 +105,9 @@ class DeliveryService:
             async with self._ctx.store.transaction() as repo:
                 if not await repo.finish_job(job):
                     raise LeaseLost
-                await self._run_events(repo, message, payload, first_now=True)
+                was = message.status
+                message = await self._run_events(repo, message, payload, first_now=True)
+                await self._store(repo, message, was=was)
         except (LeaseLost, StaleMessage):
             await self._finish(job)
         self._notify()
@@ -115,7 +119,7 @@ class DeliveryService:
         payload: dict[str, Any],
         *,
         first_now: bool = False,
-    ) -> None:
+    ) -> Message:
         """Apply the planned events that are due now; the rest become one carrier job."""
         events = [_event_from(e) for e in payload["events"]]
         while events and (first_now or events[0].delay_ms == 0):
@@ -125,6 +129,13 @@ class DeliveryService:
         if events and message.status not in FINAL_STATUSES:
             payload = dict(payload, events=[_event_data(e) for e in events])
             await self._insert_carrier_job(repo, message, payload, delay_ms=events[0].delay_ms)
+        return message
+
+    async def _store(self, repo: Repository, message: Message, *, was: MessageStatus) -> None:
+        """Write the message's new status once, after every change of this transaction,
+        provided it is still in the status it had (a cancel or a step may have come first)."""
+        if not await repo.transition_message(message, from_status=was):
+            raise StaleMessage
 
     async def _reach(
         self, repo: Repository, message: Message, event: PlannedEvent, payload: dict[str, Any]
@@ -156,6 +167,8 @@ class DeliveryService:
         *,
         price_unit: str | None = None,
     ) -> Message:
+        """One status change: its history row and its callback job now; the message row is
+        written once per transaction, by _store."""
         now = self._ctx.now()
         try:
             changed = advance(message, status, at=now, error_code=error_code, price=price)
@@ -163,8 +176,6 @@ class DeliveryService:
             raise StaleMessage from None
         if price is not None and price_unit:
             changed = _with_price_unit(changed, price_unit)
-        if not await repo.transition_message(changed, from_status=message.status):
-            raise StaleMessage
         await repo.insert_message_event(changed.sid, status, error_code, now)
         await promise_status_callback(repo, changed, now=self._ctx.clock())
         return changed
@@ -220,6 +231,7 @@ class DeliveryService:
             async with self._ctx.store.transaction() as repo:
                 if carrier is not None and not await repo.finish_job(carrier):
                     raise LeaseLost
+                was = message.status
                 if outcome is not None:
                     code = error_code
                     if code is None and outcome is not MessageStatus.DELIVERED:
@@ -238,6 +250,7 @@ class DeliveryService:
                         payload["events"] = [_event_data(e) for e in rest]
                         due = None if payload.get("manual") else rest[0].delay_ms
                         await self._insert_carrier_job(repo, message, payload, delay_ms=due)
+                await self._store(repo, message, was=was)
         except (LeaseLost, StaleMessage):
             raise errors.NothingToStep(message.sid, message.status.value) from None
         self._notify()

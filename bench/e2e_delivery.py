@@ -1,0 +1,588 @@
+"""End-to-end delivery: message create → simulated carrier → signed status callbacks received.
+
+    .venv/bin/python bench/e2e_delivery.py [--seconds 10] [--concurrency 8] [--rate R]
+
+Starts textrelay (`textrelay serve`, fresh SQLite file, or a fresh schema of the PostgreSQL
+given with --database-url) on a free port of 127.0.0.1, and in this process a callback receiver
+(a minimal keep-alive HTTP/1.1 server on asyncio that answers 200 at once and checks the
+X-Twilio-Signature of every callback against the URL it was sent to). Provisions a sender,
+warms up, then creates messages for `--seconds` on `--concurrency` keep-alive connections,
+back to back or paced at `--rate` creates/s, each with a StatusCallback at the receiver; then
+waits (bounded by --drain-timeout) until every message's `delivered` callback has arrived.
+Prints creates/s, end-to-end throughput (delivered callbacks / time from first create to last
+delivered callback), create→callback latency percentiles, signature failures, missing
+callbacks and callbacks per message. textrelay runs on core 0 and this process (generator and
+receiver) on core 1 when `taskset` exists. Every loop is bounded in count and time; the
+script stops what it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import os
+import platform
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from base64 import b64encode
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, quote
+
+import orjson
+
+from textrelay.domain.webhooks import twilio_signature
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCOUNT_SID = "AC" + "be" * 16
+AUTH_TOKEN = "5e" * 16
+START_TIMEOUT_S = 30.0
+MAX_CREATES = 2_000_000
+MAX_REQUESTS_PER_CONNECTION = 10_000_000
+MAX_CONNECTIONS_TO_RECEIVER = 1_000
+DRAIN_POLL_S = 0.02
+CALLBACK_PATH = "/status/e2e?run=measure"
+WARMUP_PATH = "/status/e2e?run=warmup"
+WARMUP_RATE = 100.0
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+# --- processes (as in bench/api_throughput.py) ------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def can_pin(args: argparse.Namespace) -> bool:
+    return bool(args.pin and shutil.which("taskset"))
+
+
+def pinned(args: argparse.Namespace, core: int, command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(core), *command] if can_pin(args) else command
+
+
+@contextmanager
+def running(command: list[str], port: int, env: dict[str, str]) -> Iterator[int]:
+    """Run `command` until the block ends; yields its pid once it listens on `port`."""
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                assert process.stderr is not None
+                raise RuntimeError(f"{command[0]} exited: {process.stderr.read().decode()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{command} did not listen on {port}") from None
+                time.sleep(0.05)
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """A fresh schema of the PostgreSQL at `url` for the run, dropped afterwards."""
+    import asyncpg
+
+    schema = f"textrelay_bench_{secrets.token_hex(6)}"
+
+    async def execute(statement: str) -> None:
+        conn = await asyncpg.connect(url, timeout=5)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}search_path={schema}"
+    finally:
+        asyncio.run(execute(f"DROP SCHEMA {schema} CASCADE"))
+
+
+# --- the client side --------------------------------------------------------------------------
+
+
+def request_bytes(method: str, path: str, port: int, body: bytes = b"") -> bytes:
+    auth = b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Basic {auth}\r\nAccept: application/json\r\n"
+    )
+    if body:
+        head += (
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+        )
+    return head.encode() + b"\r\n" + body
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes]:
+    writer.write(request)
+    await writer.drain()
+    status_line = await reader.readline()
+    status = int(status_line.split()[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length) if length else b""
+
+
+async def provision_sender(port: int) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json"
+    try:
+        status, body = await _exchange(
+            reader, writer, request_bytes("POST", path, port, b"AreaCode=415")
+        )
+    finally:
+        writer.close()
+    if status != 201:
+        raise RuntimeError(f"could not provision a sender: {status} {body!r}")
+    number: str = orjson.loads(body)["phone_number"]
+    return number
+
+
+def create_body(index: int, sender: str, callback_url: str) -> bytes:
+    # +1415555XXXX: ordinary numbers (not the failing +1555… nor the magic +1500555…).
+    return (
+        f"To=%2B1415555{index % 10000:04d}&From={quote(sender, safe='')}"
+        f"&Body=Your+code+is+{index % 1000000:06d}&StatusCallback={quote(callback_url, safe='')}"
+    ).encode()
+
+
+@dataclass
+class Creates:
+    sent_at: dict[str, float] = field(default_factory=dict)
+    """perf_counter() when each create was sent, by the SID it got."""
+    latencies_s: list[float] = field(default_factory=list)
+    first_sent: float = float("nan")
+    elapsed_s: float = 0.0
+    errors: int = 0
+    late: int = 0
+    """Paced creates sent more than 10 ms after their slot (the generator fell behind)."""
+
+    @property
+    def rate(self) -> float:
+        return len(self.sent_at) / self.elapsed_s if self.elapsed_s else 0.0
+
+
+async def create_messages(
+    port: int,
+    make: Callable[[int], bytes],
+    *,
+    seconds: float,
+    concurrency: int,
+    rate: float | None,
+) -> Creates:
+    """`concurrency` keep-alive connections creating messages back to back, or paced so that
+    create `i` goes out at `i / rate` seconds (whichever connection is free takes it)."""
+    creates = Creates()
+    counter = iter(range(MAX_CREATES))
+    started = time.perf_counter()
+    creates.first_sent = started
+    deadline = started + seconds
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for index in counter:
+                now = time.perf_counter()
+                if rate is not None:
+                    slot = started + index / rate
+                    if slot >= deadline:
+                        break
+                    if slot > now:
+                        await asyncio.sleep(slot - now)
+                    elif now - slot > 0.01:
+                        creates.late += 1
+                elif now >= deadline:
+                    break
+                sent = time.perf_counter()
+                status, body = await _exchange(reader, writer, make(index))
+                creates.latencies_s.append(time.perf_counter() - sent)
+                if status != 201:
+                    creates.errors += 1
+                    continue
+                creates.sent_at[orjson.loads(body)["sid"]] = sent
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    creates.elapsed_s = time.perf_counter() - started
+    return creates
+
+
+# --- the callback receiver --------------------------------------------------------------------
+
+
+@dataclass
+class Receiver:
+    """Status callbacks as they arrive: each signature checked, arrival times by SID."""
+
+    port: int
+    auth_token: str
+    paths: frozenset[str]
+    callbacks: int = 0
+    bad_signatures: int = 0
+    wrong_path: int = 0
+    malformed: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    per_sid: Counter[str] = field(default_factory=Counter)
+    sent_at: dict[str, float] = field(default_factory=dict)
+    """perf_counter() when each SID's `sent` callback arrived (the first, if repeated)."""
+    delivered_at: dict[str, float] = field(default_factory=dict)
+    repeated_delivered: int = 0
+    connections: int = 0
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        if self.connections > MAX_CONNECTIONS_TO_RECEIVER:
+            writer.close()
+            return
+        self._writers.add(writer)
+        try:
+            for _ in range(MAX_REQUESTS_PER_CONNECTION):
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    return  # the peer closed between requests
+                arrived = time.perf_counter()
+                lines = head.split(b"\r\n")
+                parts = lines[0].split(b" ")
+                length = 0
+                signature = b""
+                for line in lines[1:]:
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value)
+                    elif name == b"x-twilio-signature":
+                        signature = value.strip()
+                if len(parts) != 3 or parts[0] != b"POST":
+                    self.malformed += 1
+                    writer.write(BAD_REQUEST)
+                    return
+                body = await reader.readexactly(length) if length else b""
+                writer.write(OK)
+                self._record(parts[1].decode("latin-1"), signature, body, arrived)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            self.malformed += 1
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    def _record(self, target: str, signature: bytes, body: bytes, arrived: float) -> None:
+        self.callbacks += 1
+        if target not in self.paths:
+            self.wrong_path += 1
+        params = parse_qsl(body.decode(), keep_blank_values=True)
+        # The URL Twilio signs is the one it called (the StatusCallback, query included).
+        expected = twilio_signature(
+            self.auth_token, f"http://127.0.0.1:{self.port}{target}", params
+        )
+        if not hmac.compare_digest(expected.encode(), signature):
+            self.bad_signatures += 1
+        values = dict(params)
+        sid = values.get("MessageSid", "")
+        status = values.get("MessageStatus", "")
+        self.statuses[status] += 1
+        self.per_sid[sid] += 1
+        if status == "sent":
+            self.sent_at.setdefault(sid, arrived)
+        elif status == "delivered":
+            if sid in self.delivered_at:
+                self.repeated_delivered += 1
+            else:
+                self.delivered_at[sid] = arrived
+
+    def close_connections(self) -> None:
+        for writer in list(self._writers):
+            writer.close()
+
+
+async def wait_for_callbacks(
+    receiver: Receiver, sids: list[str], timeout_s: float
+) -> tuple[float, bool]:
+    """Until every SID has both its callbacks, or `timeout_s`; (seconds waited, complete)."""
+    started = time.perf_counter()
+    pending = list(sids)
+    for _ in range(int(timeout_s / DRAIN_POLL_S) + 1):
+        pending = [sid for sid in pending if receiver.per_sid[sid] < 2]
+        if not pending:
+            return time.perf_counter() - started, True
+        if time.perf_counter() - started >= timeout_s:
+            break
+        await asyncio.sleep(DRAIN_POLL_S)
+    return time.perf_counter() - started, False
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    creates: Creates
+    receiver: Receiver
+    waited_s: float
+    complete: bool
+    server_cpu_s: float
+    bench_cpu_s: float
+    wall_s: float
+    warmup_callbacks: int
+
+
+async def measure(args: argparse.Namespace, server_port: int, server_pid: int) -> Run:
+    receiver_port = free_port()
+    receiver = Receiver(
+        port=receiver_port, auth_token=AUTH_TOKEN, paths=frozenset({CALLBACK_PATH, WARMUP_PATH})
+    )
+    server = await asyncio.start_server(receiver.handle, "127.0.0.1", receiver_port)
+    try:
+        messages = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+        sender = await provision_sender(server_port)
+
+        def creates(path: str) -> Callable[[int], bytes]:
+            url = f"http://127.0.0.1:{receiver_port}{path}"
+            return lambda i: request_bytes(
+                "POST", messages, server_port, create_body(i, sender, url)
+            )
+
+        warmup = await create_messages(
+            server_port,
+            creates(WARMUP_PATH),
+            seconds=args.warmup,
+            concurrency=args.concurrency,
+            rate=WARMUP_RATE,
+        )
+        await wait_for_callbacks(receiver, list(warmup.sent_at), args.drain_timeout)
+        warmup_callbacks = receiver.callbacks
+
+        cpu_before = cpu_seconds(server_pid), time.process_time()
+        wall_before = time.perf_counter()
+        created = await create_messages(
+            server_port,
+            creates(CALLBACK_PATH),
+            seconds=args.seconds,
+            concurrency=args.concurrency,
+            rate=args.rate,
+        )
+        waited, complete = await wait_for_callbacks(
+            receiver, list(created.sent_at), args.drain_timeout
+        )
+        wall = time.perf_counter() - wall_before
+        server_cpu = cpu_seconds(server_pid) - cpu_before[0]
+        bench_cpu = time.process_time() - cpu_before[1]
+        return Run(
+            created, receiver, waited, complete, server_cpu, bench_cpu, wall, warmup_callbacks
+        )
+    finally:
+        server.close()
+        receiver.close_connections()
+
+
+def percentile_ms(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+
+def report(args: argparse.Namespace, run: Run, database: str) -> None:
+    created, receiver = run.creates, run.receiver
+    sids = list(created.sent_at)
+    delivered = [sid for sid in sids if sid in receiver.delivered_at]
+    sent = [sid for sid in sids if sid in receiver.sent_at]
+    to_delivered = [receiver.delivered_at[sid] - created.sent_at[sid] for sid in delivered]
+    to_sent = [receiver.sent_at[sid] - created.sent_at[sid] for sid in sent]
+    last_delivered = max((receiver.delivered_at[sid] for sid in delivered), default=float("nan"))
+    span = last_delivered - created.first_sent
+    e2e = len(delivered) / span if delivered and span > 0 else 0.0
+    measured_callbacks = sum(receiver.per_sid[sid] for sid in sids)
+    out_of_order = sum(
+        1
+        for sid in delivered
+        if sid in receiver.sent_at and receiver.sent_at[sid] > receiver.delivered_at[sid]
+    )
+
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.platform()}, "
+        f"Python {platform.python_version()}"
+    )
+    load = f"paced at {args.rate:g}/s" if args.rate else "back to back"
+    print(
+        f"settings: {args.seconds:g} s of creates, {args.concurrency} connections, {load}, "
+        f"database {database}, "
+        f"pinning: {'server core 0, load + receiver core 1' if can_pin(args) else 'none'}"
+    )
+    print(
+        f"{'what':<30}{'count':>8}{'per s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+        f"{'max ms':>9}{'errors':>8}"
+    )
+    rows = [
+        ("create (request → 201)", created.latencies_s, created.rate, created.errors),
+        ("create → `sent` callback", to_sent, float("nan"), len(sids) - len(sent)),
+        ("create → `delivered` callback", to_delivered, e2e, len(sids) - len(delivered)),
+    ]
+    for name, values, per_s, errors in rows:
+        print(
+            f"{name:<30}{len(values):>8}{per_s:>9.0f}{percentile_ms(values, 0.5):>9.1f}"
+            f"{percentile_ms(values, 0.9):>9.1f}{percentile_ms(values, 0.99):>9.1f}"
+            f"{percentile_ms(values, 1.0):>9.1f}{errors:>8}"
+        )
+    print(
+        f"creates: {len(sids)} in {created.elapsed_s:.2f} s = {created.rate:.0f}/s"
+        + (f" ({created.late} sent >10 ms after their slot)" if args.rate else "")
+    )
+    print(
+        f"end to end: {len(delivered)} delivered callbacks in {span:.2f} s (first create → last "
+        f"delivered callback) = {e2e:.0f} messages/s; drain after the last create "
+        f"{run.waited_s:.2f} s{'' if run.complete else ' (TIMED OUT)'}"
+    )
+    print(
+        f"callbacks: {measured_callbacks} for {len(sids)} messages = "
+        f"{measured_callbacks / len(sids) if sids else float('nan'):.3f} per message "
+        f"(expect 2: sent, delivered); statuses {dict(receiver.statuses)} "
+        f"(warm-up included: {run.warmup_callbacks}); delivered before sent: {out_of_order}; "
+        f"repeated delivered: {receiver.repeated_delivered}"
+    )
+    print(
+        f"signature failures: {receiver.bad_signatures} of {receiver.callbacks} callbacks; "
+        f"wrong path: {receiver.wrong_path}; malformed: {receiver.malformed}; missing "
+        f"`delivered`: {len(sids) - len(delivered)}; missing `sent`: {len(sids) - len(sent)}; "
+        f"receiver connections: {receiver.connections}"
+    )
+    print(
+        f"CPU over {run.wall_s:.2f} s: textrelay {run.server_cpu_s:.2f} s "
+        f"({run.server_cpu_s / run.wall_s:.0%} of a core, "
+        f"{run.server_cpu_s * 1000 / len(sids) if sids else float('nan'):.2f} ms a message), "
+        "load generator + receiver "
+        f"{run.bench_cpu_s:.2f} s ({run.bench_cpu_s / run.wall_s:.0%})"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long to create messages")
+    parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="creates per second (default: back to back)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help=f"seconds of warm-up at {WARMUP_RATE:g}/s"
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        help="how long to wait for the callbacks after the last create",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql://… to run against PostgreSQL (a fresh schema, dropped afterwards); "
+        "default: a fresh SQLite file",
+    )
+    parser.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="server on core 0, load generator and receiver on core 1 (needs taskset)",
+    )
+    args = parser.parse_args()
+    if not 0 < args.seconds <= 120 or not 0 < args.concurrency <= 256:
+        parser.error("keep --seconds in (0, 120] and --concurrency in (0, 256]")
+    if args.rate is not None and not 0 < args.rate <= 100_000:
+        parser.error("keep --rate in (0, 100000]")
+    if not 0 <= args.warmup <= 30 or not 0 < args.drain_timeout <= 600:
+        parser.error("keep --warmup in [0, 30] and --drain-timeout in (0, 600]")
+    if args.database_url and not args.database_url.startswith(("postgresql://", "postgres://")):
+        parser.error("--database-url takes a postgresql:// URL (SQLite is the default)")
+
+    port = free_port()
+    with (
+        tempfile.TemporaryDirectory(prefix="textrelay-e2e-") as tmp,
+        (
+            postgres_schema(args.database_url)
+            if args.database_url
+            else _sqlite(f"sqlite:///{tmp}/textrelay.db")
+        ) as database_url,
+    ):
+        env = {
+            **os.environ,
+            "TEXTRELAY_ACCOUNT_SID": ACCOUNT_SID,
+            "TEXTRELAY_AUTH_TOKEN": AUTH_TOKEN,
+            "TEXTRELAY_LOG_LEVEL": "warning",
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "textrelay",
+            "serve",
+            "--port",
+            str(port),
+            "--database-url",
+            database_url,
+        ]
+        if can_pin(args):
+            os.sched_setaffinity(0, {1 % (os.cpu_count() or 1)})
+        with running(pinned(args, 0, command), port, env) as pid:
+            import uvloop
+
+            run = uvloop.run(measure(args, port, pid))
+        report(args, run, "PostgreSQL" if args.database_url else "SQLite")
+    return 0 if run.complete and not run.receiver.bad_signatures else 1
+
+
+@contextmanager
+def _sqlite(url: str) -> Iterator[str]:
+    yield url
+
+
+if __name__ == "__main__":
+    sys.exit(main())
