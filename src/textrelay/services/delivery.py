@@ -176,7 +176,9 @@ class DeliveryService:
             raise StaleMessage from None
         if price is not None and price_unit:
             changed = _with_price_unit(changed, price_unit)
-        await repo.insert_message_event(changed.sid, status, error_code, now)
+        await repo.insert_message_event(
+            changed.sid, status, error_code, now, previous=message.status
+        )
         await promise_status_callback(repo, changed, now=self._ctx.clock())
         return changed
 

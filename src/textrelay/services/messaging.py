@@ -130,8 +130,7 @@ class MessagingService:
         )
         async with self._ctx.store.transaction() as repo:
             await repo.insert_message(message)
-            # The outbox: the message, its history and the job that sends it commit together.
-            await repo.insert_message_event(message.sid, message.status, None, now)
+            # The outbox: the message and the job that sends it commit together.
             await repo.insert_job(JobKind.DISPATCH, message.sid, {}, due_at=now, now=now)
         self._ctx.jobs_ready.notify()
         self._ctx.messages_changed.notify()
@@ -232,7 +231,9 @@ class MessagingService:
             else:
                 if not await repo.transition_message(updated, from_status=message.status):
                     raise errors.MessageNotCancelable()
-                await repo.insert_message_event(updated.sid, updated.status, None, now)
+                await repo.insert_message_event(
+                    updated.sid, updated.status, None, now, previous=message.status
+                )
                 await promise_status_callback(repo, updated, now=now)
         self._ctx.jobs_ready.notify()
         return updated

@@ -59,7 +59,7 @@ class ReadbackService:
 
     async def events(self, message: Message) -> list[MessageEvent]:
         async with self._ctx.store.read() as repo:
-            return await repo.list_message_events(message.sid)
+            return await repo.list_message_events(message)
 
     async def attempts(self, message: Message) -> list[RecordedAttempt]:
         async with self._ctx.store.read() as repo:

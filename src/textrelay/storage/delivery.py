@@ -200,23 +200,40 @@ class DeliveryQueries:
         return changed == 1
 
     async def insert_message_event(
-        self, message_sid: str, status: MessageStatus, error_code: int | None, at: datetime
+        self,
+        message_sid: str,
+        status: MessageStatus,
+        error_code: int | None,
+        at: datetime,
+        *,
+        previous: MessageStatus,
     ) -> None:
         await self._conn.execute(
-            "INSERT INTO message_events (message_sid, status, error_code, occurred_at) "
-            "VALUES (:sid, :status, :error_code, :at)",
-            {"sid": message_sid, "status": status.value, "error_code": error_code, "at": to_us(at)},
+            "INSERT INTO message_events (message_sid, status, previous_status, error_code, "
+            "occurred_at) VALUES (:sid, :status, :previous, :error_code, :at)",
+            {
+                "sid": message_sid,
+                "status": status.value,
+                "previous": previous.value,
+                "error_code": error_code,
+                "at": to_us(at),
+            },
         )
 
-    async def list_message_events(self, message_sid: str) -> list[MessageEvent]:
+    async def list_message_events(self, message: Message) -> list[MessageEvent]:
+        """The message's statuses in order, its initial one (at creation) first."""
         rows = await self._conn.fetch_all(
-            "SELECT status, error_code, occurred_at FROM message_events "
+            "SELECT status, previous_status, error_code, occurred_at FROM message_events "
             "WHERE message_sid = :sid ORDER BY seq",
-            {"sid": message_sid},
+            {"sid": message.sid},
         )
+        initial = MessageStatus(rows[0]["previous_status"]) if rows else message.status
         return [
-            MessageEvent(MessageStatus(r["status"]), r["error_code"], from_us(r["occurred_at"]))
-            for r in rows
+            MessageEvent(initial, None, message.date_created),
+            *(
+                MessageEvent(MessageStatus(r["status"]), r["error_code"], from_us(r["occurred_at"]))
+                for r in rows
+            ),
         ]
 
     async def delete_message_records(self, message_sid: str) -> None:
