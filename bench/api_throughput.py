@@ -239,6 +239,7 @@ def report(args: argparse.Namespace, phases: list[Phase]) -> None:
         f"settings: {args.seconds:g} s a phase, {args.concurrency} connections, "
         f"{args.rounds} rounds, "
         f"sqlite synchronous={args.sqlite_synchronous.upper()}, "
+        f"delivery workers {'on' if args.workers else 'off'}, "
         f"pinning: {'servers core 0, load core 1' if can_pin(args) else 'none'}"
     )
     print(f"{'phase':<24}{'requests':>10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
@@ -270,6 +271,12 @@ def main() -> int:
         default=True,
         help="servers on core 0, load generator on core 1 (needs taskset)",
     )
+    parser.add_argument(
+        "--workers",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also deliver the created messages in the server (default: API only)",
+    )
     args = parser.parse_args()
     if not 0 < args.seconds <= 120 or not 0 < args.rounds <= 10 or not 0 < args.concurrency <= 256:
         parser.error("keep --seconds in (0, 120], --rounds in (0, 10], --concurrency in (0, 256]")
@@ -283,6 +290,9 @@ def main() -> int:
             "TEXTRELAY_AUTH_TOKEN": AUTH_TOKEN,
             "TEXTRELAY_LOG_LEVEL": "warning",
             "TEXTRELAY_SQLITE_SYNCHRONOUS": args.sqlite_synchronous,
+            # The API's own cost: created messages wait in the queue instead of being
+            # delivered on the same core (bench/e2e_delivery.py measures delivery).
+            "TEXTRELAY_WORKERS": "true" if args.workers else "false",
         }
         textrelay = pinned(
             args,
