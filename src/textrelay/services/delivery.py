@@ -89,6 +89,30 @@ class DeliveryService:
             await self._finish(job)
         self._notify()
 
+    async def apply_receipt(
+        self, message_sid: str, status: MessageStatus, error_code: int | None = None
+    ) -> Message | None:
+        """A delivery receipt from a carrier on a live connection: apply it (passing through
+        `sent` if the receipt overtook the submit's answer). None when the message is gone or
+        already past it, as a repeated receipt is."""
+        message = await self._message(message_sid)
+        if message is None or message.status in FINAL_STATUSES:
+            return None
+        try:
+            async with self._ctx.store.transaction() as repo:
+                was = message.status
+                message = await self._reach(
+                    repo, message, PlannedEvent(status, error_code), {"events": []}
+                )
+                await self._store(repo, message, was=was)
+                if message.status in FINAL_STATUSES:
+                    # A live receipt overtakes whatever the simulator had planned.
+                    await repo.drop_pending_jobs(message.sid, JobKind.CARRIER)
+        except StaleMessage:
+            return None
+        self._notify()
+        return message
+
     async def carrier_event(self, job: Job) -> None:
         """A `carrier` job: the next status change the carrier reported for the message."""
         message = await self._message(job.message_sid)

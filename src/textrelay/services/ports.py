@@ -14,6 +14,11 @@ from textrelay.domain.webhooks import WebhookOutcome, WebhookRequest
 
 
 class Carrier(Protocol):
+    """Where outbound messages go. The simulator plans its reports at submit time (they ride
+    the job queue); a carrier on a live connection (SMPP) answers `sent` and later hands its
+    delivery receipts to DeliveryService.apply_receipt, and inbound messages to the inbound
+    service (issue 5)."""
+
     async def submit(self, message: Message) -> Submission:
         """Hand a message over; the status changes the carrier will report for it."""
         ...

@@ -148,6 +148,13 @@ class DeliveryQueries:
         )
         return None if row is None else _job(row, claim)
 
+    async def drop_pending_jobs(self, message_sid: str, kind: JobKind) -> int:
+        """Delete a message's unclaimed jobs of `kind` (plans overtaken by events)."""
+        return await self._conn.execute(
+            "DELETE FROM jobs WHERE message_sid = :sid AND kind = :kind AND claim IS NULL",
+            {"sid": message_sid, "kind": kind.value},
+        )
+
     async def pending_job_kinds(self, message_sid: str) -> list[str]:
         rows = await self._conn.fetch_all(
             "SELECT kind FROM jobs WHERE message_sid = :sid ORDER BY seq", {"sid": message_sid}
