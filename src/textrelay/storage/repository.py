@@ -260,7 +260,7 @@ class Repository(DeliveryQueries):
     async def messages_to(
         self, account_sid: str, to: str, *, after_sid: str | None, limit: int
     ) -> list[Message]:
-        """Messages of the account addressed to `to`, newest first; only those created after
+        """Outbound messages of the account addressed to `to`, newest first; only those after
         `after_sid` when it is given (and known)."""
         after = 0
         if after_sid is not None:
@@ -270,6 +270,7 @@ class Repository(DeliveryQueries):
             after = 0 if row is None else int(row["seq"])
         rows = await self._conn.fetch_all(
             "SELECT * FROM messages WHERE account_sid = :account AND to_addr = :to "
+            "AND direction <> 'inbound' "
             "AND seq > :after ORDER BY seq DESC LIMIT :limit",
             {"account": account_sid, "to": to, "after": after, "limit": limit},
         )
