@@ -36,9 +36,11 @@ from textrelay.domain.sids import SidGenerator
 from textrelay.domain.webhooks import RetryPolicy
 from textrelay.services.accounts import AccountService
 from textrelay.services.callbacks import CallbackService
+from textrelay.services.clock import AdjustableClock
 from textrelay.services.context import Clock, ServiceContext
 from textrelay.services.delivery import DeliveryService
-from textrelay.services.messaging import MessagingService
+from textrelay.services.messaging import MessagingService, ScheduleWindow
+from textrelay.services.messaging_services import MessagingServicesService
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.readback import ReadbackService
 from textrelay.services.simulator import SimulatorService
@@ -69,11 +71,16 @@ class Services:
     delivery: DeliveryService
     callbacks: CallbackService
     webhooks: HttpWebhookTransport
+    messaging_services: MessagingServicesService
+    clock: AdjustableClock
 
 
 def build_services(settings: Settings, database: Database, clock: Clock) -> Services:
-    ctx = ServiceContext(Store(database), SidGenerator(random_source(settings.seed)), clock)
+    adjustable = AdjustableClock(clock)
+    ctx = ServiceContext(Store(database), SidGenerator(random_source(settings.seed)), adjustable)
+    adjustable.jobs_ready = ctx.jobs_ready
     numbers = PhoneNumberService(ctx)
+    messaging_services = MessagingServicesService(ctx)
     simulator = SimulatorService(ctx)
     webhooks = HttpWebhookTransport()
     retry = RetryPolicy(
@@ -85,13 +92,19 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
         ctx=ctx,
         accounts=AccountService(ctx),
         messaging=MessagingService(
-            ctx, numbers, auto_provision_senders=settings.auto_provision_senders
+            ctx,
+            numbers,
+            messaging_services,
+            auto_provision_senders=settings.auto_provision_senders,
+            schedule=ScheduleWindow(settings.schedule_min_ahead_s, settings.schedule_max_ahead_s),
         ),
         numbers=numbers,
         simulator=simulator,
         delivery=DeliveryService(ctx, SimulatorCarrier(simulator.config, seed=settings.seed)),
         callbacks=CallbackService(ctx, webhooks, retry),
         webhooks=webhooks,
+        messaging_services=messaging_services,
+        clock=adjustable,
     )
 
 
@@ -149,6 +162,8 @@ def build_app(settings: Settings, services: Services) -> Starlette:
         simulator=services.simulator,
         delivery=services.delivery,
         readback=ReadbackService(services.ctx),
+        messaging_services=services.messaging_services,
+        clock=services.clock,
     )
     return app
 

@@ -93,6 +93,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _whole_seconds(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 400 * 86_400:
+        raise ValueError(f"{text} is not a number of seconds in [0, 34560000]")
+    return value
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         value = text.strip().lower()
@@ -183,6 +190,18 @@ SETTINGS: tuple[Setting, ...] = (
         1.0,
     ),
     Setting(
+        "schedule_min_ahead_s",
+        "Scheduled messages: the least time SendAt may be ahead (Twilio: 900, 15 minutes).",
+        _whole_seconds,
+        900,
+    ),
+    Setting(
+        "schedule_max_ahead_s",
+        "Scheduled messages: the most time SendAt may be ahead (Twilio: 35 days).",
+        _whole_seconds,
+        3_024_000,
+    ),
+    Setting(
         "simulator_config",
         "A TOML or JSON file of simulator settings and rules, applied at start "
         "(docs/simulator.md).",
@@ -217,6 +236,8 @@ class Settings:
     callback_retry: str = "twilio"
     callback_max_attempts: int = 8
     callback_retry_base_s: float = 1.0
+    schedule_min_ahead_s: int = 900
+    schedule_max_ahead_s: int = 3_024_000
     simulator_config: str | None = None
     simulator_mode: str | None = None
 

@@ -12,8 +12,10 @@ from starlette.requests import Request
 from textrelay.api.forms import Params, form_params
 from textrelay.domain.accounts import Account
 from textrelay.services.accounts import AccountService, Principal
+from textrelay.services.clock import AdjustableClock
 from textrelay.services.delivery import DeliveryService
 from textrelay.services.messaging import MessagingService
+from textrelay.services.messaging_services import MessagingServicesService
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.readback import ReadbackService
 from textrelay.services.simulator import SimulatorService
@@ -28,6 +30,8 @@ class ApiContext:
     simulator: SimulatorService
     delivery: DeliveryService
     readback: ReadbackService
+    messaging_services: MessagingServicesService
+    clock: AdjustableClock
 
 
 def api(request: Request) -> ApiContext:

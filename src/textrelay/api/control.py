@@ -16,6 +16,7 @@ from textrelay.api.context import api, caller, path_account
 from textrelay.api.forms import read_body
 from textrelay.api.responses import json_response
 from textrelay.api.serializers import message_json
+from textrelay.api.short_codes import short_code_json
 from textrelay.domain import errors
 from textrelay.domain.addresses import AddressError, parse_recipient
 from textrelay.domain.dates import iso8601
@@ -199,3 +200,44 @@ async def reset(request: Request) -> Response:
 
 def _date(moment: datetime) -> str:
     return iso8601(moment)
+
+
+# --- short codes and the clock ----------------------------------------------------------------
+
+
+async def provision_short_code(request: Request) -> Response:
+    """Twilio provisions short codes out of band; this is textrelay's way."""
+    account = await path_account(request)
+    data = await _json_body(request)
+    short_code = data.get("short_code")
+    if not isinstance(short_code, str):
+        raise errors.InvalidParameter("short_code is required: 3 to 8 digits, as a string")
+    friendly_name = data.get("friendly_name")
+    country_code = data.get("country_code", "US")
+    if (friendly_name is not None and not isinstance(friendly_name, str)) or not isinstance(
+        country_code, str
+    ):
+        raise errors.InvalidParameter("friendly_name and country_code are strings")
+    code = await api(request).messaging_services.provision_short_code(
+        account, short_code, friendly_name=friendly_name, country_code=country_code
+    )
+    return json_response(short_code_json(code), 201)
+
+
+async def clock(request: Request) -> Response:
+    """The server's "now"; POST {"advance_s": N} moves it forward (scheduled messages, validity
+    periods and timed mode follow). Server-wide, like the simulator's settings."""
+    await caller(request)
+    adjustable = api(request).clock
+    if request.method == "POST":
+        data = await _json_body(request)
+        seconds = data.get("advance_s")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise errors.InvalidParameter("advance_s is a number of seconds")
+        try:
+            adjustable.advance(float(seconds))
+        except ValueError as exc:
+            raise errors.InvalidParameter(f"advance_s: {exc}") from None
+    return json_response(
+        {"now": _date(adjustable()), "offset_s": adjustable.offset.total_seconds()}
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from textrelay.api import accounts, control, messages, phone_numbers
+from textrelay.api import accounts, control, messages, messaging_v1, phone_numbers, short_codes
 
 ACCOUNT = "/2010-04-01/Accounts/{account_sid}"
 CONTROL_ACCOUNT = f"{control.PREFIX}/Accounts/{{account_sid}}"
@@ -43,6 +43,27 @@ ROUTES: list[BaseRoute] = [
         phone_numbers.number_instance,
         methods=["GET", "POST", "DELETE"],
     ),
+    Route(f"{ACCOUNT}/SMS/ShortCodes.json", short_codes.collection, methods=["GET"]),
+    Route(f"{ACCOUNT}/SMS/ShortCodes/{{sid}}.json", short_codes.instance, methods=["GET", "POST"]),
+    # messaging.twilio.com/v1.
+    Route("/v1/Services", messaging_v1.services_collection, methods=["GET", "POST"]),
+    Route("/v1/Services/{sid}", messaging_v1.service_instance, methods=["GET", "POST", "DELETE"]),
+    *(
+        route
+        for pool in ("PhoneNumbers", "ShortCodes", "AlphaSenders")
+        for route in (
+            Route(
+                f"/v1/Services/{{service_sid}}/{pool}",
+                messaging_v1.pool_collection(pool),
+                methods=["GET", "POST"],
+            ),
+            Route(
+                f"/v1/Services/{{service_sid}}/{pool}/{{sid}}",
+                messaging_v1.pool_instance(pool),
+                methods=["GET", "DELETE"],
+            ),
+        )
+    ),
     # textrelay's own control API (docs/control-api.md).
     Route(f"{control.PREFIX}/Simulator", control.simulator, methods=["GET", "POST", "PUT"]),
     Route(f"{control.PREFIX}/Simulator/Rules", control.simulator_rules, methods=["POST", "DELETE"]),
@@ -57,4 +78,6 @@ ROUTES: list[BaseRoute] = [
         f"{CONTROL_ACCOUNT}/Messages/{{sid}}/Callbacks", control.message_callbacks, methods=["GET"]
     ),
     Route(f"{CONTROL_ACCOUNT}/Reset", control.reset, methods=["POST"]),
+    Route(f"{CONTROL_ACCOUNT}/ShortCodes", control.provision_short_code, methods=["POST"]),
+    Route(f"{control.PREFIX}/Clock", control.clock, methods=["GET", "POST"]),
 ]

@@ -43,7 +43,8 @@ _ACCOUNT_SUBRESOURCES = {
 }
 
 
-def _date(moment: datetime | None) -> str | None:
+def date_2822(moment: datetime | None) -> str | None:
+    """A 2010-04-01 date field: RFC 2822 in GMT, or null."""
     return None if moment is None else rfc2822(moment)
 
 
@@ -55,8 +56,8 @@ def account_json(account: Account) -> dict[str, Any]:
     base = account_path(account.sid)
     return {
         "auth_token": account.auth_token,
-        "date_created": _date(account.date_created),
-        "date_updated": _date(account.date_updated),
+        "date_created": date_2822(account.date_created),
+        "date_updated": date_2822(account.date_updated),
         "friendly_name": account.friendly_name,
         "owner_account_sid": account.owner_account_sid,
         "sid": account.sid,
@@ -73,8 +74,8 @@ def key_json(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "sid": key.sid,
         "friendly_name": key.friendly_name,
-        "date_created": _date(key.date_created),
-        "date_updated": _date(key.date_updated),
+        "date_created": date_2822(key.date_created),
+        "date_updated": date_2822(key.date_updated),
     }
     if secret is not None:
         body["secret"] = secret
@@ -92,8 +93,8 @@ def number_json(number: IncomingPhoneNumber) -> dict[str, Any]:
         "api_version": c.api_version,
         "beta": number.beta,
         "capabilities": {"voice": caps.voice, "sms": caps.sms, "mms": caps.mms, "fax": caps.fax},
-        "date_created": _date(number.date_created),
-        "date_updated": _date(number.date_updated),
+        "date_created": date_2822(number.date_created),
+        "date_updated": date_2822(number.date_updated),
         "friendly_name": c.friendly_name,
         "identity_sid": c.identity_sid,
         "phone_number": number.phone_number,
@@ -131,9 +132,9 @@ def message_json(message: Message) -> dict[str, Any]:
         "account_sid": message.account_sid,
         "api_version": API_VERSION,
         "body": message.body,
-        "date_created": _date(message.date_created),
-        "date_sent": _date(message.date_sent),
-        "date_updated": _date(message.date_updated),
+        "date_created": date_2822(message.date_created),
+        "date_sent": date_2822(message.date_sent),
+        "date_updated": date_2822(message.date_updated),
         "direction": message.direction.value,
         "error_code": message.error_code,
         "error_message": message.error_message,

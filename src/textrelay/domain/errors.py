@@ -297,3 +297,81 @@ class StepUnreachable(TwilioError):
 
 class InvalidSimulatorConfig(TwilioError):
     code, status = 20001, 400
+
+
+# --- Messaging Services and sender pools (messaging-and-webhooks.md §1.6, §2) --------------
+
+
+class SenderNotFound(TwilioError):
+    code, status = 20404, 404
+
+    def __init__(self, name: str, sid: str) -> None:
+        super().__init__(f"The requested resource {name} {sid} was not found")
+
+
+class SenderAlreadyInService(TwilioError):
+    code, status = 21710, 409
+    default_message = "Phone Number or Short Code is already in the Messaging Service."
+
+
+class SenderInAnotherService(TwilioError):
+    code, status = 21712, 409
+    default_message = "Phone Number or Short Code is associated with another Messaging Service."
+
+
+class AlphaSenderMissing(TwilioError):
+    code, status = 21708, 400
+    default_message = "Missing required parameter AlphaSender in the post body"
+
+
+class AlphaSenderInvalid(TwilioError):
+    code, status = 21709, 400
+
+    def __init__(self, alpha: str) -> None:
+        super().__init__(
+            f"Invalid AlphaSender '{alpha}': up to 11 letters, digits, spaces and + - _ &, "
+            "not only digits"
+        )
+
+
+class InvalidUsecase(TwilioError):
+    code, status = 21713, 400
+
+    def __init__(self, usecase: str) -> None:
+        super().__init__(f"Invalid Usecase '{usecase}'")
+
+
+class MessagingServicePoolEmpty(TwilioError):
+    code, status = 21704, 400
+    default_message = "The Messaging Service contains no phone numbers"
+
+
+class FromNotInServicePool(TwilioError):
+    code, status = 21606, 400
+
+    def __init__(self, sender: str) -> None:
+        super().__init__(f"The From phone number {sender} is not in the Messaging Service's pool")
+
+
+NO_ELIGIBLE_SENDER = 21703
+"""A service send whose pool has no sender that can reach the recipient fails with this."""
+
+
+class SendAtTooSoon(TwilioError):
+    code, status = 35114, 400
+
+    def __init__(self, minimum_s: int) -> None:
+        super().__init__(
+            f"Scheduling does not support this timestamp: SendAt must be at least "
+            f"{minimum_s} seconds in the future"
+        )
+
+
+class SendAtTooLate(TwilioError):
+    code, status = 35115, 400
+
+    def __init__(self, maximum_s: int) -> None:
+        super().__init__(
+            f"Scheduling does not support this timestamp: SendAt must be at most "
+            f"{maximum_s} seconds in the future"
+        )

@@ -37,6 +37,9 @@ class SendOptions:
     max_price: str | None = None
     fallback_from: str | None = None
     media_urls: tuple[str, ...] = ()
+    pinned_from: str | None = None
+    """A scheduled message's From, given at create: it is sent from it instead of a sender
+    the service chooses (the resource shows `from` null until then, as Twilio's does)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,14 @@ to the status check in the same transaction, never twice.
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from textrelay.domain import errors
+from textrelay.domain.addresses import region_of
 from textrelay.domain.delivery import (
     FINAL_STATUSES,
     IllegalTransition,
@@ -25,7 +27,9 @@ from textrelay.domain.delivery import (
     advance,
     path_to,
 )
-from textrelay.domain.messages import Message
+from textrelay.domain.messages import DEFAULT_VALIDITY_PERIOD_S, Message
+from textrelay.domain.messaging_services import Recipient, choose_sender
+from textrelay.domain.segments import count_segments
 from textrelay.domain.statuses import MessageStatus
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
@@ -61,8 +65,18 @@ class DeliveryService:
     async def dispatch(self, job: Job) -> None:
         """A `dispatch` job: submit the message and apply what can be applied at once."""
         message = await self._message(job.message_sid)
+        if message is not None and message.status in _WAITING_FOR_SENDER:
+            try:
+                message = await self._assign_sender(job, message)
+            except (LeaseLost, StaleMessage):
+                await self._finish(job)
+                return
+            self._notify()
         if message is None or message.status is not MessageStatus.QUEUED:
             await self._finish(job)
+            return
+        if self._expired(message):
+            await self.fail_queued(job, message, VALIDITY_EXPIRED)
             return
         submission = await self._carrier.submit(message)
         if not submission.events:
@@ -85,6 +99,70 @@ class DeliveryService:
                     message = await self._apply(repo, message, MessageStatus.SENDING, None, None)
                     message = await self._run_events(repo, message, payload)
                     await self._store(repo, message, was=queued)
+        except (LeaseLost, StaleMessage):
+            await self._finish(job)
+        self._notify()
+
+    async def _assign_sender(self, job: Job, message: Message) -> Message:
+        """An `accepted` or `scheduled` message gets its From (the one pinned at create, else
+        the service's choice) and becomes `queued`, with its callback; or `failed` with 21703
+        when no sender in the pool can reach the recipient."""
+        async with self._ctx.store.transaction() as repo:
+            sender = message.options.pinned_from or await self._choose(repo, message)
+            was = message.status
+            if sender is None:
+                if not await repo.finish_job(job):
+                    raise LeaseLost
+                message = await self._apply(
+                    repo, message, MessageStatus.FAILED, errors.NO_ELIGIBLE_SENDER, None
+                )
+            else:
+                message = replace(message, from_=sender, num_segments=_segments(message))
+                message = await self._apply(repo, message, MessageStatus.QUEUED, None, None)
+            await self._store(repo, message, was=was)
+        return message
+
+    async def _choose(self, repo: Repository, message: Message) -> str | None:
+        service_sid = message.messaging_service_sid
+        service = await repo.get_service(service_sid) if service_sid else None
+        if service is None:
+            return None
+        pool = await repo.whole_pool(service.sid)
+        sticky = None
+        if service.settings.sticky_sender:
+            sticky = await repo.sticky_sender(service.sid, "sms", message.to)
+        recipient = Recipient(
+            message.to,
+            region_of(message.to) if message.to.startswith("+") else None,
+            channel=message.to.partition(":")[0] if ":" in message.to else "sms",
+        )
+        draws = random.Random(message.sid)  # spread evenly; the same SID, the same choice
+        chosen = choose_sender(
+            pool,
+            recipient,
+            area_code_geomatch=service.settings.area_code_geomatch,
+            sticky=sticky,
+            draw=draws.randrange,
+        )
+        if chosen is None:
+            return None
+        if service.settings.sticky_sender and chosen.address != sticky:
+            await repo.set_sticky_sender(service.sid, "sms", message.to, chosen.address)
+        return chosen.address
+
+    def _expired(self, message: Message) -> bool:
+        """Still queued past its validity period, counted from SendAt for a scheduled one."""
+        period = message.options.validity_period_s or DEFAULT_VALIDITY_PERIOD_S
+        start = message.options.send_at or message.date_created
+        return self._ctx.clock() > start + timedelta(seconds=period)
+
+    async def fail_queued(self, job: Job, message: Message, error_code: int) -> None:
+        try:
+            async with self._ctx.store.transaction() as repo:
+                if not await repo.finish_job(job):
+                    raise LeaseLost
+                failed = await self._apply(repo, message, MessageStatus.FAILED, error_code, None)
+                await self._store(repo, failed, was=message.status)
         except (LeaseLost, StaleMessage):
             await self._finish(job)
         self._notify()
@@ -164,7 +242,10 @@ class DeliveryService:
     async def _reach(
         self, repo: Repository, message: Message, event: PlannedEvent, payload: dict[str, Any]
     ) -> Message:
-        """Apply `event`, passing through the statuses between (queued → sending → sent)."""
+        """Apply `event`, passing through the statuses between (queued → sending → sent). A
+        message still queued past its validity period fails with 30036 instead."""
+        if message.status is MessageStatus.QUEUED and self._expired(message):
+            event = PlannedEvent(MessageStatus.FAILED, VALIDITY_EXPIRED)
         route = path_to(message.status, event.status)
         if not route:
             raise StaleMessage
@@ -297,6 +378,16 @@ class DeliveryService:
     def _notify(self) -> None:
         self._ctx.jobs_ready.notify()
         self._ctx.messages_changed.notify()
+
+
+_WAITING_FOR_SENDER = frozenset({MessageStatus.ACCEPTED, MessageStatus.SCHEDULED})
+VALIDITY_EXPIRED = 30036
+
+
+def _segments(message: Message) -> int:
+    if message.to.startswith(("whatsapp:", "messenger:")):
+        return 1
+    return count_segments(message.body).segments
 
 
 def _passed(before: MessageStatus, after: MessageStatus) -> tuple[MessageStatus, ...]:

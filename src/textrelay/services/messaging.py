@@ -9,6 +9,7 @@ top to bottom: addresses, content, options.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from textrelay.domain import errors, magic
@@ -25,12 +26,15 @@ from textrelay.domain.addresses import (
 from textrelay.domain.dates import TimeSpan
 from textrelay.domain.delivery import JobKind
 from textrelay.domain.messages import Message, SendOptions
+from textrelay.domain.messaging_services import MessagingServiceResource, ServiceSettings
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length, count_segments
 from textrelay.domain.sids import MESSAGE_SID_TYPES, SidType, is_sid, normalize
+from textrelay.domain.smart_encoding import smart_encode
 from textrelay.domain.statuses import CANCELABLE, IN_FLIGHT, Direction, MessageStatus
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
+from textrelay.services.messaging_services import MessagingServicesService
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.storage.repository import MessageFilter
 
@@ -62,6 +66,25 @@ class MessageListFilter:
     """`DateSent>`: sent on or after this span."""
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduleWindow:
+    """How far ahead SendAt may be: Twilio's 15 minutes to 35 days by default (settings
+    schedule_min_ahead_s and schedule_max_ahead_s, so tests need not wait 15 minutes)."""
+
+    min_ahead_s: int = 900
+    max_ahead_s: int = 35 * 86_400
+
+
+def _with_service_defaults(options: SendOptions, settings: ServiceSettings) -> SendOptions:
+    """The service's StatusCallback and ValidityPeriod where the request gave none."""
+    changes: dict[str, object] = {}
+    if options.status_callback is None and settings.status_callback:
+        changes["status_callback"] = settings.status_callback
+    if options.validity_period_s is None and settings.validity_period:
+        changes["validity_period_s"] = settings.validity_period
+    return replace(options, **changes) if changes else options  # type: ignore[arg-type]
+
+
 def is_web_url(url: str, *, allow_underscore_host: bool = True) -> bool:
     try:
         parts = urlsplit(url)
@@ -77,12 +100,16 @@ class MessagingService:
         self,
         ctx: ServiceContext,
         numbers: PhoneNumberService,
+        services: MessagingServicesService,
         *,
         auto_provision_senders: bool = False,
+        schedule: ScheduleWindow | None = None,
     ) -> None:
         self._ctx = ctx
         self._numbers = numbers
+        self._services = services
         self._auto_provision = auto_provision_senders
+        self._schedule = schedule or ScheduleWindow()
 
     # --- create ----------------------------------------------------------------------------
 
@@ -103,38 +130,87 @@ class MessagingService:
         region = (sender and sender.number and region_of(sender.number)) or DEFAULT_REGION
         recipient = _recipient(request.to, region)
         _check_options(request)
-        if request.messaging_service_sid:
-            # Messaging Services arrive with issue 4; until then no service exists.
-            raise errors.MessagingServiceNotFound(request.messaging_service_sid)
-        if options.schedule_type is not None or options.send_at is not None:
+        service = await self._service(account, request.messaging_service_sid, sender)
+        scheduled = options.schedule_type is not None or options.send_at is not None
+        if scheduled and service is None:
             raise errors.SchedulingRequiresService()
-        assert sender is not None  # guaranteed: From or a (refused above) service
 
         now = self._ctx.now()
+        if options.send_at is not None:
+            self._check_send_at(options.send_at, now)
+        if service is not None:
+            options = _with_service_defaults(options, service.settings)
+            if service.settings.smart_encoding:
+                options = replace(options, smart_encoded=True)
+        if options.smart_encoded:
+            body = smart_encode(body)
+        # A service send without From waits for a sender (`accepted`); a scheduled one for its
+        # time (`scheduled`); both show no From and no segments yet (messaging-and-webhooks §2).
+        if scheduled:
+            status, due = MessageStatus.SCHEDULED, options.send_at or now
+            if sender is not None:
+                options = replace(options, pinned_from=sender.value)
+        elif service is not None and sender is None:
+            status, due = MessageStatus.ACCEPTED, now
+        else:
+            status, due = MessageStatus.QUEUED, now
+        shown_from = sender.value if sender is not None and status is MessageStatus.QUEUED else None
         sid_type = SidType.MMS_MESSAGE if options.media_urls else SidType.MESSAGE
-        segments = 1 if recipient.is_channel else count_segments(body).segments
+        if shown_from is None:
+            segments = 0
+        else:
+            segments = 1 if recipient.is_channel else count_segments(body).segments
         message = Message(
             sid=self._ctx.sids.new(sid_type),
             account_sid=account.sid,
             direction=Direction.OUTBOUND_API,
-            status=MessageStatus.QUEUED,
-            from_=sender.value,
+            status=status,
+            from_=shown_from,
             to=recipient.value,
             body=body,
             num_segments=segments,
             num_media=len(options.media_urls),
             date_created=now,
             date_updated=now,
+            messaging_service_sid=service.sid if service is not None else None,
             tags=request.tags,
             options=options,
         )
         async with self._ctx.store.transaction() as repo:
             await repo.insert_message(message)
             # The outbox: the message and the job that sends it commit together.
-            await repo.insert_job(JobKind.DISPATCH, message.sid, {}, due_at=now, now=now)
+            await repo.insert_job(JobKind.DISPATCH, message.sid, {}, due_at=due, now=now)
         self._ctx.jobs_ready.notify()
         self._ctx.messages_changed.notify()
         return message
+
+    async def _service(
+        self, account: Account, sid: str | None, sender: Address | None
+    ) -> MessagingServiceResource | None:
+        """The service a create names, checked: it exists in this account (21701), a From
+        given with it is in its pool (21606), and without a From the pool is not empty."""
+        if sid is None:
+            return None
+        service = await self._services.find(account, sid)
+        if service is None:
+            raise errors.MessagingServiceNotFound(sid)
+        pool = await self._services.pool_addresses(service.sid)
+        if not pool:
+            raise errors.MessagingServicePoolEmpty()
+        if (
+            sender is not None
+            and sender.value not in pool
+            and sender.value != magic.MAGIC_SENDER_OK
+        ):
+            raise errors.FromNotInServicePool(sender.value)
+        return service
+
+    def _check_send_at(self, send_at: datetime, now: datetime) -> None:
+        ahead_s = (send_at - now).total_seconds()
+        if ahead_s < self._schedule.min_ahead_s:
+            raise errors.SendAtTooSoon(self._schedule.min_ahead_s)
+        if ahead_s > self._schedule.max_ahead_s:
+            raise errors.SendAtTooLate(self._schedule.max_ahead_s)
 
     async def _sender(self, account: Account, text: str) -> Address:
         try:
@@ -235,6 +311,7 @@ class MessagingService:
                     updated.sid, updated.status, None, now, previous=message.status
                 )
                 await promise_status_callback(repo, updated, now=now)
+                await repo.drop_pending_jobs(updated.sid, JobKind.DISPATCH)
         self._ctx.jobs_ready.notify()
         return updated
 

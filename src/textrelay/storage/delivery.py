@@ -188,13 +188,16 @@ class DeliveryQueries:
         """Write a status change if the message still has `from_status` (a cancel, redaction
         or deletion may have come first); False if not."""
         changed = await self._conn.execute(
-            "UPDATE messages SET status = :status, error_code = :error_code, "
+            "UPDATE messages SET status = :status, from_addr = :from_addr, "
+            "num_segments = :num_segments, error_code = :error_code, "
             "error_message = :error_message, price = :price, price_unit = :price_unit, "
             "date_updated = :date_updated, date_sent = :date_sent "
             "WHERE sid = :sid AND status = :from_status",
             {
                 "sid": message.sid,
                 "status": message.status.value,
+                "from_addr": message.from_,
+                "num_segments": message.num_segments,
                 "error_code": message.error_code,
                 "error_message": message.error_message,
                 "price": message.price,

@@ -31,6 +31,7 @@ from textrelay.domain.phone_numbers import (
 from textrelay.domain.statuses import Direction, MessageStatus
 from textrelay.storage.connection import Connection, Database, Row
 from textrelay.storage.delivery import DeliveryQueries
+from textrelay.storage.messaging_services import ServiceQueries
 from textrelay.storage.timestamps import from_us, opt_from_us, to_us
 
 
@@ -44,7 +45,7 @@ class MessageFilter:
     """Exclusive upper bound on date_sent."""
 
 
-class Repository(DeliveryQueries):
+class Repository(DeliveryQueries, ServiceQueries):
     """Named queries over one connection (inside a transaction, or for reads)."""
 
     __slots__ = ("_conn",)
@@ -273,6 +274,17 @@ class Repository(DeliveryQueries):
             "AND direction <> 'inbound' "
             "AND seq > :after ORDER BY seq DESC LIMIT :limit",
             {"account": account_sid, "to": to, "after": after, "limit": limit},
+        )
+        return [message_from_row(row) for row in rows]
+
+    async def messages_of_service(
+        self, service_sid: str, statuses: tuple[MessageStatus, ...]
+    ) -> list[Message]:
+        marks = ", ".join(f":s{i}" for i in range(len(statuses)))
+        rows = await self._conn.fetch_all(
+            f"SELECT * FROM messages WHERE messaging_service_sid = :service "
+            f"AND status IN ({marks}) ORDER BY seq",
+            {"service": service_sid, **{f"s{i}": s.value for i, s in enumerate(statuses)}},
         )
         return [message_from_row(row) for row in rows]
 
