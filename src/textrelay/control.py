@@ -144,6 +144,21 @@ class Control:
         """Delete every message of the account; how many there were."""
         return int(self._call("POST", f"{self._account}/Reset")["deleted_messages"])
 
+    def provision_short_code(
+        self, short_code: str, *, friendly_name: str | None = None, country_code: str = "US"
+    ) -> dict[str, Any]:
+        """Give the account a short code (Twilio does it out of band): the ShortCode JSON."""
+        body: dict[str, Any] = {"short_code": short_code, "country_code": country_code}
+        if friendly_name is not None:
+            body["friendly_name"] = friendly_name
+        code: dict[str, Any] = self._call("POST", f"{self._account}/ShortCodes", json=body)
+        return code
+
+    def advance_clock(self, seconds: float) -> str:
+        """Move the server's "now" forward (server-wide): scheduled messages come due."""
+        now: str = self._call("POST", f"{_PREFIX}/Clock", json={"advance_s": seconds})["now"]
+        return now
+
     # --- simulator (server-wide) ---------------------------------------------------------
 
     def simulator(self) -> dict[str, Any]:

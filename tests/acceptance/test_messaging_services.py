@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from tests.conftest import DatabaseUnderTest
 from tests.receiver import Receiver
 from textrelay.domain.accounts import Account
+from textrelay.settings import Settings
 from textrelay.testing import TextrelayServer
 
 
@@ -434,3 +437,70 @@ def test_a_message_queued_past_its_validity_period_fails_with_30036(
     assert (stepped["status"], stepped["error_code"]) == ("failed", 30036)
     assert receiver.statuses(message.sid, count=1) == ["failed"]
     assert receiver.for_message(message.sid)[0].params["ErrorCode"] == "30036"
+
+
+def test_a_short_code_sends_as_from_when_the_account_owns_it(
+    server: TextrelayServer, client: Client, account: Account
+) -> None:
+    with server.control(account) as control:
+        control.provision_short_code("60606")
+        message = client.messages.create(to="+14155550185", from_="60606", body="code")
+        final = control.wait_until_final(message.sid)
+    stranger = server.client(server.new_account())
+
+    assert (message.from_, final) == ("60606", "delivered")
+    assert _error(lambda: stranger.messages.create(to="+14155550185", from_="60606", body="x")) == (
+        400,
+        21660,
+    )
+    assert _error(lambda: client.messages.create(to="+14155550185", from_="70707", body="x")) == (
+        400,
+        21606,
+    )
+
+
+def test_removing_a_sender_keeps_its_messages_in_flight(
+    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
+) -> None:
+    server = isolated_server(simulator_mode="manual")
+    client, service_sid, number = _service_with_number(server)
+    message = client.messages.create(
+        to="+14155550186",
+        messaging_service_sid=service_sid,
+        body="x",
+        status_callback=receiver.url(),
+    )
+    # Assigning a sender is the service's work, not the carrier's: it happens in manual
+    # mode too, and the message then waits, queued, for its first step.
+    assert receiver.statuses(message.sid, count=1) == ["queued"]
+    with server.control() as control:
+        number_sid = client.incoming_phone_numbers.list(phone_number=number)[0].sid
+        client.messaging.v1.services(service_sid).phone_numbers(number_sid).delete()
+        sent = control.step(message.sid)
+        delivered = control.step(message.sid)
+
+    assert receiver.for_message(message.sid)[0].params["From"] == number
+    assert (sent["status"], delivered["status"], delivered["from"]) == ("sent", "delivered", number)
+
+
+def test_sticky_senders_survive_a_restart(
+    tmp_path: Path, database: DatabaseUnderTest, fresh_database: Callable[[], str]
+) -> None:
+    url = fresh_database()
+    with TextrelayServer(Settings(database_url=url)) as first:
+        client, service_sid, number = _service_with_number(first)
+        message = client.messages.create(
+            to="+12125550187", messaging_service_sid=service_sid, body="1"
+        )
+        with first.control() as control:
+            control.wait_until_final(message.sid)
+    with TextrelayServer(Settings(database_url=url)) as second:
+        client = second.client()
+        better = client.incoming_phone_numbers.create(area_code="212")
+        client.messaging.v1.services(service_sid).phone_numbers.create(phone_number_sid=better.sid)
+        again = client.messages.create(
+            to="+12125550187", messaging_service_sid=service_sid, body="2"
+        )
+        with second.control() as control:
+            control.wait_until_final(again.sid)
+        assert client.messages(again.sid).fetch().from_ == number

@@ -94,6 +94,7 @@ class DeliveryService:
                     raise LeaseLost
                 if submission.manual:
                     await self._insert_carrier_job(repo, message, payload, delay_ms=None)
+                    await self._store(repo, message, was=MessageStatus.QUEUED)  # still queued?
                 else:
                     queued = message.status
                     message = await self._apply(repo, message, MessageStatus.SENDING, None, None)
@@ -322,13 +323,17 @@ class DeliveryService:
         if dispatch is not None and carrier is None and outcome is None:
             # Not yet submitted: submit now, and run its plan's first step.
             await self.dispatch(dispatch)
+            message = await self._message(message.sid) or message
+            if message.status is not before:
+                # Submitting was itself the step: a sender assigned (accepted → queued), or
+                # a carrier that reports at once.
+                return StepResult(message, _passed(before, message.status))
             async with self._ctx.store.transaction() as repo:
                 carrier = await repo.take_pending_job(
                     message.sid, JobKind.CARRIER, claim=claim, lease_until=lease_until
                 )
-            message = await self._message(message.sid) or message
-            if carrier is None or message.status is not MessageStatus.QUEUED:
-                return StepResult(message, _passed(before, message.status))
+            if carrier is None:
+                return StepResult(message, ())
         elif dispatch is not None:
             async with self._ctx.store.transaction() as repo:
                 await repo.finish_job(dispatch)

@@ -226,8 +226,11 @@ class MessagingService:
                 assert sender.number is not None
                 await self._require_owned(account, sender.number, text)
             case AddressKind.SHORT_CODE:
-                # Short codes are provisioned with issue 4; until then none is owned.
-                raise errors.FromNotOwned(text)
+                owner = await self._services.short_code_owner(sender.value)
+                if owner is None:
+                    raise errors.FromNotOwned(text)
+                if owner != account.sid:
+                    raise errors.FromAccountMismatch(text)
             case AddressKind.ALPHANUMERIC | AddressKind.MESSENGER:
                 pass  # accepted as Twilio accepts them for enabled accounts (compatibility.md)
         return sender

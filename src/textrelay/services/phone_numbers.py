@@ -175,4 +175,5 @@ class PhoneNumberService:
         number = await self.get(account, sid)
         async with self._ctx.store.transaction() as repo:
             await repo.delete_number(number)
+            await repo.remove_sender_everywhere(number.sid)  # a released number leaves its pool
         self._owners.forget(number.phone_number)
