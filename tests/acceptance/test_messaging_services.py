@@ -504,3 +504,50 @@ def test_sticky_senders_survive_a_restart(
         with second.control() as control:
             control.wait_until_final(again.sid)
         assert client.messages(again.sid).fetch().from_ == number
+
+
+def test_country_geomatch_prefers_a_sender_of_the_recipients_country(
+    server: TextrelayServer, client: Client, account: Account, sender: str
+) -> None:
+    service = client.messaging.v1.services.create(friendly_name="geo", sticky_sender=False)
+    london = client.incoming_phone_numbers.create(phone_number="+447700900555")
+    for number_sid in (client.incoming_phone_numbers.list(phone_number=sender)[0].sid, london.sid):
+        service.phone_numbers.create(phone_number_sid=number_sid)
+
+    to_uk = client.messages.create(to="+447700900124", messaging_service_sid=service.sid, body="a")
+    to_us = client.messages.create(to="+14155550188", messaging_service_sid=service.sid, body="b")
+    to_fr = client.messages.create(to="+33612345678", messaging_service_sid=service.sid, body="c")
+
+    with server.control(account) as control:
+        for message in (to_uk, to_us, to_fr):
+            control.wait_until_final(message.sid)
+    senders = [client.messages(m.sid).fetch().from_ for m in (to_uk, to_us, to_fr)]
+
+    # No French number: a US number is the fallback (messaging-and-webhooks.md §2).
+    assert senders == ["+447700900555", sender, sender]
+
+
+def test_a_scheduled_message_survives_a_restart_and_fires_on_time(
+    fresh_database: Callable[[], str], receiver: Receiver
+) -> None:
+    url = fresh_database()
+    settings = Settings(database_url=url, schedule_min_ahead_s=1)
+    with TextrelayServer(settings) as first:
+        client, service_sid, _number = _service_with_number(first)
+        send_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+        message = client.messages.create(
+            to="+14155550189",
+            messaging_service_sid=service_sid,
+            body="after the restart",
+            schedule_type="fixed",
+            send_at=send_at,
+            status_callback=receiver.url(),
+        )
+    assert receiver.for_message(message.sid) == []
+    with TextrelayServer(settings) as second:
+        statuses = receiver.statuses(message.sid, count=3, timeout_s=10)
+        sent = second.client().messages(message.sid).fetch()
+
+    assert statuses == ["queued", "sent", "delivered"]
+    assert sent.date_sent is not None
+    assert sent.date_sent >= send_at
