@@ -39,6 +39,7 @@ from textrelay.services.callbacks import CallbackService
 from textrelay.services.clock import AdjustableClock
 from textrelay.services.context import Clock, ServiceContext
 from textrelay.services.delivery import DeliveryService
+from textrelay.services.inbound import InboundService
 from textrelay.services.messaging import MessagingService, ScheduleWindow
 from textrelay.services.messaging_services import MessagingServicesService
 from textrelay.services.phone_numbers import PhoneNumberService
@@ -73,6 +74,7 @@ class Services:
     webhooks: HttpWebhookTransport
     messaging_services: MessagingServicesService
     clock: AdjustableClock
+    inbound: InboundService
 
 
 def build_services(settings: Settings, database: Database, clock: Clock) -> Services:
@@ -88,16 +90,17 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
         max_deliveries=settings.callback_max_attempts,
         base_delay_s=settings.callback_retry_base_s,
     )
+    messaging = MessagingService(
+        ctx,
+        numbers,
+        messaging_services,
+        auto_provision_senders=settings.auto_provision_senders,
+        schedule=ScheduleWindow(settings.schedule_min_ahead_s, settings.schedule_max_ahead_s),
+    )
     return Services(
         ctx=ctx,
         accounts=AccountService(ctx),
-        messaging=MessagingService(
-            ctx,
-            numbers,
-            messaging_services,
-            auto_provision_senders=settings.auto_provision_senders,
-            schedule=ScheduleWindow(settings.schedule_min_ahead_s, settings.schedule_max_ahead_s),
-        ),
+        messaging=messaging,
         numbers=numbers,
         simulator=simulator,
         delivery=DeliveryService(ctx, SimulatorCarrier(simulator.config, seed=settings.seed)),
@@ -105,6 +108,7 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
         webhooks=webhooks,
         messaging_services=messaging_services,
         clock=adjustable,
+        inbound=InboundService(ctx, messaging, webhooks),
     )
 
 
@@ -116,6 +120,7 @@ def build_runner(settings: Settings, database: Database, services: Services) -> 
             JobKind.DISPATCH: services.delivery.dispatch,
             JobKind.CARRIER: services.delivery.carrier_event,
             JobKind.CALLBACK: services.callbacks.deliver,
+            JobKind.INBOUND: services.inbound.run_webhook,
         },
         RunnerSettings(concurrency=settings.worker_concurrency, lease_s=settings.job_lease_s),
     )
@@ -164,6 +169,7 @@ def build_app(settings: Settings, services: Services) -> Starlette:
         readback=ReadbackService(services.ctx),
         messaging_services=services.messaging_services,
         clock=services.clock,
+        inbound=services.inbound,
     )
     return app
 

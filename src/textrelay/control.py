@@ -98,6 +98,35 @@ class Control:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"no matching message to {phone_number} in {timeout_s} s")
 
+    # --- a handset texts back --------------------------------------------------------------
+
+    def text(self, from_: str, to: str, body: str) -> dict[str, Any]:
+        """A handset (`from_`) sends `body` to one of the account's numbers (`to`): the
+        inbound Message JSON. The app's webhook is called, and its TwiML replies sent."""
+        data: dict[str, Any] = self._call(
+            "POST", f"{self._account}/Inbound", json={"from": from_, "to": to, "body": body}
+        )
+        message: dict[str, Any] = data["message"]
+        return message
+
+    def conversation(self, one: str, other: str) -> list[dict[str, Any]]:
+        """Every message between two addresses, either way, oldest first."""
+        messages: list[dict[str, Any]] = self._call(
+            "GET", f"{self._account}/Conversations/{quote(one)}/{quote(other)}"
+        )["messages"]
+        return messages
+
+    def text_and_wait_for_reply(
+        self, from_: str, to: str, body: str, *, timeout_s: float = 10.0
+    ) -> dict[str, Any]:
+        """Text `to` as the handset `from_` and wait for the app's first reply to it."""
+        sent = self.text(from_, to, body)
+        return self.wait_for_message(from_, after=sent["sid"], timeout_s=timeout_s)
+
+    def opt_outs(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._call("GET", f"{self._account}/OptOuts")["opt_outs"]
+        return found
+
     # --- messages ----------------------------------------------------------------------
 
     def step(

@@ -14,6 +14,7 @@ from textrelay.domain.accounts import Account
 from textrelay.services.accounts import AccountService, Principal
 from textrelay.services.clock import AdjustableClock
 from textrelay.services.delivery import DeliveryService
+from textrelay.services.inbound import InboundService
 from textrelay.services.messaging import MessagingService
 from textrelay.services.messaging_services import MessagingServicesService
 from textrelay.services.phone_numbers import PhoneNumberService
@@ -31,6 +32,7 @@ class ApiContext:
     delivery: DeliveryService
     readback: ReadbackService
     messaging_services: MessagingServicesService
+    inbound: InboundService
     clock: AdjustableClock
 
 

@@ -241,3 +241,40 @@ async def clock(request: Request) -> Response:
     return json_response(
         {"now": _date(adjustable()), "offset_s": adjustable.offset.total_seconds()}
     )
+
+
+# --- two-way: a handset texts back ---------------------------------------------------------
+
+
+async def inbound(request: Request) -> Response:
+    """A handset sends `body` from `from` to one of the account's numbers or short codes."""
+    account = await path_account(request)
+    data = await _json_body(request)
+    fields = {name: data.get(name) for name in ("from", "to", "body")}
+    if not all(isinstance(value, str) for value in fields.values()):
+        raise errors.InvalidParameter("from, to and body are required strings")
+    message = await api(request).inbound.receive(
+        account, str(fields["from"]), str(fields["to"]), str(fields["body"])
+    )
+    return json_response({"message": message_json(message)}, 201)
+
+
+async def conversation(request: Request) -> Response:
+    """Every message between two addresses, either way, oldest first."""
+    account = await path_account(request)
+    one, other = request.path_params["one"], request.path_params["other"]
+    found = await api(request).readback.conversation(account, one, other)
+    return json_response({"messages": [message_json(m) for m in found]})
+
+
+async def opt_outs(request: Request) -> Response:
+    account = await path_account(request)
+    found = await api(request).readback.opt_outs(account)
+    return json_response(
+        {
+            "opt_outs": [
+                {"recipient": recipient, "sender": scope, "date": _date(at)}
+                for recipient, scope, at in found
+            ]
+        }
+    )

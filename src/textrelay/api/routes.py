@@ -79,5 +79,10 @@ ROUTES: list[BaseRoute] = [
     ),
     Route(f"{CONTROL_ACCOUNT}/Reset", control.reset, methods=["POST"]),
     Route(f"{CONTROL_ACCOUNT}/ShortCodes", control.provision_short_code, methods=["POST"]),
+    Route(f"{CONTROL_ACCOUNT}/Inbound", control.inbound, methods=["POST"]),
+    Route(
+        f"{CONTROL_ACCOUNT}/Conversations/{{one}}/{{other}}", control.conversation, methods=["GET"]
+    ),
+    Route(f"{CONTROL_ACCOUNT}/OptOuts", control.opt_outs, methods=["GET"]),
     Route(f"{control.PREFIX}/Clock", control.clock, methods=["GET", "POST"]),
 ]

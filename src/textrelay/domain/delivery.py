@@ -68,6 +68,8 @@ class JobKind(StrEnum):
     """Apply the carrier's next planned status change (the simulator's delivery reports)."""
     CALLBACK = "callback"
     """POST one status callback."""
+    INBOUND = "inbound"
+    """Call the app's webhook for an incoming message and carry out its TwiML."""
 
 
 @dataclass(frozen=True, slots=True)

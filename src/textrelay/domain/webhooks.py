@@ -134,6 +134,8 @@ class WebhookAttempt:
     error_message: str | None = None
     failure: FailureKind | None = None
     response_content_type: str | None = None
+    content: bytes = field(default=b"", repr=False, compare=False)
+    """The answer as read (at most 64 kB and a byte): TwiML to run. Not stored."""
 
     @property
     def succeeded(self) -> bool:

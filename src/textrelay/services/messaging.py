@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from textrelay.domain import errors, magic
+from textrelay.domain import errors, magic, opt_out
 from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import (
     DEFAULT_REGION,
@@ -113,7 +113,16 @@ class MessagingService:
 
     # --- create ----------------------------------------------------------------------------
 
-    async def create(self, account: Account, request: MessageRequest) -> Message:
+    async def create(
+        self,
+        account: Account,
+        request: MessageRequest,
+        *,
+        direction: Direction = Direction.OUTBOUND_API,
+        honour_opt_outs: bool = True,
+    ) -> Message:
+        """Create an outbound message: the API's (`outbound-api`) or a TwiML reply's
+        (`outbound-reply`). Auto-replies to STOP/START/HELP skip the opt-out check."""
         if not request.from_ and not request.messaging_service_sid:
             raise errors.FromRequired()
         if not request.to:
@@ -131,6 +140,8 @@ class MessagingService:
         recipient = _recipient(request.to, region)
         _check_options(request)
         service = await self._service(account, request.messaging_service_sid, sender)
+        if honour_opt_outs:
+            await self._refuse_opted_out(recipient.value, sender, service)
         scheduled = options.schedule_type is not None or options.send_at is not None
         if scheduled and service is None:
             raise errors.SchedulingRequiresService()
@@ -163,7 +174,7 @@ class MessagingService:
         message = Message(
             sid=self._ctx.sids.new(sid_type),
             account_sid=account.sid,
-            direction=Direction.OUTBOUND_API,
+            direction=direction,
             status=status,
             from_=shown_from,
             to=recipient.value,
@@ -204,6 +215,31 @@ class MessagingService:
         ):
             raise errors.FromNotInServicePool(sender.value)
         return service
+
+    async def _refuse_opted_out(
+        self,
+        recipient: str,
+        sender: Address | None,
+        service: MessagingServiceResource | None,
+    ) -> None:
+        """21610 for a recipient who texted STOP to this sender, or to any number of the
+        service the sender is in (messaging-and-webhooks.md §6)."""
+        async with self._ctx.store.read() as repo:
+            scopes = await repo.opted_out_scopes(recipient)
+            if not scopes:
+                return  # the usual case: one index probe
+            candidates = set()
+            if service is not None:
+                candidates.add(opt_out.scope_for(recipient, "", service.sid).sender_scope)
+            if sender is not None:
+                candidates.add(sender.value)
+                pooled = await repo.find_pool_address(sender.value)
+                if pooled is not None:
+                    candidates.add(
+                        opt_out.scope_for(recipient, "", pooled.service_sid).sender_scope
+                    )
+        if scopes & candidates:
+            raise errors.RecipientUnsubscribed()
 
     def _check_send_at(self, send_at: datetime, now: datetime) -> None:
         ahead_s = (send_at - now).total_seconds()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from textrelay.domain.accounts import Account
+from textrelay.domain.addresses import AddressError, parse_recipient
 from textrelay.domain.messages import Message
 from textrelay.services.context import ServiceContext
 from textrelay.storage.delivery import MessageEvent, RecordedAttempt
@@ -64,6 +66,22 @@ class ReadbackService:
     async def attempts(self, message: Message) -> list[RecordedAttempt]:
         async with self._ctx.store.read() as repo:
             return await repo.list_webhook_attempts(message.sid)
+
+    async def conversation(
+        self, account: Account, one: str, other: str, limit: int = 1000
+    ) -> list[Message]:
+        addresses = []
+        for text in (one, other):
+            try:
+                addresses.append(parse_recipient(text).value)
+            except AddressError:
+                addresses.append(text.strip())
+        async with self._ctx.store.read() as repo:
+            return await repo.conversation(account.sid, addresses[0], addresses[1], limit=limit)
+
+    async def opt_outs(self, account: Account) -> list[tuple[str, str, datetime]]:
+        async with self._ctx.store.read() as repo:
+            return await repo.list_opt_outs(account.sid)
 
     async def reset(self, account: Account) -> int:
         async with self._ctx.store.transaction() as repo:

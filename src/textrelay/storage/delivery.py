@@ -253,6 +253,45 @@ class DeliveryQueries:
                 f"DELETE FROM {table} WHERE message_sid = :sid", {"sid": message_sid}
             )
 
+    # --- opt-outs ---------------------------------------------------------------------------
+
+    async def opted_out_scopes(self, recipient: str) -> set[str]:
+        """The sender scopes `recipient` has opted out of (usually none: one index probe)."""
+        rows = await self._conn.fetch_all(
+            "SELECT sender_scope FROM opt_outs WHERE recipient = :recipient",
+            {"recipient": recipient},
+        )
+        return {str(row["sender_scope"]) for row in rows}
+
+    async def set_opted_out(
+        self, recipient: str, sender_scope: str, account_sid: str, *, at: datetime | None
+    ) -> None:
+        """Record an opt-out (`at`), or lift it (`at` None)."""
+        if at is None:
+            await self._conn.execute(
+                "DELETE FROM opt_outs WHERE recipient = :recipient AND sender_scope = :scope",
+                {"recipient": recipient, "scope": sender_scope},
+            )
+            return
+        await self._conn.execute(
+            "INSERT INTO opt_outs (recipient, sender_scope, account_sid, opted_out_at) VALUES "
+            "(:recipient, :scope, :account, :at) ON CONFLICT (recipient, sender_scope) DO NOTHING",
+            {
+                "recipient": recipient,
+                "scope": sender_scope,
+                "account": account_sid,
+                "at": to_us(at),
+            },
+        )
+
+    async def list_opt_outs(self, account_sid: str) -> list[tuple[str, str, datetime]]:
+        rows = await self._conn.fetch_all(
+            "SELECT recipient, sender_scope, opted_out_at FROM opt_outs "
+            "WHERE account_sid = :account ORDER BY opted_out_at",
+            {"account": account_sid},
+        )
+        return [(r["recipient"], r["sender_scope"], from_us(r["opted_out_at"])) for r in rows]
+
     # --- webhook attempts ------------------------------------------------------------------
 
     async def insert_webhook_attempt(

@@ -108,6 +108,14 @@ class ServiceQueries:
         )
         return None if row is None else _pool_sender(row)
 
+    async def find_pool_address(self, address: str) -> PoolSender | None:
+        """The pool entry of a number or short code by its address, in any service."""
+        row = await self._conn.fetch_one(
+            "SELECT * FROM service_senders WHERE address = :address AND kind <> 'alpha_sender'",
+            {"address": address},
+        )
+        return None if row is None else _pool_sender(row)
+
     async def list_pool(
         self, service_sid: str, kind: SenderKind, query: PageQuery
     ) -> PageResult[PoolSender]:

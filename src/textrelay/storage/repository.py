@@ -277,6 +277,19 @@ class Repository(DeliveryQueries, ServiceQueries):
         )
         return [message_from_row(row) for row in rows]
 
+    async def conversation(
+        self, account_sid: str, one: str, other: str, *, limit: int
+    ) -> list[Message]:
+        """Messages of the account between two addresses, either way, oldest first (the
+        newest `limit`)."""
+        rows = await self._conn.fetch_all(
+            "SELECT * FROM messages WHERE account_sid = :account AND ("
+            "(to_addr = :one AND from_addr = :other) OR (to_addr = :other AND from_addr = :one)"
+            ") ORDER BY seq DESC LIMIT :limit",
+            {"account": account_sid, "one": one, "other": other, "limit": limit},
+        )
+        return [message_from_row(row) for row in reversed(rows)]
+
     async def messages_of_service(
         self, service_sid: str, statuses: tuple[MessageStatus, ...]
     ) -> list[Message]:

@@ -29,8 +29,9 @@ from textrelay.domain.webhooks import (
     twilio_signature,
 )
 
-MAX_RESPONSE_READ_BYTES = 64 * 1024
-"""How much of a receiver's answer is read; the rest is dropped with the connection."""
+MAX_RESPONSE_READ_BYTES = 64 * 1024 + 1
+"""How much of a receiver's answer is read: one byte past TwiML's 64 kB limit, so an answer
+over it is seen as such (11750); the rest is dropped with the connection."""
 
 # Below this much of the total budget a new attempt could only time out: don't start one.
 _MIN_ATTEMPT_S = 0.01
@@ -126,6 +127,7 @@ class HttpWebhookTransport:
                 signature=signature,
                 status_code=status_code,
                 response_body=_excerpt(body),
+                content=body,
                 latency_ms=elapsed_ms(),
                 error_code=code,
                 error_message=message,
@@ -235,6 +237,7 @@ class HttpWebhookTransport:
                 signature=signature,
                 status_code=status_code,
                 response_body=_excerpt(body),
+                content=body,
                 latency_ms=elapsed_ms(),
                 response_content_type=content_type,
             )

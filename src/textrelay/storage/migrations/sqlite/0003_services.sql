@@ -27,6 +27,7 @@ CREATE TABLE service_senders (
     date_updated BIGINT NOT NULL
 );
 CREATE INDEX service_senders_service ON service_senders (service_sid, kind, seq);
+CREATE INDEX service_senders_address ON service_senders (address);
 
 -- Sticky Sender: the sender a recipient got from a service, per channel.
 CREATE TABLE sticky_senders (

@@ -1,0 +1,301 @@
+"""Two-way messaging: a handset texts one of the account's numbers; textrelay stores the
+message, handles STOP/START/HELP, calls the app's webhook and carries out its TwiML.
+
+Facts: shared/twilio/messaging-and-webhooks.md §5 (webhook, fallback, TwiML), §6 (opt-out),
+§1.7 (which webhook a number in a Messaging Service uses).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any
+
+from textrelay.domain import errors, opt_out, twiml
+from textrelay.domain.accounts import Account
+from textrelay.domain.addresses import AddressError, parse_recipient
+from textrelay.domain.delivery import Job, JobKind
+from textrelay.domain.inbound import inbound_params
+from textrelay.domain.messages import Message, SendOptions
+from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length, count_segments
+from textrelay.domain.sids import SidType
+from textrelay.domain.statuses import Direction, MessageStatus
+from textrelay.domain.webhooks import WebhookAttempt, WebhookRequest
+from textrelay.services.cache import TtlCache
+from textrelay.services.context import ServiceContext
+from textrelay.services.messaging import MessageRequest, MessagingService
+from textrelay.services.ports import WebhookTransport
+from textrelay.storage import Repository
+from textrelay.storage.delivery import RecordedAttempt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Where an inbound message is announced, and where to turn when that fails."""
+
+    url: str
+    method: str
+    fallback_url: str | None
+    fallback_method: str
+
+
+class InboundService:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        messaging: MessagingService,
+        transport: WebhookTransport,
+    ) -> None:
+        self._ctx = ctx
+        self._messaging = messaging
+        self._transport = transport
+        self._accounts: TtlCache[str, Account] = TtlCache()
+
+    # --- a handset sends -------------------------------------------------------------------
+
+    async def receive(self, account: Account, from_: str, to: str, body: str) -> Message:
+        """Store what a handset sent to one of `account`'s numbers (or short codes) and promise
+        its webhook; answer STOP/START/HELP as Twilio does by default."""
+        try:
+            handset = parse_recipient(from_).value
+        except AddressError:
+            raise errors.InvalidFromNumber(from_) from None
+        if body_length(body) > MAX_BODY_CHARACTERS:
+            raise errors.BodyTooLong()
+        now = self._ctx.now()
+        async with self._ctx.store.read() as repo:
+            number_text, webhook, service_sid = await self._receiver(repo, account, to)
+            opted_out_scopes = await repo.opted_out_scopes(handset)
+        keyword = opt_out.classify(body)
+        scope = opt_out.scope_for(handset, number_text, service_sid)
+        decision = opt_out.apply(keyword, scope.sender_scope in opted_out_scopes)
+        channel = handset.startswith(("whatsapp:", "messenger:"))
+        message = Message(
+            sid=self._ctx.sids.new(SidType.MESSAGE),
+            account_sid=account.sid,
+            direction=Direction.INBOUND,
+            status=MessageStatus.RECEIVED,
+            from_=handset,
+            to=number_text,
+            body=body,
+            num_segments=1 if channel else count_segments(body).segments,
+            num_media=0,
+            date_created=now,
+            date_updated=now,
+            date_sent=now,
+            messaging_service_sid=service_sid,
+        )
+        async with self._ctx.store.transaction() as repo:
+            await repo.insert_message(message)
+            await repo.insert_message_event(
+                message.sid, MessageStatus.RECEIVED, None, now, previous=MessageStatus.RECEIVING
+            )
+            if keyword is not None:
+                await repo.set_opted_out(
+                    handset,
+                    scope.sender_scope,
+                    account.sid,
+                    at=now if decision.opted_out else None,
+                )
+            if webhook is not None:
+                await repo.insert_job(
+                    JobKind.INBOUND,
+                    message.sid,
+                    _job_payload(message, webhook),
+                    due_at=now,
+                    now=now,
+                )
+        self._ctx.jobs_ready.notify()
+        self._ctx.messages_changed.notify()
+        if decision.reply is not None:
+            # The keyword still reaches the app's webhook (§6); the auto-reply goes out too.
+            await self._messaging.create(
+                account,
+                MessageRequest(to=handset, from_=number_text, body=decision.reply),
+                direction=Direction.OUTBOUND_REPLY,
+                honour_opt_outs=False,
+            )
+        return message
+
+    async def _receiver(
+        self, repo: Repository, account: Account, to: str
+    ) -> tuple[str, Webhook | None, str | None]:
+        """The receiving number's address, the webhook to call and its service, if any."""
+        try:
+            address = parse_recipient(to).value
+        except AddressError:
+            address = to.strip()
+        number = await repo.find_number(address)
+        if number is not None and number.account_sid == account.sid:
+            c = number.config
+            own = (
+                Webhook(c.sms_url, c.sms_method, c.sms_fallback_url, c.sms_fallback_method)
+                if c.sms_url
+                else None
+            )
+            pooled = await repo.get_pool_sender(number.sid)
+        else:
+            code = await repo.find_short_code(address)
+            if code is None or code.account_sid != account.sid:
+                raise errors.InvalidParameter(
+                    f"To {to} is not a phone number or short code of account {account.sid}"
+                )
+            own = (
+                Webhook(
+                    code.sms_url, code.sms_method, code.sms_fallback_url, code.sms_fallback_method
+                )
+                if code.sms_url
+                else None
+            )
+            pooled = await repo.get_pool_sender(code.sid)
+        if pooled is None:
+            return address, own, None
+        service = await repo.get_service(pooled.service_sid)
+        if service is None:
+            return address, own, None
+        s = service.settings
+        # §1.7: the number's own webhook when the service defers to it or has none.
+        if s.use_inbound_webhook_on_number or not s.inbound_request_url:
+            return address, own, service.sid
+        return (
+            address,
+            Webhook(s.inbound_request_url, s.inbound_method, s.fallback_url, s.fallback_method),
+            service.sid,
+        )
+
+    # --- the webhook job -------------------------------------------------------------------
+
+    async def run_webhook(self, job: Job) -> None:
+        """Call the app, fall back on failure, follow redirects, send the replies."""
+        payload = job.payload
+        account = await self._accounts.get_or_load(str(payload["account_sid"]), self._account)
+        if account is None:
+            await self._finish(job, [])
+            return
+        params = tuple((str(k), str(v)) for k, v in payload["params"])
+        recorded: list[RecordedAttempt] = []
+        token = str(payload["token"])
+
+        async def call(
+            url: str, method: str, extra: tuple[tuple[str, str], ...] = ()
+        ) -> twiml.TwimlAnswer:
+            request = WebhookRequest(
+                url=url,
+                params=params + extra,
+                auth_token=account.auth_token,
+                idempotency_token=token,
+                method=method,
+            )
+            started = self._ctx.clock()
+            outcome = await self._transport.deliver(request)
+            last = outcome.last
+            answer = _answer(last)
+            for attempt in outcome.attempts:
+                if attempt is last and answer.error is not None and attempt.error_code is None:
+                    attempt = _with_error(attempt, answer.error.code, answer.error.message)
+                recorded.append(
+                    RecordedAttempt(
+                        kind="inbound",
+                        message_sid=job.message_sid,
+                        idempotency_token=token,
+                        params=request.params,
+                        started_at=started,
+                        attempt=attempt,
+                    )
+                )
+            return answer
+
+        url, method = str(payload["url"]), str(payload["method"])
+        answer = await call(url, method)
+        fallback = payload.get("fallback_url")
+        if answer.error is not None and fallback:
+            extra = (("ErrorCode", str(answer.error.code)), ("ErrorUrl", url))
+            url, method = str(fallback), str(payload.get("fallback_method", "POST"))
+            answer = await call(url, method, extra)
+        replies = [(reply, url) for reply in answer.replies]
+        documents = 1
+        while answer.error is None and answer.redirect is not None:
+            if documents >= twiml.MAX_DOCUMENTS:
+                log.info(
+                    "inbound %s: more than %d TwiML documents (14106)", job.message_sid, documents
+                )
+                replies = []
+                break
+            url = twiml.resolve(url, answer.redirect.url)
+            method = answer.redirect.method
+            answer = await call(url, method)
+            documents += 1
+            replies += [(reply, url) for reply in answer.replies]
+        if len(replies) > twiml.MAX_REPLIES:
+            log.info("inbound %s: more than %d replies (14109)", job.message_sid, twiml.MAX_REPLIES)
+            replies = []
+        await self._finish(job, recorded)
+        inbound = await self._inbound_message(job.message_sid)
+        if inbound is None:
+            return
+        for reply, document_url in replies:
+            await self._send_reply(account, inbound, reply, document_url)
+
+    async def _send_reply(
+        self, account: Account, inbound: Message, reply: twiml.ReplyMessage, document_url: str
+    ) -> None:
+        # `action` (or the older `statusCallback`) gets the reply's status callbacks; relative
+        # URLs are relative to the document that held the <Message>.
+        target = reply.status_callback or reply.action
+        callback = twiml.resolve(document_url, target) if target else None
+        request = MessageRequest(
+            to=reply.to or inbound.from_,
+            from_=reply.from_ or inbound.to,
+            body=reply.body,
+            options=SendOptions(status_callback=callback, media_urls=reply.media_urls),
+        )
+        try:
+            await self._messaging.create(account, request, direction=Direction.OUTBOUND_REPLY)
+        except errors.TwilioError as exc:
+            # Twilio logs a refused reply (14101, 14102, 21610 …) and goes on with the next.
+            log.info("reply to %s refused: %s %s", inbound.sid, exc.code, exc.message)
+
+    async def _inbound_message(self, sid: str | None) -> Message | None:
+        if sid is None:
+            return None
+        async with self._ctx.store.read() as repo:
+            return await repo.get_message(sid)
+
+    async def _account(self, sid: str) -> Account | None:
+        async with self._ctx.store.read() as repo:
+            return await repo.get_account(sid)
+
+    async def _finish(self, job: Job, recorded: list[RecordedAttempt]) -> None:
+        async with self._ctx.store.transaction() as repo:
+            await repo.finish_job(job)
+            for record in recorded:
+                account_sid = str(job.payload["account_sid"])
+                await repo.insert_webhook_attempt(account_sid=account_sid, recorded=record)
+
+
+def _job_payload(message: Message, webhook: Webhook) -> dict[str, Any]:
+    return {
+        "account_sid": message.account_sid,
+        "url": webhook.url,
+        "method": webhook.method,
+        "fallback_url": webhook.fallback_url,
+        "fallback_method": webhook.fallback_method,
+        "params": inbound_params(message),
+        "token": f"{secrets.token_hex(16)}-{secrets.randbelow(10**12):012d}",
+    }
+
+
+def _answer(attempt: WebhookAttempt | None) -> twiml.TwimlAnswer:
+    if attempt is None:
+        return twiml.TwimlAnswer(error=twiml.TwimlError(11200, "no attempt was made"))
+    if attempt.status_code is None:
+        code, message = attempt.error_code or 11200, attempt.error_message or "no answer"
+        return twiml.TwimlAnswer(error=twiml.TwimlError(code, message))
+    return twiml.interpret(attempt.status_code, attempt.response_content_type, attempt.content)
+
+
+def _with_error(attempt: WebhookAttempt, code: int, message: str) -> WebhookAttempt:
+    return replace(attempt, error_code=code, error_message=message)
