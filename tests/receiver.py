@@ -39,6 +39,7 @@ class Receiver:
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self._flaky_counts: dict[str, int] = {}
+        self._scripted: dict[str, tuple[int, str, bytes]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -54,6 +55,18 @@ class Receiver:
 
     def url(self, path: str = "/ok") -> str:
         return self.base_url + path
+
+    def answer(
+        self, path: str, body: str | bytes, *, status: int = 200, content_type: str = "text/xml"
+    ) -> str:
+        """Answer requests to `path` with this body; the full URL of `path`."""
+        data = body.encode() if isinstance(body, str) else body
+        self._scripted[path] = (status, content_type, data)
+        return self.url(path)
+
+    def to_path(self, path: str) -> list[Received]:
+        with self._lock:
+            return [r for r in self.requests if urlsplit(r.path).path == path]
 
     def for_message(self, sid: str) -> list[Received]:
         with self._lock:
@@ -122,13 +135,16 @@ class Receiver:
 
             def _serve(self, body: bytes) -> None:
                 status, delay_s = receiver._answer(self.path)
+                content_type, payload = "text/xml", b"<Response/>"
+                scripted = receiver._scripted.get(urlsplit(self.path).path)
+                if scripted is not None:
+                    status, content_type, payload = scripted
                 if delay_s:
                     time.sleep(delay_s)
                 receiver._record(self, body)
-                payload = b"<Response/>"
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
