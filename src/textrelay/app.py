@@ -9,6 +9,7 @@ import logging
 import random
 import secrets
 import socket
+import tempfile
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,14 +41,24 @@ from textrelay.services.clock import AdjustableClock
 from textrelay.services.context import Clock, ServiceContext
 from textrelay.services.delivery import DeliveryService
 from textrelay.services.inbound import InboundService
+from textrelay.services.media import MediaService
 from textrelay.services.messaging import MessagingService, ScheduleWindow
 from textrelay.services.messaging_services import MessagingServicesService
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.readback import ReadbackService
 from textrelay.services.simulator import SimulatorService
 from textrelay.settings import Settings, SettingsError
-from textrelay.storage import Database, StorageError, Store, migrate, open_database
+from textrelay.storage import (
+    Database,
+    StorageError,
+    Store,
+    migrate,
+    open_database,
+    parse_database_url,
+)
+from textrelay.storage.media_files import FileMediaStore
 from textrelay.webhooks.http import HttpWebhookTransport
+from textrelay.webhooks.media import HttpMediaFetcher
 from textrelay.workers.runner import JobRunner, RunnerSettings
 
 
@@ -75,6 +86,8 @@ class Services:
     messaging_services: MessagingServicesService
     clock: AdjustableClock
     inbound: InboundService
+    media: MediaService
+    media_fetcher: HttpMediaFetcher
 
 
 def build_services(settings: Settings, database: Database, clock: Clock) -> Services:
@@ -85,6 +98,8 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
     messaging_services = MessagingServicesService(ctx)
     simulator = SimulatorService(ctx)
     webhooks = HttpWebhookTransport()
+    fetcher = HttpMediaFetcher()
+    media = MediaService(ctx, FileMediaStore(media_directory(settings)), fetcher)
     retry = RetryPolicy(
         reliable=settings.callback_retry == "reliable",
         max_deliveries=settings.callback_max_attempts,
@@ -94,6 +109,7 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
         ctx,
         numbers,
         messaging_services,
+        media,
         auto_provision_senders=settings.auto_provision_senders,
         schedule=ScheduleWindow(settings.schedule_min_ahead_s, settings.schedule_max_ahead_s),
     )
@@ -103,13 +119,30 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
         messaging=messaging,
         numbers=numbers,
         simulator=simulator,
-        delivery=DeliveryService(ctx, SimulatorCarrier(simulator.config, seed=settings.seed)),
+        delivery=DeliveryService(
+            ctx, SimulatorCarrier(simulator.config, seed=settings.seed), media
+        ),
         callbacks=CallbackService(ctx, webhooks, retry),
         webhooks=webhooks,
         messaging_services=messaging_services,
         clock=adjustable,
-        inbound=InboundService(ctx, messaging, webhooks),
+        inbound=InboundService(ctx, messaging, webhooks, media),
+        media=media,
+        media_fetcher=fetcher,
     )
+
+
+def media_directory(settings: Settings) -> str:
+    """Where media bytes go: the setting, else beside a SQLite file, else ./textrelay-media
+    (a process-private temporary directory for an in-memory database)."""
+    if settings.media_dir:
+        return settings.media_dir
+    parsed = parse_database_url(settings.database_url)
+    if parsed.dialect == "sqlite":
+        if parsed.target == ":memory:":
+            return tempfile.mkdtemp(prefix="textrelay-media-")
+        return f"{parsed.target}-media"
+    return "textrelay-media"
 
 
 def build_runner(settings: Settings, database: Database, services: Services) -> JobRunner:
@@ -166,10 +199,11 @@ def build_app(settings: Settings, services: Services) -> Starlette:
         max_body_bytes=settings.max_body_bytes,
         simulator=services.simulator,
         delivery=services.delivery,
-        readback=ReadbackService(services.ctx),
+        readback=ReadbackService(services.ctx, services.media),
         messaging_services=services.messaging_services,
         clock=services.clock,
         inbound=services.inbound,
+        media=services.media,
     )
     return app
 
@@ -264,6 +298,7 @@ async def open_services(settings: Settings, clock: Clock) -> tuple[Database, Ser
 
 async def close_services(database: Database, services: Services) -> None:
     await services.webhooks.close()
+    await services.media_fetcher.close()
     await database.close()
 
 

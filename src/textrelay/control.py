@@ -9,6 +9,7 @@ docs/control-api.md describes the HTTP calls underneath.
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 from urllib.parse import quote
@@ -100,12 +101,24 @@ class Control:
 
     # --- a handset texts back --------------------------------------------------------------
 
-    def text(self, from_: str, to: str, body: str) -> dict[str, Any]:
-        """A handset (`from_`) sends `body` to one of the account's numbers (`to`): the
-        inbound Message JSON. The app's webhook is called, and its TwiML replies sent."""
-        data: dict[str, Any] = self._call(
-            "POST", f"{self._account}/Inbound", json={"from": from_, "to": to, "body": body}
-        )
+    def text(
+        self,
+        from_: str,
+        to: str,
+        body: str,
+        *,
+        media: list[tuple[str, bytes]] | None = None,
+    ) -> dict[str, Any]:
+        """A handset (`from_`) sends `body` (and `media`: content type and bytes of each
+        attachment) to one of the account's numbers (`to`): the inbound Message JSON. The
+        app's webhook is called, and its TwiML replies sent."""
+        payload: dict[str, Any] = {"from": from_, "to": to, "body": body}
+        if media:
+            payload["media"] = [
+                {"content_type": ct, "content_base64": base64.b64encode(content).decode()}
+                for ct, content in media
+            ]
+        data: dict[str, Any] = self._call("POST", f"{self._account}/Inbound", json=payload)
         message: dict[str, Any] = data["message"]
         return message
 

@@ -202,6 +202,12 @@ SETTINGS: tuple[Setting, ...] = (
         3_024_000,
     ),
     Setting(
+        "media_dir",
+        "Directory for MMS media bytes (default: beside the SQLite file, or ./textrelay-media).",
+        _optional(str),
+        None,
+    ),
+    Setting(
         "simulator_config",
         "A TOML or JSON file of simulator settings and rules, applied at start "
         "(docs/simulator.md).",
@@ -238,6 +244,7 @@ class Settings:
     callback_retry_base_s: float = 1.0
     schedule_min_ahead_s: int = 900
     schedule_max_ahead_s: int = 3_024_000
+    media_dir: str | None = None
     simulator_config: str | None = None
     simulator_mode: str | None = None
 

@@ -15,6 +15,7 @@ from textrelay.services.accounts import AccountService, Principal
 from textrelay.services.clock import AdjustableClock
 from textrelay.services.delivery import DeliveryService
 from textrelay.services.inbound import InboundService
+from textrelay.services.media import MediaService
 from textrelay.services.messaging import MessagingService
 from textrelay.services.messaging_services import MessagingServicesService
 from textrelay.services.phone_numbers import PhoneNumberService
@@ -33,6 +34,7 @@ class ApiContext:
     readback: ReadbackService
     messaging_services: MessagingServicesService
     inbound: InboundService
+    media: MediaService
     clock: AdjustableClock
 
 

@@ -4,6 +4,8 @@ API; JSON in and out; errors in Twilio's shape. docs/control-api.md lists every 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import datetime
 from typing import Any
@@ -254,9 +256,35 @@ async def inbound(request: Request) -> Response:
     if not all(isinstance(value, str) for value in fields.values()):
         raise errors.InvalidParameter("from, to and body are required strings")
     message = await api(request).inbound.receive(
-        account, str(fields["from"]), str(fields["to"]), str(fields["body"])
+        account,
+        str(fields["from"]),
+        str(fields["to"]),
+        str(fields["body"]),
+        media=_attachments(data.get("media")),
+        media_base_url=f"{request.url.scheme}://{request.url.netloc}",
     )
     return json_response({"message": message_json(message)}, 201)
+
+
+def _attachments(value: object) -> list[tuple[str, bytes]]:
+    """`media`: a list of {"content_type": "image/png", "content_base64": "…"}."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise errors.InvalidParameter("media is a list of attachments")
+    attachments = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise errors.InvalidParameter("each attachment is an object")
+        content_type, encoded = item.get("content_type"), item.get("content_base64")
+        if not isinstance(content_type, str) or not isinstance(encoded, str):
+            raise errors.InvalidParameter("an attachment has content_type and content_base64")
+        try:
+            content = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise errors.InvalidParameter("content_base64 is not base64") from None
+        attachments.append((content_type, content))
+    return attachments
 
 
 async def conversation(request: Request) -> Response:

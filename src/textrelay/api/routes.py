@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from textrelay.api import accounts, control, messages, messaging_v1, phone_numbers, short_codes
+from textrelay.api import (
+    accounts,
+    control,
+    media,
+    messages,
+    messaging_v1,
+    phone_numbers,
+    short_codes,
+)
 
 ACCOUNT = "/2010-04-01/Accounts/{account_sid}"
 CONTROL_ACCOUNT = f"{control.PREFIX}/Accounts/{{account_sid}}"
@@ -21,6 +29,14 @@ ROUTES: list[BaseRoute] = [
         messages.message_instance,
         methods=["GET", "POST", "DELETE"],
     ),
+    Route(f"{ACCOUNT}/Messages/{{message_sid}}/Media.json", media.collection, methods=["GET"]),
+    Route(
+        f"{ACCOUNT}/Messages/{{message_sid}}/Media/{{sid}}.json",
+        media.instance,
+        methods=["GET", "DELETE"],
+    ),
+    # The bytes: the same path without `.json` (after it, so `.json` is never taken for a SID).
+    Route(f"{ACCOUNT}/Messages/{{message_sid}}/Media/{{sid}}", media.content, methods=["GET"]),
     Route("/2010-04-01/Accounts.json", accounts.accounts_collection, methods=["GET", "POST"]),
     Route(f"{ACCOUNT}.json", accounts.account_instance, methods=["GET", "POST"]),
     Route(f"{ACCOUNT}/Keys.json", accounts.keys_collection, methods=["GET", "POST"]),

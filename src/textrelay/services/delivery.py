@@ -27,12 +27,14 @@ from textrelay.domain.delivery import (
     advance,
     path_to,
 )
+from textrelay.domain.media import MediaFailure
 from textrelay.domain.messages import DEFAULT_VALIDITY_PERIOD_S, Message
 from textrelay.domain.messaging_services import Recipient, choose_sender
 from textrelay.domain.segments import count_segments
 from textrelay.domain.statuses import MessageStatus
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
+from textrelay.services.media import MediaService
 from textrelay.services.ports import Carrier
 from textrelay.storage import Repository
 
@@ -56,9 +58,10 @@ class StepResult:
 
 
 class DeliveryService:
-    def __init__(self, ctx: ServiceContext, carrier: Carrier) -> None:
+    def __init__(self, ctx: ServiceContext, carrier: Carrier, media: MediaService) -> None:
         self._ctx = ctx
         self._carrier = carrier
+        self._media = media
 
     # --- jobs ------------------------------------------------------------------------------
 
@@ -78,6 +81,12 @@ class DeliveryService:
         if self._expired(message):
             await self.fail_queued(job, message, VALIDITY_EXPIRED)
             return
+        if message.options.media_urls:
+            taken = await self._media.take_outbound(message)
+            if isinstance(taken, MediaFailure):
+                log.info("%s: media refused: %s", message.sid, taken.message)
+                await self.fail_queued(job, message, taken.code)
+                return
         submission = await self._carrier.submit(message)
         if not submission.events:
             await self._finish(job)  # the carrier keeps it queued (Twilio's magic sender)

@@ -17,6 +17,7 @@ from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, parse_recipient
 from textrelay.domain.delivery import Job, JobKind
 from textrelay.domain.inbound import inbound_params
+from textrelay.domain.media import is_accepted
 from textrelay.domain.messages import Message, SendOptions
 from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length, count_segments
 from textrelay.domain.sids import SidType
@@ -24,7 +25,8 @@ from textrelay.domain.statuses import Direction, MessageStatus
 from textrelay.domain.webhooks import WebhookAttempt, WebhookRequest
 from textrelay.services.cache import TtlCache
 from textrelay.services.context import ServiceContext
-from textrelay.services.messaging import MessageRequest, MessagingService
+from textrelay.services.media import MediaService
+from textrelay.services.messaging import MAX_MEDIA, MessageRequest, MessagingService
 from textrelay.services.ports import WebhookTransport
 from textrelay.storage import Repository
 from textrelay.storage.delivery import RecordedAttempt
@@ -48,17 +50,35 @@ class InboundService:
         ctx: ServiceContext,
         messaging: MessagingService,
         transport: WebhookTransport,
+        media: MediaService,
     ) -> None:
         self._ctx = ctx
         self._messaging = messaging
+        self._media = media
         self._transport = transport
         self._accounts: TtlCache[str, Account] = TtlCache()
 
     # --- a handset sends -------------------------------------------------------------------
 
-    async def receive(self, account: Account, from_: str, to: str, body: str) -> Message:
+    async def receive(
+        self,
+        account: Account,
+        from_: str,
+        to: str,
+        body: str,
+        *,
+        media: list[tuple[str, bytes]] | None = None,
+        media_base_url: str = "",
+    ) -> Message:
         """Store what a handset sent to one of `account`'s numbers (or short codes) and promise
-        its webhook; answer STOP/START/HELP as Twilio does by default."""
+        its webhook; answer STOP/START/HELP as Twilio does by default. `media` is (content
+        type, bytes) of each attachment; the webhook's MediaUrl{N} point at textrelay's own
+        Media URLs under `media_base_url`."""
+        attachments = media or []
+        if len(attachments) > MAX_MEDIA:
+            raise errors.TooManyMedia()
+        if any(not is_accepted(content_type) for content_type, _ in attachments):
+            raise errors.InvalidParameter("an attachment's content_type is not an MMS type")
         try:
             handset = parse_recipient(from_).value
         except AddressError:
@@ -74,7 +94,7 @@ class InboundService:
         decision = opt_out.apply(keyword, scope.sender_scope in opted_out_scopes)
         channel = handset.startswith(("whatsapp:", "messenger:"))
         message = Message(
-            sid=self._ctx.sids.new(SidType.MESSAGE),
+            sid=self._ctx.sids.new(SidType.MMS_MESSAGE if attachments else SidType.MESSAGE),
             account_sid=account.sid,
             direction=Direction.INBOUND,
             status=MessageStatus.RECEIVED,
@@ -82,12 +102,21 @@ class InboundService:
             to=number_text,
             body=body,
             num_segments=1 if channel else count_segments(body).segments,
-            num_media=0,
+            num_media=len(attachments),
             date_created=now,
             date_updated=now,
             date_sent=now,
             messaging_service_sid=service_sid,
         )
+        kept = await self._media.attach_inbound(message, attachments) if attachments else []
+        links = [
+            (
+                f"{media_base_url}/2010-04-01/Accounts/{account.sid}/Messages/{message.sid}"
+                f"/Media/{m.sid}",
+                m.content_type,
+            )
+            for m in kept
+        ]
         async with self._ctx.store.transaction() as repo:
             await repo.insert_message(message)
             await repo.insert_message_event(
@@ -104,7 +133,7 @@ class InboundService:
                 await repo.insert_job(
                     JobKind.INBOUND,
                     message.sid,
-                    _job_payload(message, webhook),
+                    _job_payload(message, webhook, links),
                     due_at=now,
                     now=now,
                 )
@@ -276,14 +305,16 @@ class InboundService:
                 await repo.insert_webhook_attempt(account_sid=account_sid, recorded=record)
 
 
-def _job_payload(message: Message, webhook: Webhook) -> dict[str, Any]:
+def _job_payload(
+    message: Message, webhook: Webhook, media: list[tuple[str, str]]
+) -> dict[str, Any]:
     return {
         "account_sid": message.account_sid,
         "url": webhook.url,
         "method": webhook.method,
         "fallback_url": webhook.fallback_url,
         "fallback_method": webhook.fallback_method,
-        "params": inbound_params(message),
+        "params": inbound_params(message, media),
         "token": f"{secrets.token_hex(16)}-{secrets.randbelow(10**12):012d}",
     }
 

@@ -34,6 +34,7 @@ from textrelay.domain.smart_encoding import smart_encode
 from textrelay.domain.statuses import CANCELABLE, IN_FLIGHT, Direction, MessageStatus
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
+from textrelay.services.media import MediaService
 from textrelay.services.messaging_services import MessagingServicesService
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.storage.repository import MessageFilter
@@ -101,6 +102,7 @@ class MessagingService:
         ctx: ServiceContext,
         numbers: PhoneNumberService,
         services: MessagingServicesService,
+        media: MediaService,
         *,
         auto_provision_senders: bool = False,
         schedule: ScheduleWindow | None = None,
@@ -108,6 +110,7 @@ class MessagingService:
         self._ctx = ctx
         self._numbers = numbers
         self._services = services
+        self._media = media
         self._auto_provision = auto_provision_senders
         self._schedule = schedule or ScheduleWindow()
 
@@ -359,7 +362,9 @@ class MessagingService:
         if message.status in IN_FLIGHT:
             raise errors.DeleteBeforeComplete()
         async with self._ctx.store.transaction() as repo:
+            media = await repo.media_of_message(message.sid)
             await repo.delete_message(message)
+        await self._media.forget_files([m.sid for m in media])
 
 
 def _recipient(to: str, region: str) -> Address:

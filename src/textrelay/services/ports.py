@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from textrelay.domain.delivery import Submission
+from textrelay.domain.media import FetchedMedia, MediaFailure
 from textrelay.domain.messages import Message
 from textrelay.domain.webhooks import WebhookOutcome, WebhookRequest
 
@@ -29,3 +30,19 @@ class WebhookTransport(Protocol):
         """Make every HTTP attempt one webhook's policy allows; never raises for the
         receiver's behaviour."""
         ...
+
+
+class MediaFetcher(Protocol):
+    async def fetch(self, url: str, budget_bytes: int) -> FetchedMedia | MediaFailure:
+        """The media at `url` within `budget_bytes`, or why it cannot be sent."""
+        ...
+
+
+class MediaStore(Protocol):
+    """Where media bytes live (a directory by default), keyed by Media SID."""
+
+    async def put(self, sid: str, content: bytes) -> None: ...
+
+    async def get(self, sid: str) -> bytes | None: ...
+
+    async def delete(self, sid: str) -> None: ...

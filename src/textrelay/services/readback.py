@@ -12,6 +12,7 @@ from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, parse_recipient
 from textrelay.domain.messages import Message
 from textrelay.services.context import ServiceContext
+from textrelay.services.media import MediaService
 from textrelay.storage.delivery import MessageEvent, RecordedAttempt
 
 MAX_WAIT_S = 30.0
@@ -32,8 +33,9 @@ class ReceivedFilter:
 
 
 class ReadbackService:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, media: MediaService) -> None:
         self._ctx = ctx
+        self._media = media
 
     async def received(
         self,
@@ -85,4 +87,7 @@ class ReadbackService:
 
     async def reset(self, account: Account) -> int:
         async with self._ctx.store.transaction() as repo:
-            return await repo.reset_account_messages(account.sid)
+            media = await repo.media_sids_of_account(account.sid)
+            deleted = await repo.reset_account_messages(account.sid)
+        await self._media.forget_files(media)
+        return deleted

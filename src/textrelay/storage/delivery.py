@@ -248,7 +248,7 @@ class DeliveryQueries:
 
     async def delete_message_records(self, message_sid: str) -> None:
         """A deleted message's jobs, history and webhook attempts go with it."""
-        for table in ("jobs", "message_events", "webhook_attempts"):
+        for table in ("jobs", "message_events", "webhook_attempts", "media"):
             await self._conn.execute(
                 f"DELETE FROM {table} WHERE message_sid = :sid", {"sid": message_sid}
             )

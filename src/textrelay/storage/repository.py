@@ -31,6 +31,7 @@ from textrelay.domain.phone_numbers import (
 from textrelay.domain.statuses import Direction, MessageStatus
 from textrelay.storage.connection import Connection, Database, Row
 from textrelay.storage.delivery import DeliveryQueries
+from textrelay.storage.media import MediaQueries
 from textrelay.storage.messaging_services import ServiceQueries
 from textrelay.storage.timestamps import from_us, opt_from_us, to_us
 
@@ -45,7 +46,7 @@ class MessageFilter:
     """Exclusive upper bound on date_sent."""
 
 
-class Repository(DeliveryQueries, ServiceQueries):
+class Repository(DeliveryQueries, ServiceQueries, MediaQueries):
     """Named queries over one connection (inside a transaction, or for reads)."""
 
     __slots__ = ("_conn",)
@@ -304,7 +305,7 @@ class Repository(DeliveryQueries, ServiceQueries):
     async def reset_account_messages(self, account_sid: str) -> int:
         """Delete every message of the account with its jobs, history and attempts."""
         owned = "SELECT sid FROM messages WHERE account_sid = :account"
-        for table in ("jobs", "message_events"):
+        for table in ("jobs", "message_events", "media"):
             await self._conn.execute(
                 f"DELETE FROM {table} WHERE message_sid IN ({owned})", {"account": account_sid}
             )

@@ -10,3 +10,17 @@ CREATE TABLE opt_outs (
     PRIMARY KEY (recipient, sender_scope)
 );
 CREATE INDEX opt_outs_account ON opt_outs (account_sid);
+
+-- Media of MMS messages (the Media subresource); the bytes live in the media store.
+CREATE TABLE media (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    sid          TEXT NOT NULL UNIQUE,
+    account_sid  TEXT NOT NULL,
+    message_sid  TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size_bytes   BIGINT NOT NULL,
+    source_url   TEXT,
+    date_created BIGINT NOT NULL,
+    date_updated BIGINT NOT NULL
+);
+CREATE INDEX media_message ON media (message_sid, seq);

@@ -1,0 +1,112 @@
+"""MMS media: fetched from the app's MediaUrl when a message is sent, attached by a handset
+to an inbound message, listed, served and deleted through the Media subresource."""
+
+from __future__ import annotations
+
+import contextlib
+
+from textrelay.domain import errors
+from textrelay.domain.accounts import Account
+from textrelay.domain.media import MAX_MMS_BYTES, FetchedMedia, Media, MediaFailure
+from textrelay.domain.messages import Message
+from textrelay.domain.paging import PageQuery, PageResult
+from textrelay.domain.sids import SidType, is_sid, normalize
+from textrelay.services.context import ServiceContext
+from textrelay.services.ports import MediaFetcher, MediaStore
+from textrelay.storage import StorageError
+
+
+class MediaService:
+    def __init__(self, ctx: ServiceContext, store: MediaStore, fetcher: MediaFetcher) -> None:
+        self._ctx = ctx
+        self._store = store
+        self._fetcher = fetcher
+
+    async def take_outbound(self, message: Message) -> list[Media] | MediaFailure:
+        """Fetch every MediaUrl of `message` (5 MB in all) and keep the bytes; or the error
+        the message fails with. Already taken (a job run again): what was taken then."""
+        async with self._ctx.store.read() as repo:
+            taken = await repo.media_of_message(message.sid)
+        if taken:
+            return taken
+        fetched: list[tuple[str, FetchedMedia]] = []
+        budget = MAX_MMS_BYTES
+        for url in message.options.media_urls:
+            result = await self._fetcher.fetch(url, budget)
+            if isinstance(result, MediaFailure):
+                return result
+            budget -= len(result.content)
+            fetched.append((url, result))
+        return await self._keep(message, [(f.content_type, f.content, url) for url, f in fetched])
+
+    async def attach_inbound(self, message: Message, items: list[tuple[str, bytes]]) -> list[Media]:
+        return await self._keep(message, [(ct, content, None) for ct, content in items])
+
+    async def _keep(
+        self, message: Message, items: list[tuple[str, bytes, str | None]]
+    ) -> list[Media]:
+        now = self._ctx.now()
+        kept = []
+        for content_type, content, source in items:
+            media = Media(
+                sid=self._ctx.sids.new(SidType.MEDIA),
+                account_sid=message.account_sid,
+                message_sid=message.sid,
+                content_type=content_type,
+                size_bytes=len(content),
+                date_created=now,
+                date_updated=now,
+                source_url=source,
+            )
+            await self._store.put(media.sid, content)
+            kept.append(media)
+        async with self._ctx.store.transaction() as repo:
+            for media in kept:
+                await repo.insert_media(media)
+        return kept
+
+    # --- the Media subresource ---------------------------------------------------------------
+
+    async def list_media(
+        self, account: Account, message_sid: str, query: PageQuery
+    ) -> PageResult[Media]:
+        sid = await self._message_sid(account, message_sid)
+        async with self._ctx.store.read() as repo:
+            return await repo.list_media(sid, query)
+
+    async def get(self, account: Account, message_sid: str, sid: str) -> Media:
+        parent = await self._message_sid(account, message_sid)
+        async with self._ctx.store.read() as repo:
+            media = await repo.get_media(normalize(sid)) if is_sid(sid, SidType.MEDIA) else None
+        if media is None or media.message_sid != parent:
+            raise errors.NotFound()
+        return media
+
+    async def content(self, account: Account, message_sid: str, sid: str) -> tuple[Media, bytes]:
+        media = await self.get(account, message_sid, sid)
+        content = await self._store.get(media.sid)
+        if content is None:
+            raise errors.NotFound()
+        return media, content
+
+    async def delete(self, account: Account, message_sid: str, sid: str) -> None:
+        media = await self.get(account, message_sid, sid)
+        async with self._ctx.store.transaction() as repo:
+            await repo.delete_media(media.sid)
+        await self.forget_files([media.sid])
+
+    async def forget_files(self, sids: list[str]) -> None:
+        """Delete the bytes of media whose rows are gone (a file left behind is harmless)."""
+        for sid in sids:
+            with contextlib.suppress(StorageError):
+                await self._store.delete(sid)
+
+    async def _message_sid(self, account: Account, message_sid: str) -> str:
+        if not is_sid(message_sid, SidType.MESSAGE, SidType.MMS_MESSAGE):
+            raise errors.NotFound()
+        sid = normalize(message_sid)
+        async with self._ctx.store.read() as repo:
+            message = await repo.get_message(sid)
+        if message is None or message.account_sid != account.sid:
+            raise errors.NotFound()
+        return sid

@@ -1,0 +1,87 @@
+"""Fetching MMS media from the app's MediaUrl, bounded in time and size.
+
+Facts: shared/twilio/messaging-and-webhooks.md §7.4: Twilio GETs each URL and checks its
+Content-Type (12300 when it is not an MMS type) and size (11751 past 5 MB in all); a URL it
+cannot fetch is 11200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from textrelay.domain.media import (
+    MAX_MMS_BYTES,
+    MEDIA_FETCH_FAILED,
+    MEDIA_TOO_LARGE,
+    MEDIA_TYPE_UNSUPPORTED,
+    FetchedMedia,
+    MediaFailure,
+    is_accepted,
+    media_type,
+)
+from textrelay.domain.webhooks import USER_AGENT
+
+CONNECT_TIMEOUT_S = 5.0
+TOTAL_TIMEOUT_S = 15.0
+_CHUNK_BYTES = 64 * 1024
+
+
+class HttpMediaFetcher:
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=20),
+                headers={"User-Agent": USER_AGENT, "Accept": "*/*"},
+                auto_decompress=False,
+                trust_env=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def fetch(
+        self, url: str, budget_bytes: int = MAX_MMS_BYTES
+    ) -> FetchedMedia | MediaFailure:
+        """The media at `url`, or why it cannot be sent. Never raises for the server's doing."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
+        try:
+            async with asyncio.timeout(TOTAL_TIMEOUT_S):
+                async with self._client().get(url, timeout=timeout, allow_redirects=True) as answer:
+                    if not 200 <= answer.status < 300:
+                        return MediaFailure(
+                            MEDIA_FETCH_FAILED, f"fetching {url} answered {answer.status}"
+                        )
+                    content_type = answer.headers.get("Content-Type")
+                    if not is_accepted(content_type):
+                        return MediaFailure(
+                            MEDIA_TYPE_UNSUPPORTED,
+                            f"{url} is {media_type(content_type) or 'of no type'}, "
+                            "not a type MMS can carry",
+                        )
+                    declared = answer.content_length
+                    if declared is not None and declared > budget_bytes:
+                        return MediaFailure(MEDIA_TOO_LARGE, f"{url} is {declared} bytes")
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in answer.content.iter_chunked(_CHUNK_BYTES):
+                        size += len(chunk)
+                        if size > budget_bytes:
+                            return MediaFailure(
+                                MEDIA_TOO_LARGE, f"{url} is over {budget_bytes} bytes"
+                            )
+                        chunks.append(chunk)
+        except TimeoutError:
+            return MediaFailure(
+                MEDIA_FETCH_FAILED, f"fetching {url} took over {TOTAL_TIMEOUT_S:g} s"
+            )
+        except (aiohttp.ClientError, ValueError) as exc:
+            return MediaFailure(MEDIA_FETCH_FAILED, f"fetching {url} failed: {exc}")
+        return FetchedMedia(media_type(content_type), b"".join(chunks))
