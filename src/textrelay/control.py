@@ -157,6 +157,12 @@ class Control:
         message: dict[str, Any] = data["message"]
         return message
 
+    def read(self, message_sid: str) -> dict[str, Any]:
+        """The handset reads a delivered WhatsApp message (`read`, with its callback)."""
+        data: dict[str, Any] = self._call("POST", f"{self._account}/Messages/{message_sid}/Read")
+        message: dict[str, Any] = data["message"]
+        return message
+
     def events(self, message_sid: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = self._call(
             "GET", f"{self._account}/Messages/{message_sid}/Events"

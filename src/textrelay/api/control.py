@@ -97,6 +97,15 @@ def _outcome(value: object) -> MessageStatus | None:
     return MessageStatus(value)
 
 
+async def message_read(request: Request) -> Response:
+    """The handset read a delivered WhatsApp message (`read`, EventType=READ)."""
+    account = await path_account(request)
+    ctx = api(request)
+    message = await ctx.messaging.get(account, request.path_params["sid"])
+    read = await ctx.delivery.mark_read(message)
+    return json_response({"message": message_json(read)})
+
+
 async def message_events(request: Request) -> Response:
     account = await path_account(request)
     ctx = api(request)

@@ -90,6 +90,7 @@ ROUTES: list[BaseRoute] = [
     ),
     Route(f"{CONTROL_ACCOUNT}/Messages/{{sid}}/Step", control.message_step, methods=["POST"]),
     Route(f"{CONTROL_ACCOUNT}/Messages/{{sid}}/Events", control.message_events, methods=["GET"]),
+    Route(f"{CONTROL_ACCOUNT}/Messages/{{sid}}/Read", control.message_read, methods=["POST"]),
     Route(
         f"{CONTROL_ACCOUNT}/Messages/{{sid}}/Callbacks", control.message_callbacks, methods=["GET"]
     ),

@@ -45,6 +45,6 @@ def status_callback_params(
     channel, _, address = message.to.partition(":")
     if address and channel in ("whatsapp", "messenger"):
         params += [("ChannelPrefix", channel), ("ChannelToAddress", address)]
-        if message.status in _DELIVERY_REPORTS:
+        if message.status in _DELIVERY_REPORTS or message.status is MessageStatus.READ:
             params.append(("EventType", message.status.value.upper()))
     return tuple(params)

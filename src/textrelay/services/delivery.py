@@ -81,6 +81,9 @@ class DeliveryService:
         if self._expired(message):
             await self.fail_queued(job, message, VALIDITY_EXPIRED)
             return
+        if await self._outside_session_window(message):
+            await self.fail_queued(job, message, SESSION_WINDOW_CLOSED)
+            return
         if message.options.media_urls:
             taken = await self._media.take_outbound(message)
             if isinstance(taken, MediaFailure):
@@ -159,6 +162,30 @@ class DeliveryService:
         if service.settings.sticky_sender and chosen.address != sticky:
             await repo.set_sticky_sender(service.sid, "sms", message.to, chosen.address)
         return chosen.address
+
+    async def _outside_session_window(self, message: Message) -> bool:
+        """WhatsApp (and Messenger) free-form messages need the recipient to have written in
+        the last 24 hours; a template (ContentSid) does not (messaging-and-webhooks.md §9)."""
+        if not message.to.startswith(_WINDOWED_CHANNELS) or message.options.content_sid:
+            return False
+        async with self._ctx.store.read() as repo:
+            last = await repo.last_inbound_at(message.account_sid, message.to, message.from_ or "")
+        return last is None or self._ctx.clock() - last > SESSION_WINDOW
+
+    async def mark_read(self, message: Message) -> Message:
+        """The handset read a WhatsApp message: `delivered` → `read`, with its callback."""
+        if not message.to.startswith("whatsapp:"):
+            raise errors.InvalidParameter("only WhatsApp messages are read (and say so)")
+        if message.status is not MessageStatus.DELIVERED:
+            raise errors.NothingToStep(message.sid, message.status.value)
+        try:
+            async with self._ctx.store.transaction() as repo:
+                read = await self._apply(repo, message, MessageStatus.READ, None, None)
+                await self._store(repo, read, was=message.status)
+        except StaleMessage:
+            raise errors.NothingToStep(message.sid, message.status.value) from None
+        self._notify()
+        return read
 
     def _expired(self, message: Message) -> bool:
         """Still queued past its validity period, counted from SendAt for a scheduled one."""
@@ -396,6 +423,9 @@ class DeliveryService:
 
 _WAITING_FOR_SENDER = frozenset({MessageStatus.ACCEPTED, MessageStatus.SCHEDULED})
 VALIDITY_EXPIRED = 30036
+SESSION_WINDOW_CLOSED = 63016
+SESSION_WINDOW = timedelta(hours=24)
+_WINDOWED_CHANNELS = ("whatsapp:", "messenger:")
 
 
 def _segments(message: Message) -> int:

@@ -157,7 +157,8 @@ class InboundService:
             address = parse_recipient(to).value
         except AddressError:
             address = to.strip()
-        number = await repo.find_number(address)
+        # A WhatsApp address names one of the account's numbers behind its channel prefix.
+        number = await repo.find_number(address.removeprefix("whatsapp:"))
         if number is not None and number.account_sid == account.sid:
             c = number.config
             own = (

@@ -291,6 +291,17 @@ class Repository(DeliveryQueries, ServiceQueries, MediaQueries):
         )
         return [message_from_row(row) for row in reversed(rows)]
 
+    async def last_inbound_at(
+        self, account_sid: str, handset: str, receiver: str
+    ) -> datetime | None:
+        """When `handset` last wrote to `receiver` (WhatsApp's customer-service window)."""
+        row = await self._conn.fetch_one(
+            "SELECT MAX(date_created) AS last FROM messages WHERE account_sid = :account "
+            "AND to_addr = :receiver AND from_addr = :handset AND direction = 'inbound'",
+            {"account": account_sid, "receiver": receiver, "handset": handset},
+        )
+        return None if row is None or row["last"] is None else from_us(row["last"])
+
     async def messages_of_service(
         self, service_sid: str, statuses: tuple[MessageStatus, ...]
     ) -> list[Message]:
