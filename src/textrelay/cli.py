@@ -15,7 +15,7 @@ import click
 
 from textrelay import __version__
 from textrelay.app import Runtime, Worker, listening_socket
-from textrelay.cli_client import messages, send, simulate
+from textrelay.cli_client import messages, send, simulate, text
 from textrelay.domain.errors import TwilioError
 from textrelay.domain.sids import explain
 from textrelay.settings import SETTINGS, Settings, SettingsError, env_name, flag_name
@@ -60,6 +60,7 @@ def main() -> None:
 main.add_command(send)
 main.add_command(messages)
 main.add_command(simulate)
+main.add_command(text)
 
 
 SERVE_SETTINGS = tuple(s.name for s in SETTINGS)

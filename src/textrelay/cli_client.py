@@ -8,8 +8,10 @@ a bare `pip install textrelay`. docs/cli.md describes them.
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
+import mimetypes
 import time
 import tomllib
 from collections.abc import Callable
@@ -173,6 +175,57 @@ def send(
         _print_json(message)
     else:
         click.echo(f"{message['sid']} {message['status']}")
+
+
+@click.command()
+@click.option("--from", "from_", required=True, help="The handset: +14155550100, whatsapp:+1…")
+@click.option("--to", required=True, help="One of the account's numbers or short codes.")
+@click.option(
+    "--media",
+    "media_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A file to attach (MMS); repeat for several. Its type comes from its name.",
+)
+@click.option("--wait", "wait_s", type=float, default=0.0, help="Wait this long for a reply.")
+@click.option("--json", "as_json", is_flag=True, help="Print the inbound Message as JSON.")
+@click.argument("body")
+@_connection_options
+def text(
+    api: Api,
+    from_: str,
+    to: str,
+    media_files: tuple[str, ...],
+    wait_s: float,
+    as_json: bool,
+    body: str,
+) -> None:
+    """Text one of the account's numbers as a handset would: the app's webhook is called and
+    its TwiML replies are sent (POST /textrelay/v1/Accounts/{AC}/Inbound)."""
+    payload: dict[str, Any] = {"from": from_, "to": to, "body": body}
+    if media_files:
+        payload["media"] = [_attachment(path) for path in media_files]
+    sent = api.call("POST", api.control_account_path("Inbound"), json=payload)["message"]
+    if as_json:
+        _print_json(sent)
+    else:
+        click.echo(f"{sent['sid']} {sent['status']}")
+    if wait_s > 0:
+        found = api.call(
+            "GET",
+            api.control_account_path(f"Phones/{quote(from_, safe='')}/Messages"),
+            params={"After": sent["sid"], "Wait": f"{min(wait_s, TIMEOUT_S - 1):g}"},
+        )["messages"]
+        for reply in reversed(found):
+            click.echo(f"reply {reply['sid']} from {reply['from']}: {reply['body']}")
+        if not found:
+            raise Failure(f"error: no reply within {wait_s:g} s")
+
+
+def _attachment(path: str) -> dict[str, str]:
+    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    encoded = base64.b64encode(Path(path).read_bytes()).decode()
+    return {"content_type": content_type, "content_base64": encoded}
 
 
 # --- messages ------------------------------------------------------------------------------

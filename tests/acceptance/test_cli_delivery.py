@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from twilio.rest import Client
 
+from tests.receiver import Receiver
 from textrelay.domain.accounts import Account
 from textrelay.settings import Settings
 from textrelay.testing import TextrelayServer
@@ -394,3 +395,36 @@ def test_worker_delivers_what_a_server_without_workers_queued(tmp_path: Path) ->
     assert banner.strip() == f"textrelay worker: processing jobs from {url}"
     assert delivered.status == "delivered"
     assert worker.returncode == 0, errors
+
+
+def test_text_sends_as_a_handset_and_waits_for_the_apps_reply(
+    server: TextrelayServer, client: Client, account: Account, receiver: Receiver, tmp_path: Path
+) -> None:
+    reply = '<?xml version="1.0"?><Response><Message>pong</Message></Response>'
+    number = client.incoming_phone_numbers.create(
+        area_code="415", sms_url=receiver.answer("/ping", reply)
+    ).phone_number
+    picture = tmp_path / "dot.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n")
+
+    result = run(
+        server,
+        "text",
+        "--from",
+        "+14155550142",
+        "--to",
+        number,
+        "--media",
+        str(picture),
+        "--wait",
+        "5",
+        "ping",
+        account=account,
+    )
+
+    lines = ok(result).splitlines()
+    assert lines[0].startswith("MM")
+    assert lines[0].endswith(" received")
+    assert lines[1].endswith(f"from {number}: pong")
+    call = receiver.to_path("/ping")[0]
+    assert (call.params["Body"], call.params["MediaContentType0"]) == ("ping", "image/png")

@@ -224,3 +224,20 @@ def test_the_checker_catches_departures() -> None:
     assert any("missing property 'date_updated'" in p for p in found)
     assert any("'surprise' is not in the schema" in p for p in found)
     assert any("RFC 2822" in p for p in found)
+
+
+def test_media_matches_the_schema(
+    http: httpx.Client, server: TextrelayServer, account: Account
+) -> None:
+    number = created(http, "/IncomingPhoneNumbers.json", {"AreaCode": "415"})["phone_number"]
+    with server.control(account) as control:
+        inbound = control.text("+14155550100", number, "pic", media=[("image/png", b"\x89PNG")])
+    listed = fetched(http, f"/Messages/{inbound['sid']}/Media.json")
+    one = fetched(http, f"/Messages/{inbound['sid']}/Media/{listed['media_list'][0]['sid']}.json")
+
+    assert_matches(one, "api.v2010.account.message.media")
+    assert_envelope(
+        listed,
+        f"{ROOT}/Messages/{{MessageSid}}/Media.json",
+        "api.v2010.account.message.media",
+    )
