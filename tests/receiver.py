@@ -39,7 +39,7 @@ class Receiver:
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self._flaky_counts: dict[str, int] = {}
-        self._scripted: dict[str, tuple[int, str, bytes]] = {}
+        self._scripted: dict[str, tuple[int, str, bytes, dict[str, str]]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -57,11 +57,17 @@ class Receiver:
         return self.base_url + path
 
     def answer(
-        self, path: str, body: str | bytes, *, status: int = 200, content_type: str = "text/xml"
+        self,
+        path: str,
+        body: str | bytes,
+        *,
+        status: int = 200,
+        content_type: str = "text/xml",
+        headers: dict[str, str] | None = None,
     ) -> str:
         """Answer requests to `path` with this body; the full URL of `path`."""
         data = body.encode() if isinstance(body, str) else body
-        self._scripted[path] = (status, content_type, data)
+        self._scripted[path] = (status, content_type, data, headers or {})
         return self.url(path)
 
     def to_path(self, path: str) -> list[Received]:
@@ -136,15 +142,18 @@ class Receiver:
             def _serve(self, body: bytes) -> None:
                 status, delay_s = receiver._answer(self.path)
                 content_type, payload = "text/xml", b"<Response/>"
+                extra: dict[str, str] = {}
                 scripted = receiver._scripted.get(urlsplit(self.path).path)
                 if scripted is not None:
-                    status, content_type, payload = scripted
+                    status, content_type, payload, extra = scripted
                 if delay_s:
                     time.sleep(delay_s)
                 receiver._record(self, body)
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", content_type)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)

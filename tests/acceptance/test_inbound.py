@@ -309,3 +309,22 @@ def _code(call: Callable[[], object]) -> int:
     with pytest.raises(TwilioRestException) as refused:
         call()
     return int(refused.value.code or 0)
+
+
+def test_cookies_the_app_sets_come_back_for_the_same_pair_of_numbers(
+    server: TextrelayServer, client: Client, account: Account, receiver: Receiver
+) -> None:
+    url = receiver.answer(
+        "/cookies", "<Response/>", headers={"Set-Cookie": "session=abc123; Path=/; HttpOnly"}
+    )
+    number = _number(client, url)
+
+    with server.control(account) as control:
+        control.text(HANDSET, number, "one")
+        receiver.wait_for(lambda rs: len([r for r in rs if r.path == "/cookies"]) >= 1)
+        control.text(HANDSET, number, "two")
+        control.text("+14155550111", number, "someone else")
+        calls = receiver.wait_for(lambda rs: len([r for r in rs if r.path == "/cookies"]) >= 3)
+    by_body = {r.params["Body"]: r.headers.get("Cookie") for r in calls if r.path == "/cookies"}
+
+    assert by_body == {"one": None, "two": "session=abc123", "someone else": None}

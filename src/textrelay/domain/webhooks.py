@@ -115,6 +115,8 @@ class WebhookRequest:
     idempotency_token: str
     """Sent as I-Twilio-Idempotency-Token; the same on every attempt of one webhook."""
     method: str = "POST"
+    cookie: str | None = None
+    """A `Cookie` header to send (inbound webhooks keep the app's cookies per number pair)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,8 @@ class WebhookAttempt:
     error_message: str | None = None
     failure: FailureKind | None = None
     response_content_type: str | None = None
+    set_cookies: tuple[str, ...] = ()
+    """The answer's Set-Cookie headers."""
     content: bytes = field(default=b"", repr=False, compare=False)
     """The answer as read (at most 64 kB and a byte): TwiML to run. Not stored."""
 

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-from textrelay.domain import errors, opt_out, twiml
+from textrelay.domain import cookies, errors, opt_out, twiml
 from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, parse_recipient
 from textrelay.domain.delivery import Job, JobKind
@@ -208,20 +208,27 @@ class InboundService:
         params = tuple((str(k), str(v)) for k, v in payload["params"])
         recorded: list[RecordedAttempt] = []
         token = str(payload["token"])
+        inbound = await self._inbound_message(job.message_sid)
+        pair = (account.sid, inbound.to, inbound.from_ or "") if inbound is not None else None
+        cookie = await self._cookie(pair)
 
         async def call(
             url: str, method: str, extra: tuple[tuple[str, str], ...] = ()
         ) -> twiml.TwimlAnswer:
+            nonlocal cookie
             request = WebhookRequest(
                 url=url,
                 params=params + extra,
                 auth_token=account.auth_token,
                 idempotency_token=token,
                 method=method,
+                cookie=cookie,
             )
             started = self._ctx.clock()
             outcome = await self._transport.deliver(request)
             last = outcome.last
+            if last is not None and last.set_cookies:
+                cookie = cookies.merge(cookie, last.set_cookies)
             answer = _answer(last)
             for attempt in outcome.attempts:
                 if attempt is last and answer.error is not None and attempt.error_code is None:
@@ -262,8 +269,7 @@ class InboundService:
         if len(replies) > twiml.MAX_REPLIES:
             log.info("inbound %s: more than %d replies (14109)", job.message_sid, twiml.MAX_REPLIES)
             replies = []
-        await self._finish(job, recorded)
-        inbound = await self._inbound_message(job.message_sid)
+        await self._finish(job, recorded, pair, cookie)
         if inbound is None:
             return
         for reply, document_url in replies:
@@ -298,9 +304,24 @@ class InboundService:
         async with self._ctx.store.read() as repo:
             return await repo.get_account(sid)
 
-    async def _finish(self, job: Job, recorded: list[RecordedAttempt]) -> None:
+    async def _cookie(self, pair: tuple[str, str, str] | None) -> str | None:
+        if pair is None:
+            return None
+        since = self._ctx.clock() - cookies.IDLE_EXPIRY
+        async with self._ctx.store.read() as repo:
+            return await repo.webhook_cookie(*pair, fresh_since=since)
+
+    async def _finish(
+        self,
+        job: Job,
+        recorded: list[RecordedAttempt],
+        pair: tuple[str, str, str] | None = None,
+        cookie: str | None = None,
+    ) -> None:
         async with self._ctx.store.transaction() as repo:
             await repo.finish_job(job)
+            if pair is not None:
+                await repo.keep_webhook_cookie(*pair, cookie, at=self._ctx.clock())
             for record in recorded:
                 account_sid = str(job.payload["account_sid"])
                 await repo.insert_webhook_attempt(account_sid=account_sid, recorded=record)

@@ -292,6 +292,41 @@ class DeliveryQueries:
         )
         return [(r["recipient"], r["sender_scope"], from_us(r["opted_out_at"])) for r in rows]
 
+    # --- cookies of inbound webhooks ------------------------------------------------------
+
+    async def webhook_cookie(
+        self, account_sid: str, local: str, remote: str, *, fresh_since: datetime
+    ) -> str | None:
+        row = await self._conn.fetch_one(
+            "SELECT cookie FROM webhook_cookies WHERE account_sid = :account AND local = :local "
+            "AND remote = :remote AND updated_at >= :since",
+            {"account": account_sid, "local": local, "remote": remote, "since": to_us(fresh_since)},
+        )
+        return None if row is None else str(row["cookie"])
+
+    async def keep_webhook_cookie(
+        self, account_sid: str, local: str, remote: str, cookie: str | None, *, at: datetime
+    ) -> None:
+        if cookie is None:
+            await self._conn.execute(
+                "DELETE FROM webhook_cookies WHERE account_sid = :account AND local = :local "
+                "AND remote = :remote",
+                {"account": account_sid, "local": local, "remote": remote},
+            )
+            return
+        await self._conn.execute(
+            "INSERT INTO webhook_cookies (account_sid, local, remote, cookie, updated_at) VALUES "
+            "(:account, :local, :remote, :cookie, :at) ON CONFLICT (account_sid, local, remote) "
+            "DO UPDATE SET cookie = excluded.cookie, updated_at = excluded.updated_at",
+            {
+                "account": account_sid,
+                "local": local,
+                "remote": remote,
+                "cookie": cookie,
+                "at": to_us(at),
+            },
+        )
+
     # --- webhook attempts ------------------------------------------------------------------
 
     async def insert_webhook_attempt(

@@ -115,6 +115,7 @@ class HttpWebhookTransport:
         signature = ""
         status_code: int | None = None
         content_type: str | None = None
+        set_cookies: tuple[str, ...] = ()
         body = b""
 
         def elapsed_ms() -> float:
@@ -128,6 +129,7 @@ class HttpWebhookTransport:
                 status_code=status_code,
                 response_body=_excerpt(body),
                 content=body,
+                set_cookies=set_cookies,
                 latency_ms=elapsed_ms(),
                 error_code=code,
                 error_message=message,
@@ -155,6 +157,8 @@ class HttpWebhookTransport:
             "I-Twilio-Idempotency-Token": request.idempotency_token,
             "X-Twilio-Signature": signature,
         }
+        if request.cookie:
+            headers["Cookie"] = request.cookie
         data = None
         if method != "GET":
             headers["Content-Type"] = FORM_CONTENT_TYPE
@@ -181,6 +185,7 @@ class HttpWebhookTransport:
                 ) as response:
                     status_code = response.status
                     content_type = response.headers.get("Content-Type")
+                    set_cookies = tuple(response.headers.getall("Set-Cookie", ()))
                     location = response.headers.get("Location")
                     try:
                         body = await _read_bounded(response)
@@ -238,6 +243,7 @@ class HttpWebhookTransport:
                 status_code=status_code,
                 response_body=_excerpt(body),
                 content=body,
+                set_cookies=set_cookies,
                 latency_ms=elapsed_ms(),
                 response_content_type=content_type,
             )

@@ -24,3 +24,14 @@ CREATE TABLE media (
     date_updated BIGINT NOT NULL
 );
 CREATE INDEX media_message ON media (message_sid, seq);
+
+-- Cookies an app set on inbound webhooks, kept per pair of numbers as Twilio keeps them
+-- (forgotten after four idle hours).
+CREATE TABLE webhook_cookies (
+    account_sid TEXT NOT NULL,
+    local       TEXT NOT NULL,
+    remote      TEXT NOT NULL,
+    cookie      TEXT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    PRIMARY KEY (account_sid, local, remote)
+);
