@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
@@ -328,3 +329,29 @@ def test_cookies_the_app_sets_come_back_for_the_same_pair_of_numbers(
     by_body = {r.params["Body"]: r.headers.get("Cookie") for r in calls if r.path == "/cookies"}
 
     assert by_body == {"one": None, "two": "session=abc123", "someone else": None}
+
+
+def test_a_scheduled_message_to_a_handset_that_opted_out_since_fails_with_21610(
+    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
+) -> None:
+    server = isolated_server()
+    client = server.client()
+    number = client.incoming_phone_numbers.create(area_code="415")
+    service = client.messaging.v1.services.create(friendly_name="scheduled opt-out")
+    service.phone_numbers.create(phone_number_sid=number.sid)
+    message = client.messages.create(
+        to=HANDSET,
+        messaging_service_sid=service.sid,
+        body="reminder",
+        schedule_type="fixed",
+        send_at=datetime.now(UTC) + timedelta(minutes=30),
+        status_callback=receiver.url(),
+    )
+
+    with server.control() as control:
+        control.text(HANDSET, number.phone_number, "STOP")
+        control.advance_clock(31 * 60)
+        final = control.wait_until_final(message.sid)
+
+    assert (final, client.messages(message.sid).fetch().error_code) == ("failed", 21610)
+    assert receiver.statuses(message.sid, count=1) == ["failed"]

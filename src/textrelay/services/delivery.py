@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from textrelay.domain import errors
+from textrelay.domain import errors, opt_out
 from textrelay.domain.addresses import region_of
 from textrelay.domain.delivery import (
     FINAL_STATUSES,
@@ -123,17 +123,32 @@ class DeliveryService:
         async with self._ctx.store.transaction() as repo:
             sender = message.options.pinned_from or await self._choose(repo, message)
             was = message.status
+            refusal = None
             if sender is None:
+                refusal = errors.NO_ELIGIBLE_SENDER
+            elif await self._opted_out(repo, message, sender):
+                # Checked again at send time: a STOP after scheduling still holds (§6).
+                refusal = errors.RecipientUnsubscribed.code
+            if refusal is not None:
                 if not await repo.finish_job(job):
                     raise LeaseLost
-                message = await self._apply(
-                    repo, message, MessageStatus.FAILED, errors.NO_ELIGIBLE_SENDER, None
-                )
+                message = await self._apply(repo, message, MessageStatus.FAILED, refusal, None)
             else:
                 message = replace(message, from_=sender, num_segments=_segments(message))
                 message = await self._apply(repo, message, MessageStatus.QUEUED, None, None)
             await self._store(repo, message, was=was)
         return message
+
+    @staticmethod
+    async def _opted_out(repo: Repository, message: Message, sender: str) -> bool:
+        scopes = await repo.opted_out_scopes(message.to)
+        if not scopes:
+            return False
+        covered = {
+            sender,
+            opt_out.scope_for(message.to, sender, message.messaging_service_sid).sender_scope,
+        }
+        return bool(scopes & covered)
 
     async def _choose(self, repo: Repository, message: Message) -> str | None:
         service_sid = message.messaging_service_sid
