@@ -30,6 +30,9 @@ from textrelay.api.errors import (
 )
 from textrelay.api.routes import ROUTES
 from textrelay.carriers.simulator import SimulatorCarrier
+from textrelay.console.access import ConsoleAccess
+from textrelay.console.routes import console_routes
+from textrelay.console.views import Console
 from textrelay.domain.accounts import Account
 from textrelay.domain.delivery import JobKind
 from textrelay.domain.errors import TwilioError
@@ -88,6 +91,7 @@ class Services:
     inbound: InboundService
     media: MediaService
     media_fetcher: HttpMediaFetcher
+    readback: ReadbackService
 
 
 def build_services(settings: Settings, database: Database, clock: Clock) -> Services:
@@ -129,6 +133,7 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
         inbound=InboundService(ctx, messaging, webhooks, media),
         media=media,
         media_fetcher=fetcher,
+        readback=ReadbackService(ctx, media),
     )
 
 
@@ -182,9 +187,12 @@ def read_simulator_file(path: str) -> dict[str, Any]:
     return data
 
 
-def build_app(settings: Settings, services: Services) -> Starlette:
+def build_app(settings: Settings, services: Services, main_account: Account) -> Starlette:
+    access = ConsoleAccess.for_server(
+        settings.host, main_account.auth_token, settings.console_password
+    )
     app = Starlette(
-        routes=ROUTES,
+        routes=[*ROUTES, *console_routes(Console(services, access, main_account))],
         exception_handlers={
             TwilioError: twilio_error_handler,
             HTTPException: http_error_handler,
@@ -199,7 +207,7 @@ def build_app(settings: Settings, services: Services) -> Starlette:
         max_body_bytes=settings.max_body_bytes,
         simulator=services.simulator,
         delivery=services.delivery,
-        readback=ReadbackService(services.ctx, services.media),
+        readback=services.readback,
         messaging_services=services.messaging_services,
         clock=services.clock,
         inbound=services.inbound,
@@ -241,7 +249,7 @@ class Runtime:
         except BaseException:
             await close_services(database, services)
             raise
-        runtime = cls(settings, database, services, build_app(settings, services), main)
+        runtime = cls(settings, database, services, build_app(settings, services, main), main)
         if settings.workers:
             runtime.start_workers()
         return runtime

@@ -202,6 +202,12 @@ SETTINGS: tuple[Setting, ...] = (
         3_024_000,
     ),
     Setting(
+        "console_password",
+        "An admin password for the web console (it asks for a login off loopback).",
+        _optional(str),
+        None,
+    ),
+    Setting(
         "media_dir",
         "Directory for MMS media bytes (default: beside the SQLite file, or ./textrelay-media).",
         _optional(str),
@@ -244,6 +250,7 @@ class Settings:
     callback_retry_base_s: float = 1.0
     schedule_min_ahead_s: int = 900
     schedule_max_ahead_s: int = 3_024_000
+    console_password: str | None = None
     media_dir: str | None = None
     simulator_config: str | None = None
     simulator_mode: str | None = None

@@ -36,7 +36,9 @@ _STOP_TIMEOUT_S = 10.0
 
 class TextrelayServer:
     def __init__(self, settings: Settings | None = None, *, clock: Clock = system_clock) -> None:
-        self.settings = replace(settings or Settings(), host="127.0.0.1", port=0)
+        # Always served on 127.0.0.1; `host` stays as given, since it decides things such as
+        # whether the console asks for a login (a test of that passes host="0.0.0.0").
+        self.settings = replace(settings or Settings(), port=0)
         self._clock = clock
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()

@@ -41,6 +41,22 @@ async def promise_status_callback(repo: Repository, message: Message, *, now: da
     await repo.insert_job(JobKind.CALLBACK, message.sid, payload, due_at=now, now=now)
 
 
+async def resend_callback(ctx: ServiceContext, message: Message, recorded: RecordedAttempt) -> None:
+    """Deliver a recorded webhook again (the console's "resend"): same URL and parameters, a
+    new idempotency token, signed anew when it goes."""
+    now = ctx.clock()
+    payload = {
+        "account_sid": message.account_sid,
+        "url": recorded.attempt.url,
+        "params": recorded.params,
+        "token": _idempotency_token(),
+        "kind": f"{recorded.kind} (resent)",
+    }
+    async with ctx.store.transaction() as repo:
+        await repo.insert_job(JobKind.CALLBACK, message.sid, payload, due_at=now, now=now)
+    ctx.jobs_ready.notify()
+
+
 def _idempotency_token() -> str:
     # Twilio's tokens look like "<hex>-<digits>"; receivers treat them as opaque dedupe keys.
     return f"{secrets.token_hex(16)}-{secrets.randbelow(10**12):012d}"
