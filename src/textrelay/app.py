@@ -273,6 +273,8 @@ class Runtime:
             access_log=False,
             server_header=False,
             log_level=log_level,
+            # Console pages hold an event stream open; stopping must not wait for them.
+            timeout_graceful_shutdown=2,
         )
         return uvicorn.Server(config)
 

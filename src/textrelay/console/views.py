@@ -34,7 +34,8 @@ from textrelay.storage.console import LogFilter
 PAGE_SIZE = 50
 EVENTS_LIFETIME_S = 600.0
 """An event stream ends after this; the browser's EventSource reconnects by itself."""
-KEEPALIVE_S = 15.0
+KEEPALIVE_S = 5.0
+"""Also how soon a closed page's stream is noticed and ended."""
 _OTP = re.compile(r"\b\d{4,8}\b")
 STATUSES = [s.value for s in MessageStatus]
 
