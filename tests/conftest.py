@@ -109,13 +109,14 @@ def fresh_database(database: DatabaseUnderTest, tmp_path: Path) -> Iterator[Call
 
 @pytest.fixture
 def isolated_server(
-    fresh_database: Callable[[], str],
+    fresh_database: Callable[[], str], tmp_path: Path
 ) -> Iterator[Callable[..., TextrelayServer]]:
     """Start a server of its own, on a fresh database of the session's kind: for tests that
     change server-wide state (the simulator's mode and rules). Keyword arguments are Settings."""
     started: list[TextrelayServer] = []
 
     def start(**settings: Any) -> TextrelayServer:
+        settings.setdefault("media_dir", str(tmp_path / f"media-{len(started)}"))
         running = TextrelayServer(Settings(database_url=fresh_database(), **settings)).start()
         started.append(running)
         return running
@@ -128,9 +129,12 @@ def isolated_server(
 
 
 @pytest.fixture(scope="session")
-def server(database: DatabaseUnderTest) -> Iterator[TextrelayServer]:
+def server(
+    database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TextrelayServer]:
     """A textrelay server on a free port of 127.0.0.1, on each database."""
-    with TextrelayServer(Settings(database_url=database.url)) as running:
+    media = tmp_path_factory.mktemp("media")
+    with TextrelayServer(Settings(database_url=database.url, media_dir=str(media))) as running:
         yield running
 
 

@@ -487,14 +487,14 @@ def test_sticky_senders_survive_a_restart(
     tmp_path: Path, database: DatabaseUnderTest, fresh_database: Callable[[], str]
 ) -> None:
     url = fresh_database()
-    with TextrelayServer(Settings(database_url=url)) as first:
+    with TextrelayServer(Settings(database_url=url, media_dir=str(tmp_path))) as first:
         client, service_sid, number = _service_with_number(first)
         message = client.messages.create(
             to="+12125550187", messaging_service_sid=service_sid, body="1"
         )
         with first.control() as control:
             control.wait_until_final(message.sid)
-    with TextrelayServer(Settings(database_url=url)) as second:
+    with TextrelayServer(Settings(database_url=url, media_dir=str(tmp_path))) as second:
         client = second.client()
         better = client.incoming_phone_numbers.create(area_code="212")
         client.messaging.v1.services(service_sid).phone_numbers.create(phone_number_sid=better.sid)

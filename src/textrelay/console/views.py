@@ -123,6 +123,8 @@ class Console:
                     title=f"Error {exc.code}",
                     detail=exc.message,
                 )
+            finally:
+                await request.close()  # a parsed form's uploads are temporary files
 
         return endpoint
 
@@ -419,10 +421,11 @@ class Console:
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
             return self._page(request, "login.html", account=None, failed=False)
-        form = await request.form()
-        if not self._access.csrf_valid(request, _text(form, "csrf")):
+        async with request.form() as form:
+            fields = {name: _text(form, name) for name in ("csrf", "username", "password", "next")}
+        if not self._access.csrf_valid(request, fields["csrf"]):
             return self._page(request, "login.html", 403, account=None, failed=True)
-        username, password = _text(form, "username"), _text(form, "password")
+        username, password = fields["username"], fields["password"]
         sid: str | None = None
         if not username and self._access.password_matches(password):
             sid = self._main.sid
@@ -435,15 +438,16 @@ class Console:
                 sid = principal.account.sid
         if sid is None:
             return self._page(request, "login.html", 401, account=None, failed=True)
-        target = _text(form, "next") or "/console/"
+        target = fields["next"] or "/console/"
         response = RedirectResponse(target if target.startswith("/console") else "/console/", 303)
         self._access.start_session(response, sid)
         return response
 
     async def logout(self, request: Request) -> Response:
-        form = await request.form()
+        async with request.form() as form:
+            token = _text(form, "csrf")
         response = RedirectResponse("/console/login", status_code=303)
-        if self._access.csrf_valid(request, _text(form, "csrf")):
+        if self._access.csrf_valid(request, token):
             self._access.end_session(response)
         return response
 

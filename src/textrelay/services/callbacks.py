@@ -119,3 +119,4 @@ class CallbackService:
                 )
                 started += timedelta(milliseconds=attempt.latency_ms)
         self._ctx.jobs_ready.notify()
+        self._ctx.messages_changed.notify()  # the console shows attempts as they happen

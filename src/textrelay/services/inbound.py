@@ -325,6 +325,7 @@ class InboundService:
             for record in recorded:
                 account_sid = str(job.payload["account_sid"])
                 await repo.insert_webhook_attempt(account_sid=account_sid, recorded=record)
+        self._ctx.messages_changed.notify()
 
 
 def _job_payload(

@@ -38,7 +38,12 @@
   }
 
   var source = new EventSource("/console/events");
-  source.addEventListener("open", function () { document.body.classList.add("connected"); });
+  // On every (re)connection: changes made since the page was rendered, or while the stream
+  // was down, were never announced to this page, so fetch the region once.
+  source.addEventListener("open", function () {
+    document.body.classList.add("connected");
+    refresh();
+  });
   source.addEventListener("error", function () { document.body.classList.remove("connected"); });
   source.addEventListener("change", refresh);
 
