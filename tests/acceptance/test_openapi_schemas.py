@@ -30,6 +30,12 @@ if not SPEC_FILE.exists():
 EXTRAS = {
     "api.v2010.account.message": {"tags"},
     "api.v2010.account.incoming_phone_number": {"subresource_uris"},
+    **{
+        f"api.v2010.account.incoming_phone_number.incoming_phone_number_{kind}": {
+            "subresource_uris"
+        }
+        for kind in ("local", "mobile", "toll_free")
+    },
 }
 RFC2822 = re.compile(
     r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
@@ -241,3 +247,28 @@ def test_media_matches_the_schema(
         f"{ROOT}/Messages/{{MessageSid}}/Media.json",
         "api.v2010.account.message.media",
     )
+
+
+@pytest.mark.parametrize(
+    ("collection", "schema"),
+    [
+        ("Local", "incoming_phone_number_local"),
+        ("Mobile", "incoming_phone_number_mobile"),
+        ("TollFree", "incoming_phone_number_toll_free"),
+    ],
+)
+def test_typed_number_collections_match_their_schemas(
+    http: httpx.Client, collection: str, schema: str
+) -> None:
+    name = f"api.v2010.account.incoming_phone_number.{schema}"
+    path = f"/IncomingPhoneNumbers/{collection}.json"
+    number = {
+        "Local": {"PhoneNumber": "+14155550777"},
+        "Mobile": {"PhoneNumber": "+447700900777"},
+        "TollFree": {"PhoneNumber": "+18005550123"},
+    }[collection]
+
+    created_number = created(http, path, number)
+
+    assert_matches(created_number, name)
+    assert_envelope(fetched(http, path), f"{ROOT}{path}", name)

@@ -16,7 +16,7 @@ from textrelay.api.responses import json_response, no_content
 from textrelay.api.serializers import account_path, number_json
 from textrelay.domain import errors
 from textrelay.domain.paging import parse_page_query
-from textrelay.domain.phone_numbers import NumberConfig, NumberType
+from textrelay.domain.phone_numbers import IncomingPhoneNumber, NumberConfig, NumberType
 from textrelay.services.messaging import is_web_url
 from textrelay.services.phone_numbers import NumberFilter
 
@@ -119,7 +119,7 @@ async def _collection(request: Request, type_name: str | None) -> Response:
             number_type=number_type,
             config=number_config(params, NumberConfig()),
         )
-        return json_response(number_json(number), 201)
+        return json_response(_typed_json(number, type_name), 201)
     query = query_params(request)
     page = parse_page_query(query)
     origin = query.choice("Origin", ("twilio", "hosted"))
@@ -140,9 +140,18 @@ async def _collection(request: Request, type_name: str | None) -> Response:
             filters=query.pairs(),
             result=result,
             sid_of=lambda n: n.sid,
-            render=number_json,
+            render=lambda n: _typed_json(n, type_name),
         )
     )
+
+
+def _typed_json(number: IncomingPhoneNumber, type_name: str | None) -> dict[str, Any]:
+    """The IncomingPhoneNumber JSON; the Local/Mobile/TollFree collections' schemas have no
+    `type` (their path says it), so there it is left out, as Twilio's specs show."""
+    data = number_json(number)
+    if type_name:
+        del data["type"]
+    return data
 
 
 async def number_instance(request: Request) -> Response:
