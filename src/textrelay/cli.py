@@ -100,6 +100,7 @@ async def _serve(settings: Settings) -> None:
         base_url = f"http://{_url_host(host)}:{port}"
         account = runtime.main_account
         click.echo(f"textrelay {__version__} listening on {base_url}")
+        click.echo(f"  console:     {base_url}/console/")
         click.echo(f"  database:    {_redacted(settings.database_url)}")
         click.echo(f"  account sid: {account.sid}")
         click.echo(f"  auth token:  {account.auth_token}")
