@@ -269,11 +269,12 @@ class InboundService:
         if len(replies) > twiml.MAX_REPLIES:
             log.info("inbound %s: more than %d replies (14109)", job.message_sid, twiml.MAX_REPLIES)
             replies = []
+        # Replies first, then the job's end: a crash between the two runs the webhook again
+        # and may send a reply twice, never none (at least once, as everywhere).
+        if inbound is not None:
+            for reply, document_url in replies:
+                await self._send_reply(account, inbound, reply, document_url)
         await self._finish(job, recorded, pair, cookie)
-        if inbound is None:
-            return
-        for reply, document_url in replies:
-            await self._send_reply(account, inbound, reply, document_url)
 
     async def _send_reply(
         self, account: Account, inbound: Message, reply: twiml.ReplyMessage, document_url: str
