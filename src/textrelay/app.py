@@ -159,6 +159,7 @@ def build_runner(settings: Settings, database: Database, services: Services) -> 
             JobKind.CARRIER: services.delivery.carrier_event,
             JobKind.CALLBACK: services.callbacks.deliver,
             JobKind.INBOUND: services.inbound.run_webhook,
+            JobKind.AUTO_REPLY: services.inbound.send_auto_reply,
         },
         RunnerSettings(concurrency=settings.worker_concurrency, lease_s=settings.job_lease_s),
     )

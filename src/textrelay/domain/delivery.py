@@ -70,6 +70,8 @@ class JobKind(StrEnum):
     """POST one status callback."""
     INBOUND = "inbound"
     """Call the app's webhook for an incoming message and carry out its TwiML."""
+    AUTO_REPLY = "auto_reply"
+    """Send Twilio's default answer to STOP, START or HELP."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,17 +137,43 @@ class InboundService:
                     due_at=now,
                     now=now,
                 )
+            if decision.reply is not None:
+                # The keyword still reaches the app's webhook (§6), and the auto-reply is
+                # promised in the same transaction as the opt-out it confirms.
+                await repo.insert_job(
+                    JobKind.AUTO_REPLY,
+                    message.sid,
+                    {
+                        "account_sid": account.sid,
+                        "to": handset,
+                        "from": number_text,
+                        "body": decision.reply,
+                    },
+                    due_at=now,
+                    now=now,
+                )
         self._ctx.jobs_ready.notify()
         self._ctx.messages_changed.notify()
-        if decision.reply is not None:
-            # The keyword still reaches the app's webhook (§6); the auto-reply goes out too.
-            await self._messaging.create(
-                account,
-                MessageRequest(to=handset, from_=number_text, body=decision.reply),
-                direction=Direction.OUTBOUND_REPLY,
-                honour_opt_outs=False,
-            )
         return message
+
+    async def send_auto_reply(self, job: Job) -> None:
+        """An `auto_reply` job: Twilio's answer to STOP, START or HELP."""
+        payload = job.payload
+        account = await self._accounts.get_or_load(str(payload["account_sid"]), self._account)
+        if account is not None:
+            try:
+                await self._messaging.create(
+                    account,
+                    MessageRequest(
+                        to=str(payload["to"]), from_=str(payload["from"]), body=str(payload["body"])
+                    ),
+                    direction=Direction.OUTBOUND_REPLY,
+                    honour_opt_outs=False,
+                )
+            except errors.TwilioError as exc:  # the number was released meanwhile, say
+                log.info("auto-reply %s refused: %s %s", job.message_sid, exc.code, exc.message)
+        async with self._ctx.store.transaction() as repo:
+            await repo.finish_job(job)
 
     async def _receiver(
         self, repo: Repository, account: Account, to: str
