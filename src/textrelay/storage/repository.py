@@ -296,12 +296,14 @@ class Repository(DeliveryQueries, ServiceQueries, MediaQueries, ConsoleQueries):
         self, account_sid: str, handset: str, receiver: str
     ) -> datetime | None:
         """When `handset` last wrote to `receiver` (WhatsApp's customer-service window)."""
+        # Newest first along the (account, To, seq) index: stops at the first match.
         row = await self._conn.fetch_one(
-            "SELECT MAX(date_created) AS last FROM messages WHERE account_sid = :account "
-            "AND to_addr = :receiver AND from_addr = :handset AND direction = 'inbound'",
+            "SELECT date_created AS last FROM messages WHERE account_sid = :account "
+            "AND to_addr = :receiver AND from_addr = :handset AND direction = 'inbound' "
+            "ORDER BY seq DESC LIMIT 1",
             {"account": account_sid, "receiver": receiver, "handset": handset},
         )
-        return None if row is None or row["last"] is None else from_us(row["last"])
+        return None if row is None else from_us(row["last"])
 
     async def messages_of_service(
         self, service_sid: str, statuses: tuple[MessageStatus, ...]
