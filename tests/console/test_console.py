@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from twilio.rest import Client
 
 from tests.console.conftest import PageFactory, ServerFactory
 from tests.receiver import Receiver
+from textrelay.settings import Settings
 from textrelay.testing import TextrelayServer
 
 pytestmark = pytest.mark.timeout(30)
@@ -321,3 +323,31 @@ def test_the_detail_page_shows_new_callback_attempts_live(
         _wait_for_callbacks(server, sid, 1)
 
     expect(page.locator("#callbacks ~ details.attempt")).to_have_count(1, timeout=3000)
+
+
+def test_a_message_created_by_another_process_appears_live(
+    start_server: ServerFactory, open_console: PageFactory, tmp_path: Path
+) -> None:
+    # A second server on the same database stands for another process (several processes
+    # share one PostgreSQL): it raises no signal in the first, whose page must still see it.
+    server = start_server()
+    other = TextrelayServer(
+        Settings(
+            database_url=server.settings.database_url,
+            workers=False,
+            media_dir=str(tmp_path / "other-media"),
+        )
+    ).start()
+    try:
+        client = other.client()
+        sender = _sender(client)
+        page = open_console(server)
+        page.goto("/console/")
+        _live(page)
+
+        sid = _send(client, sender, "From the other process")
+
+        expect(page.locator(f'tr[data-sid="{sid}"]')).to_be_visible(timeout=8000)
+        assert _not_reloaded(page)
+    finally:
+        other.stop()

@@ -34,7 +34,9 @@ from textrelay.storage.console import LogFilter
 PAGE_SIZE = 50
 EVENTS_LIFETIME_S = 600.0
 """An event stream ends after this; the browser's EventSource reconnects by itself."""
-KEEPALIVE_S = 5.0
+CROSS_PROCESS_CHECK_S = 2.0
+"""How often an event stream looks for changes made by other processes."""
+KEEPALIVE_S = 10.0
 """Also how soon a closed page's stream is noticed and ended."""
 _OTP = re.compile(r"\b\d{4,8}\b")
 STATUSES = [s.value for s in MessageStatus]
@@ -464,14 +466,29 @@ class Console:
             yield b"retry: 1000\n\n"
             deadline = time.monotonic() + EVENTS_LIFETIME_S
             seen = signal.generation
+            marker = await self._change_marker()
+            quiet_s = 0.0
             while time.monotonic() < deadline:
                 if await request.is_disconnected():
                     return
-                if await signal.wait(KEEPALIVE_S, since=seen):
+                if await signal.wait(CROSS_PROCESS_CHECK_S, since=seen):
                     seen = signal.generation
+                    marker = await self._change_marker()
                     await asyncio.sleep(0.1)  # coalesce a burst of changes into one event
                     yield b"event: change\ndata: {}\n\n"
-                else:
+                    quiet_s = 0.0
+                    continue
+                # Changes made by other processes (several on one PostgreSQL) raise no
+                # signal here: a cheap look at the newest rows tells.
+                latest = await self._change_marker()
+                if latest != marker:
+                    marker = latest
+                    yield b"event: change\ndata: {}\n\n"
+                    quiet_s = 0.0
+                    continue
+                quiet_s += CROSS_PROCESS_CHECK_S
+                if quiet_s >= KEEPALIVE_S:
+                    quiet_s = 0.0
                     yield b": keep-alive\n\n"
 
         return StreamingResponse(
@@ -479,6 +496,11 @@ class Console:
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
+
+    async def _change_marker(self) -> tuple[object, ...]:
+        async with self._s.ctx.store.read() as repo:
+            marker: tuple[object, ...] = await repo.change_marker()
+        return marker
 
     def _s_readback(self) -> Any:
         return self._s.readback

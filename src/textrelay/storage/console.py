@@ -88,3 +88,13 @@ class ConsoleQueries:
             if len(seen) >= limit:
                 break
         return list(seen)
+
+    async def change_marker(self) -> tuple[object, ...]:
+        """The newest message, status change and webhook attempt: when any of these moves,
+        something the console shows has changed (three index lookups)."""
+        row = await self._conn.fetch_one(
+            "SELECT (SELECT MAX(seq) FROM messages) AS m, "
+            "(SELECT MAX(seq) FROM message_events) AS e, "
+            "(SELECT MAX(seq) FROM webhook_attempts) AS w"
+        )
+        return () if row is None else (row["m"], row["e"], row["w"])
