@@ -17,25 +17,30 @@ import argparse
 import asyncio
 import os
 import platform
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from base64 import b64encode
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parents[1]
-ACCOUNT_SID = "AC" + "be" * 16
-AUTH_TOKEN = "5e" * 16
-START_TIMEOUT_S = 30.0
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.harness import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    ROOT,
+    can_pin,
+    exchange,
+    free_port,
+    pinned,
+    request_bytes,
+    running,
+)
+
 MAX_REQUESTS_PER_PHASE = 2_000_000
 
 
@@ -56,81 +61,6 @@ class Phase:
         if not ordered:
             return float("nan")
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def can_pin(args: argparse.Namespace) -> bool:
-    return bool(args.pin and shutil.which("taskset"))
-
-
-def pinned(args: argparse.Namespace, core: int, command: list[str]) -> list[str]:
-    return ["taskset", "-c", str(core), *command] if can_pin(args) else command
-
-
-@contextmanager
-def running(command: list[str], port: int, env: dict[str, str]) -> Iterator[None]:
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                assert process.stderr is not None
-                raise RuntimeError(f"{command[0]} exited: {process.stderr.read().decode()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{command} did not listen on {port}") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if process.stderr is not None:
-            process.stderr.close()
-
-
-def request_bytes(method: str, path: str, port: int, body: bytes = b"") -> bytes:
-    auth = b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-    head = (
-        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Basic {auth}\r\nAccept: application/json\r\n"
-    )
-    if body:
-        head += (
-            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
-        )
-    return head.encode() + b"\r\n" + body
-
-
-async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> tuple[int, bytes]:
-    writer.write(request)
-    await writer.drain()
-    status_line = await reader.readline()
-    status = int(status_line.split()[1])
-    length = 0
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b""):
-            break
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    return status, await reader.readexactly(length) if length else b""
 
 
 async def load(
@@ -155,7 +85,7 @@ async def load(
                 if time.perf_counter() >= deadline:
                     break
                 sent = time.perf_counter()
-                status, body = await _exchange(reader, writer, make(index))
+                status, body = await exchange(reader, writer, make(index))
                 phase.latencies_s.append(time.perf_counter() - sent)
                 if status != expect:
                     phase.errors += 1
@@ -179,7 +109,7 @@ def create_body(index: int, sender: str) -> bytes:
 async def provision_sender(port: int) -> str:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json"
-    status, body = await _exchange(
+    status, body = await exchange(
         reader, writer, request_bytes("POST", path, port, b"AreaCode=415")
     )
     writer.close()

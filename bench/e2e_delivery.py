@@ -24,13 +24,9 @@ import hmac
 import os
 import platform
 import secrets
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from base64 import b64encode
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,12 +36,20 @@ from urllib.parse import parse_qsl, quote
 
 import orjson
 
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.harness import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    can_pin,
+    exchange,
+    free_port,
+    pinned,
+    request_bytes,
+    running,
+)
 from textrelay.domain.webhooks import twilio_signature
 
-ROOT = Path(__file__).resolve().parents[1]
-ACCOUNT_SID = "AC" + "be" * 16
-AUTH_TOKEN = "5e" * 16
-START_TIMEOUT_S = 30.0
 MAX_CREATES = 2_000_000
 MAX_REQUESTS_PER_CONNECTION = 10_000_000
 MAX_CONNECTIONS_TO_RECEIVER = 1_000
@@ -57,53 +61,7 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
-# --- processes (as in bench/api_throughput.py) ------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def can_pin(args: argparse.Namespace) -> bool:
-    return bool(args.pin and shutil.which("taskset"))
-
-
-def pinned(args: argparse.Namespace, core: int, command: list[str]) -> list[str]:
-    return ["taskset", "-c", str(core), *command] if can_pin(args) else command
-
-
-@contextmanager
-def running(command: list[str], port: int, env: dict[str, str]) -> Iterator[int]:
-    """Run `command` until the block ends; yields its pid once it listens on `port`."""
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                assert process.stderr is not None
-                raise RuntimeError(f"{command[0]} exited: {process.stderr.read().decode()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{command} did not listen on {port}") from None
-                time.sleep(0.05)
-        yield process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-        if process.stderr is not None:
-            process.stderr.close()
+# --- processes (the rest is in bench/harness.py) ---------------------------------------------
 
 
 def cpu_seconds(pid: int) -> float:
@@ -139,42 +97,11 @@ def postgres_schema(url: str) -> Iterator[str]:
 # --- the client side --------------------------------------------------------------------------
 
 
-def request_bytes(method: str, path: str, port: int, body: bytes = b"") -> bytes:
-    auth = b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-    head = (
-        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Basic {auth}\r\nAccept: application/json\r\n"
-    )
-    if body:
-        head += (
-            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
-        )
-    return head.encode() + b"\r\n" + body
-
-
-async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> tuple[int, bytes]:
-    writer.write(request)
-    await writer.drain()
-    status_line = await reader.readline()
-    status = int(status_line.split()[1])
-    length = 0
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b""):
-            break
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    return status, await reader.readexactly(length) if length else b""
-
-
 async def provision_sender(port: int) -> str:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     path = f"/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json"
     try:
-        status, body = await _exchange(
+        status, body = await exchange(
             reader, writer, request_bytes("POST", path, port, b"AreaCode=415")
         )
     finally:
@@ -241,7 +168,7 @@ async def create_messages(
                 elif now >= deadline:
                     break
                 sent = time.perf_counter()
-                status, body = await _exchange(reader, writer, make(index))
+                status, body = await exchange(reader, writer, make(index))
                 creates.latencies_s.append(time.perf_counter() - sent)
                 if status != 201:
                     creates.errors += 1
