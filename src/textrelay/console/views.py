@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -188,45 +188,27 @@ class Console:
         )
 
     async def _locate(self, account: Account, text: str) -> str | None:
+        """The console page of what a SID names, if this account may see it."""
         if not is_sid(text):
             return None
         sid = normalize(text)
+        prefix = sid[:2]
         async with self._s.ctx.store.read() as repo:
-            if sid.startswith(("SM", "MM")):
-                message = await repo.get_message(sid)
-                if message is not None and message.account_sid == account.sid:
-                    return f"/console/messages/{sid}"
-            elif sid.startswith("ME"):
-                media = await repo.get_media(sid)
-                if media is not None and media.account_sid == account.sid:
-                    return f"/console/messages/{media.message_sid}#media"
-            elif sid.startswith("AC"):
+            if prefix == "AC":
                 found = await repo.get_account(sid)
                 if found is not None and found.sid == account.sid:
                     return "/console/account"
                 if found is not None and found.owner_account_sid == account.sid:
                     return f"/console/account?account={sid}"
-            elif sid.startswith("PN"):
-                number = await repo.get_number(sid)
-                if number is not None and number.account_sid == account.sid:
-                    return f"/console/account#{sid}"
-            elif sid.startswith("MG"):
-                service = await repo.get_service(sid)
-                if service is not None and service.account_sid == account.sid:
-                    return f"/console/account#{sid}"
-            elif sid.startswith("SC"):
-                code = await repo.get_short_code(sid)
-                if code is not None and code.account_sid == account.sid:
-                    return f"/console/account#{sid}"
-            elif sid.startswith("SK"):
-                key = await repo.get_key(sid)
-                if key is not None and key.account_sid == account.sid:
-                    return f"/console/account#{sid}"
-            elif sid.startswith("AI"):
-                sender = await repo.get_pool_sender(sid)
-                if sender is not None and sender.account_sid == account.sid:
-                    return f"/console/account#{sender.service_sid}"
-        return None
+                return None
+            lookup = _LOOKUPS.get(prefix)
+            if lookup is None:
+                return None
+            fetch, page = lookup
+            resource = await fetch(repo, sid)
+        if resource is None or resource.account_sid != account.sid:
+            return None
+        return page(resource)
 
     # --- a message -------------------------------------------------------------------------
 
@@ -504,6 +486,26 @@ class Console:
 
     def _s_readback(self) -> Any:
         return self._s.readback
+
+
+# SID prefix → (how to fetch it, its console page). Accounts are looked up apart: a
+# subaccount belongs to its parent through owner_account_sid.
+_LOOKUPS: dict[str, tuple[Callable[[Any, str], Awaitable[Any]], Callable[[Any], str]]] = {
+    "SM": (lambda repo, sid: repo.get_message(sid), lambda m: f"/console/messages/{m.sid}"),
+    "MM": (lambda repo, sid: repo.get_message(sid), lambda m: f"/console/messages/{m.sid}"),
+    "ME": (
+        lambda repo, sid: repo.get_media(sid),
+        lambda m: f"/console/messages/{m.message_sid}#media",
+    ),
+    "PN": (lambda repo, sid: repo.get_number(sid), lambda n: f"/console/account#{n.sid}"),
+    "MG": (lambda repo, sid: repo.get_service(sid), lambda s: f"/console/account#{s.sid}"),
+    "SC": (lambda repo, sid: repo.get_short_code(sid), lambda c: f"/console/account#{c.sid}"),
+    "SK": (lambda repo, sid: repo.get_key(sid), lambda k: f"/console/account#{k.sid}"),
+    "AI": (
+        lambda repo, sid: repo.get_pool_sender(sid),
+        lambda a: f"/console/account#{a.service_sid}",
+    ),
+}
 
 
 def _text(form: FormData, name: str) -> str:
