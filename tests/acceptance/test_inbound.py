@@ -172,7 +172,13 @@ def test_a_failing_webhook_goes_to_the_fallback_with_the_error(
     with server.control(account) as control:
         sent = control.text(HANDSET, number, "are you there")
         reply = control.wait_for_message(HANDSET, after=sent["sid"], timeout_s=10)
-        attempts = control.callbacks(sent["sid"])
+        # The replies go out before the webhook job records its attempts: wait for both.
+        attempts: list[dict[str, object]] = []
+        for _ in range(200):
+            attempts = control.callbacks(sent["sid"])
+            if len(attempts) >= 2:
+                break
+            time.sleep(0.05)
     fallback_call = receiver.to_path("/fallback")[0]
 
     assert reply["body"] == "fallback reply"
