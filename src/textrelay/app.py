@@ -99,6 +99,7 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
     ctx = ServiceContext(Store(database), SidGenerator(random_source(settings.seed)), adjustable)
     adjustable.jobs_ready = ctx.jobs_ready
     numbers = PhoneNumberService(ctx)
+    accounts = AccountService(ctx)
     messaging_services = MessagingServicesService(ctx)
     simulator = SimulatorService(ctx)
     webhooks = HttpWebhookTransport()
@@ -119,18 +120,18 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
     )
     return Services(
         ctx=ctx,
-        accounts=AccountService(ctx),
+        accounts=accounts,
         messaging=messaging,
         numbers=numbers,
         simulator=simulator,
         delivery=DeliveryService(
             ctx, SimulatorCarrier(simulator.config, seed=settings.seed), media
         ),
-        callbacks=CallbackService(ctx, webhooks, retry),
+        callbacks=CallbackService(ctx, accounts, webhooks, retry),
         webhooks=webhooks,
         messaging_services=messaging_services,
         clock=adjustable,
-        inbound=InboundService(ctx, messaging, webhooks, media),
+        inbound=InboundService(ctx, accounts, messaging, webhooks, media),
         media=media,
         media_fetcher=fetcher,
         readback=ReadbackService(ctx, media),

@@ -67,7 +67,9 @@ class AccountService:
         self._accounts: TtlCache[str, Account] = TtlCache()
         self._keys: TtlCache[str, ApiKey] = TtlCache()
 
-    async def _account(self, sid: str) -> Account | None:
+    async def cached(self, sid: str) -> Account | None:
+        """The account `sid`, from the one-second cache that authentication uses (a change
+        made through this process is seen at once): for workers that sign webhooks."""
         return await self._accounts.get_or_load(sid, self._load_account)
 
     async def _key(self, sid: str) -> ApiKey | None:
@@ -141,7 +143,7 @@ class AccountService:
         if not username or not password:
             raise errors.Unauthenticated()
         if is_sid(username, SidType.ACCOUNT):
-            account = await self._account(normalize(username))
+            account = await self.cached(normalize(username))
             if account is None or not token_matches(password, account.auth_token):
                 raise errors.Unauthenticated()
             principal = Principal(account)
@@ -149,7 +151,7 @@ class AccountService:
             key = await self._key(normalize(username))
             if key is None or not secret_matches(password, key.secret_hash):
                 raise errors.Unauthenticated()
-            owner = await self._account(key.account_sid)
+            owner = await self.cached(key.account_sid)
             if owner is None:
                 raise errors.Unauthenticated()
             principal = Principal(owner, key.sid)
@@ -176,7 +178,7 @@ class AccountService:
             return principal.account
         if principal.uses_key:
             raise errors.Unauthenticated()
-        target = await self._account(sid)
+        target = await self.cached(sid)
         if target is None or not can_act_on(principal.account, target):
             raise errors.Unauthenticated()
         return target

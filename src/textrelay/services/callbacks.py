@@ -10,12 +10,11 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from textrelay.domain.accounts import Account
 from textrelay.domain.callbacks import status_callback_params
 from textrelay.domain.delivery import CALLBACK_STATUSES, Job, JobKind
 from textrelay.domain.messages import Message
 from textrelay.domain.webhooks import RetryPolicy, WebhookRequest
-from textrelay.services.cache import TtlCache
+from textrelay.services.accounts import AccountService
 from textrelay.services.context import ServiceContext
 from textrelay.services.ports import WebhookTransport
 from textrelay.storage import Repository
@@ -35,7 +34,7 @@ async def promise_status_callback(repo: Repository, message: Message, *, now: da
         "account_sid": message.account_sid,
         "url": url,
         "params": status_callback_params(message, reported_at=now),
-        "token": _idempotency_token(),
+        "token": idempotency_token(),
         "kind": "status_callback",
     }
     await repo.insert_job(JobKind.CALLBACK, message.sid, payload, due_at=now, now=now)
@@ -49,7 +48,7 @@ async def resend_callback(ctx: ServiceContext, message: Message, recorded: Recor
         "account_sid": message.account_sid,
         "url": recorded.attempt.url,
         "params": recorded.params,
-        "token": _idempotency_token(),
+        "token": idempotency_token(),
         "kind": f"{recorded.kind} (resent)",
     }
     async with ctx.store.transaction() as repo:
@@ -57,30 +56,28 @@ async def resend_callback(ctx: ServiceContext, message: Message, recorded: Recor
     ctx.jobs_ready.notify()
 
 
-def _idempotency_token() -> str:
+def idempotency_token() -> str:
     # Twilio's tokens look like "<hex>-<digits>"; receivers treat them as opaque dedupe keys.
     return f"{secrets.token_hex(16)}-{secrets.randbelow(10**12):012d}"
 
 
 class CallbackService:
     def __init__(
-        self, ctx: ServiceContext, transport: WebhookTransport, retry: RetryPolicy
+        self,
+        ctx: ServiceContext,
+        accounts: AccountService,
+        transport: WebhookTransport,
+        retry: RetryPolicy,
     ) -> None:
         self._ctx = ctx
+        self._accounts = accounts
         self._transport = transport
         self._retry = retry
-        # The signing token of each account: every callback needs it, it rarely changes,
-        # and a changed token is seen within the cache's second (docs/operations.md).
-        self._accounts: TtlCache[str, Account] = TtlCache()
-
-    async def _account(self, sid: str) -> Account | None:
-        async with self._ctx.store.read() as repo:
-            return await repo.get_account(sid)
 
     async def deliver(self, job: Job) -> None:
         payload = job.payload
         account_sid = str(payload["account_sid"])
-        account = await self._accounts.get_or_load(account_sid, self._account)
+        account = await self._accounts.cached(account_sid)
         if account is None:  # the account is gone: nobody to sign for
             async with self._ctx.store.transaction() as repo:
                 await repo.finish_job(job)

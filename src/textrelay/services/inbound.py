@@ -8,7 +8,6 @@ Facts: shared/twilio/messaging-and-webhooks.md ยง5 (webhook, fallback, TwiML), ย
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,7 +22,8 @@ from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length, count_se
 from textrelay.domain.sids import SidType
 from textrelay.domain.statuses import Direction, MessageStatus
 from textrelay.domain.webhooks import WebhookAttempt, WebhookRequest
-from textrelay.services.cache import TtlCache
+from textrelay.services.accounts import AccountService
+from textrelay.services.callbacks import idempotency_token
 from textrelay.services.context import ServiceContext
 from textrelay.services.media import MediaService
 from textrelay.services.messaging import MAX_MEDIA, MessageRequest, MessagingService
@@ -48,15 +48,16 @@ class InboundService:
     def __init__(
         self,
         ctx: ServiceContext,
+        accounts: AccountService,
         messaging: MessagingService,
         transport: WebhookTransport,
         media: MediaService,
     ) -> None:
         self._ctx = ctx
+        self._accounts = accounts
         self._messaging = messaging
         self._media = media
         self._transport = transport
-        self._accounts: TtlCache[str, Account] = TtlCache()
 
     # --- a handset sends -------------------------------------------------------------------
 
@@ -159,7 +160,7 @@ class InboundService:
     async def send_auto_reply(self, job: Job) -> None:
         """An `auto_reply` job: Twilio's answer to STOP, START or HELP."""
         payload = job.payload
-        account = await self._accounts.get_or_load(str(payload["account_sid"]), self._account)
+        account = await self._accounts.cached(str(payload["account_sid"]))
         if account is not None:
             try:
                 await self._messaging.create(
@@ -227,7 +228,7 @@ class InboundService:
     async def run_webhook(self, job: Job) -> None:
         """Call the app, fall back on failure, follow redirects, send the replies."""
         payload = job.payload
-        account = await self._accounts.get_or_load(str(payload["account_sid"]), self._account)
+        account = await self._accounts.cached(str(payload["account_sid"]))
         if account is None:
             await self._finish(job, [])
             return
@@ -327,10 +328,6 @@ class InboundService:
         async with self._ctx.store.read() as repo:
             return await repo.get_message(sid)
 
-    async def _account(self, sid: str) -> Account | None:
-        async with self._ctx.store.read() as repo:
-            return await repo.get_account(sid)
-
     async def _cookie(self, pair: tuple[str, str, str] | None) -> str | None:
         if pair is None:
             return None
@@ -365,7 +362,7 @@ def _job_payload(
         "fallback_url": webhook.fallback_url,
         "fallback_method": webhook.fallback_method,
         "params": inbound_params(message, media),
-        "token": f"{secrets.token_hex(16)}-{secrets.randbelow(10**12):012d}",
+        "token": idempotency_token(),
     }
 
 
