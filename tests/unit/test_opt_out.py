@@ -19,6 +19,7 @@ from textrelay.domain.opt_out import (
     classify,
     reply_for,
     scope_for,
+    sender_scopes,
 )
 
 OPT_OUT = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
@@ -176,3 +177,10 @@ def test_decision_table(
 
 def test_classify_then_apply_on_an_ordinary_message_changes_nothing() -> None:
     assert apply(classify("see you at 5"), False) == OptOutDecision(opted_out=False, reply=None)
+
+
+def test_a_sender_falls_within_its_own_scope_and_its_services() -> None:
+    assert sender_scopes("+14155550100", "MG1", None) == {"+14155550100", "service:MG1"}
+    assert sender_scopes(None, "MG1", "MG2") == {"service:MG1", "service:MG2"}
+    assert sender_scopes("+14155550100") == {"+14155550100"}
+    assert scope_for("+1", "+14155550100", "MG1").sender_scope in sender_scopes(None, "MG1")

@@ -93,8 +93,21 @@ def scope_for(recipient: str, sender: str, service_sid: str | None) -> OptOutSco
     by the service rather than the number. An empty `service_sid` means "no service", as an
     absent `MessagingServiceSid` does.
     """
-    sender_scope = f"service:{service_sid}" if service_sid else sender
+    sender_scope = _service_scope(service_sid) if service_sid else sender
     return OptOutScope(recipient=recipient, sender_scope=sender_scope)
+
+
+def sender_scopes(sender: str | None, *service_sids: str | None) -> set[str]:
+    """Every scope an opt-out could have been stored under that a send from `sender`, in
+    these services, falls within: the sender's own and each service's."""
+    scopes = {_service_scope(sid) for sid in service_sids if sid}
+    if sender:
+        scopes.add(sender)
+    return scopes
+
+
+def _service_scope(service_sid: str) -> str:
+    return f"service:{service_sid}"
 
 
 def reply_for(keyword: Keyword, *, opted_out_before: bool) -> str | None:

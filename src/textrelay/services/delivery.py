@@ -144,11 +144,7 @@ class DeliveryService:
         scopes = await repo.opted_out_scopes(message.to)
         if not scopes:
             return False
-        covered = {
-            sender,
-            opt_out.scope_for(message.to, sender, message.messaging_service_sid).sender_scope,
-        }
-        return bool(scopes & covered)
+        return bool(scopes & opt_out.sender_scopes(sender, message.messaging_service_sid))
 
     async def _choose(self, repo: Repository, message: Message) -> str | None:
         service_sid = message.messaging_service_sid

@@ -231,16 +231,12 @@ class MessagingService:
             scopes = await repo.opted_out_scopes(recipient)
             if not scopes:
                 return  # the usual case: one index probe
-            candidates = set()
-            if service is not None:
-                candidates.add(opt_out.scope_for(recipient, "", service.sid).sender_scope)
-            if sender is not None:
-                candidates.add(sender.value)
-                pooled = await repo.find_pool_address(sender.value)
-                if pooled is not None:
-                    candidates.add(
-                        opt_out.scope_for(recipient, "", pooled.service_sid).sender_scope
-                    )
+            pooled = await repo.find_pool_address(sender.value) if sender is not None else None
+        candidates = opt_out.sender_scopes(
+            sender.value if sender is not None else None,
+            service.sid if service is not None else None,
+            pooled.service_sid if pooled is not None else None,
+        )
         if scopes & candidates:
             raise errors.RecipientUnsubscribed()
 
