@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -117,7 +116,11 @@ async def message_events(request: Request) -> Response:
             "status": message.status.value,
             "final": message.status in FINAL_STATUSES,
             "events": [
-                {"status": e.status.value, "error_code": e.error_code, "date": _date(e.occurred_at)}
+                {
+                    "status": e.status.value,
+                    "error_code": e.error_code,
+                    "date": iso8601(e.occurred_at),
+                }
                 for e in events
             ],
         }
@@ -146,7 +149,7 @@ async def message_callbacks(request: Request) -> Response:
                     "latency_ms": round(r.attempt.latency_ms, 3),
                     "error_code": r.attempt.error_code,
                     "error_message": r.attempt.error_message,
-                    "date": _date(r.started_at),
+                    "date": iso8601(r.started_at),
                 }
                 for r in attempts
             ],
@@ -209,10 +212,6 @@ async def reset(request: Request) -> Response:
     return json_response({"account_sid": account.sid, "deleted_messages": deleted})
 
 
-def _date(moment: datetime) -> str:
-    return iso8601(moment)
-
-
 # --- short codes and the clock ----------------------------------------------------------------
 
 
@@ -250,7 +249,7 @@ async def clock(request: Request) -> Response:
         except ValueError as exc:
             raise errors.InvalidParameter(f"advance_s: {exc}") from None
     return json_response(
-        {"now": _date(adjustable()), "offset_s": adjustable.offset.total_seconds()}
+        {"now": iso8601(adjustable()), "offset_s": adjustable.offset.total_seconds()}
     )
 
 
@@ -310,7 +309,7 @@ async def opt_outs(request: Request) -> Response:
     return json_response(
         {
             "opt_outs": [
-                {"recipient": recipient, "sender": scope, "date": _date(at)}
+                {"recipient": recipient, "sender": scope, "date": iso8601(at)}
                 for recipient, scope, at in found
             ]
         }

@@ -214,7 +214,7 @@ class Console:
 
     async def message(self, request: Request, account: Account) -> Response:
         message = await self._s.messaging.get(account, request.path_params["sid"])
-        readback = self._s_readback()
+        readback = self._s.readback
         events = await readback.events(message)
         attempts = await readback.attempts(message)
         async with self._s.ctx.store.read() as repo:
@@ -248,7 +248,7 @@ class Console:
 
     async def resend(self, request: Request, account: Account) -> Response:
         message = await self._s.messaging.get(account, request.path_params["sid"])
-        attempts = await self._s_readback().attempts(message)
+        attempts = await self._s.readback.attempts(message)
         index = int(request.path_params["index"])
         if not 0 <= index < len(attempts):
             raise errors.NotFound()
@@ -279,7 +279,7 @@ class Console:
         numbers = await self._own_addresses(account)
         threads = []
         for number in numbers:
-            thread = await self._s_readback().conversation(account, handset, number)
+            thread = await self._s.readback.conversation(account, handset, number)
             if thread:
                 threads.append((number, thread))
         latest = threads[0][1][-1] if threads else None
@@ -397,7 +397,7 @@ class Console:
         return RedirectResponse("/console/account#simulator", status_code=303)
 
     async def reset(self, request: Request, account: Account) -> Response:
-        await self._s_readback().reset(account)
+        await self._s.readback.reset(account)
         return RedirectResponse("/console/", status_code=303)
 
     # --- login ---------------------------------------------------------------------------------
@@ -483,9 +483,6 @@ class Console:
         async with self._s.ctx.store.read() as repo:
             marker: tuple[object, ...] = await repo.change_marker()
         return marker
-
-    def _s_readback(self) -> Any:
-        return self._s.readback
 
 
 # SID prefix → (how to fetch it, its console page). Accounts are looked up apart: a

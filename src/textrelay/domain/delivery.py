@@ -120,8 +120,10 @@ def advance(
     at: datetime,
     error_code: int | None = None,
     price: str | None = None,
+    price_unit: str | None = None,
 ) -> Message:
-    """The message after a status change at `at` (date_sent when it leaves, price when sent)."""
+    """The message after a status change at `at` (date_sent when it leaves, price and its
+    unit when sent)."""
     if not can_transition(message.status, status):
         raise IllegalTransition(f"{message.sid}: {message.status} -> {status}")
     changes: dict[str, object] = {"status": status, "date_updated": at}
@@ -129,6 +131,8 @@ def advance(
         changes["date_sent"] = at
     if price is not None:
         changes["price"] = price
+        if price_unit:
+            changes["price_unit"] = price_unit
     if error_code is not None:
         changes["error_code"] = error_code
         changes["error_message"] = DELIVERY_ERRORS.get(error_code, "Unknown error")

@@ -324,11 +324,11 @@ class DeliveryService:
         written once per transaction, by _store."""
         now = self._ctx.now()
         try:
-            changed = advance(message, status, at=now, error_code=error_code, price=price)
+            changed = advance(
+                message, status, at=now, error_code=error_code, price=price, price_unit=price_unit
+            )
         except IllegalTransition:
             raise StaleMessage from None
-        if price is not None and price_unit:
-            changed = _with_price_unit(changed, price_unit)
         await repo.insert_message_event(
             changed.sid, status, error_code, now, previous=message.status
         )
@@ -459,7 +459,3 @@ def _event_data(event: PlannedEvent) -> dict[str, Any]:
 
 def _event_from(data: dict[str, Any]) -> PlannedEvent:
     return PlannedEvent(MessageStatus(data["status"]), data.get("error_code"), data["delay_ms"])
-
-
-def _with_price_unit(message: Message, unit: str) -> Message:
-    return replace(message, price_unit=unit)

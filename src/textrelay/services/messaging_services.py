@@ -122,7 +122,7 @@ class MessagingServicesService:
     async def add_phone_number(
         self, account: Account, service_sid: str, phone_number_sid: str | None
     ) -> PoolSender:
-        service = await self._service(account, service_sid)
+        service = await self.get(account, service_sid)
         if not phone_number_sid:
             raise errors.MissingParameter("PhoneNumberSid")
         async with self._ctx.store.read() as repo:
@@ -149,7 +149,7 @@ class MessagingServicesService:
     async def add_short_code(
         self, account: Account, service_sid: str, short_code_sid: str | None
     ) -> PoolSender:
-        service = await self._service(account, service_sid)
+        service = await self.get(account, service_sid)
         if not short_code_sid:
             raise errors.MissingParameter("ShortCodeSid")
         async with self._ctx.store.read() as repo:
@@ -172,7 +172,7 @@ class MessagingServicesService:
     async def add_alpha_sender(
         self, account: Account, service_sid: str, alpha_sender: str | None
     ) -> PoolSender:
-        service = await self._service(account, service_sid)
+        service = await self.get(account, service_sid)
         if not alpha_sender:
             raise errors.AlphaSenderMissing()
         if not is_alpha_sender(alpha_sender):
@@ -238,14 +238,14 @@ class MessagingServicesService:
     async def list_pool(
         self, account: Account, service_sid: str, kind: SenderKind, query: PageQuery
     ) -> PageResult[PoolSender]:
-        service = await self._service(account, service_sid)
+        service = await self.get(account, service_sid)
         async with self._ctx.store.read() as repo:
             return await repo.list_pool(service.sid, kind, query)
 
     async def get_pool_sender(
         self, account: Account, service_sid: str, kind: SenderKind, sid: str
     ) -> PoolSender:
-        service = await self._service(account, service_sid)
+        service = await self.get(account, service_sid)
         async with self._ctx.store.read() as repo:
             sender = await repo.get_pool_sender(normalize(sid)) if is_sid(sid) else None
         if sender is None or sender.service_sid != service.sid or sender.kind is not kind:
@@ -260,9 +260,6 @@ class MessagingServicesService:
         sender = await self.get_pool_sender(account, service_sid, kind, sid)
         async with self._ctx.store.transaction() as repo:
             await repo.remove_pool_sender(sender)
-
-    async def _service(self, account: Account, sid: str) -> MessagingServiceResource:
-        return await self.get(account, sid)
 
     # --- short codes -----------------------------------------------------------------------
 

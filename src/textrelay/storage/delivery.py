@@ -178,10 +178,6 @@ class DeliveryQueries:
             {"now": to_us(now)},
         )
 
-    async def count_jobs(self) -> int:
-        row = await self._conn.fetch_one("SELECT COUNT(*) AS n FROM jobs")
-        return 0 if row is None else int(row["n"])
-
     # --- status transitions and history --------------------------------------------------
 
     async def transition_message(self, message: Message, *, from_status: MessageStatus) -> bool:
