@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from textrelay.api.context import api, caller, form
 from textrelay.api.forms import Params, query_params
+from textrelay.api.paging import page_links
 from textrelay.api.responses import json_response, no_content
 from textrelay.domain import errors
 from textrelay.domain.accounts import Account
@@ -29,13 +29,12 @@ from textrelay.domain.messaging_services import (
     SenderKind,
     ServiceSettings,
 )
-from textrelay.domain.paging import PageAnchor, PageDirection, PageQuery, PageResult
+from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.paging import parse_page_query as parse_page
 from textrelay.services.accounts import AccountService
 
 T = TypeVar("T")
 
-_PAGING = frozenset({"PageSize", "Page", "PageToken"})
 V1_DEFAULT_PAGE_SIZE = 50
 
 # Form name → (setting, parser). Booleans arrive as "true"/"false" (twilio-python).
@@ -280,31 +279,22 @@ def v1_envelope(
 ) -> dict[str, Any]:
     """`{"meta": {...}, key: [...]}` with absolute URLs (messaging-and-webhooks.md §1.4)."""
     base = _base_url(request)
-    path = f"{base}{request.url.path}"
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in _PAGING]
-
-    def url(page: int, anchor: PageAnchor | None) -> str:
-        params = [*kept, ("PageSize", str(query.page_size)), ("Page", str(page))]
-        if anchor is not None:
-            params.append(("PageToken", anchor.token))
-        return f"{path}?{urlencode(params)}"
-
-    items = result.items
-    next_url = None
-    if result.has_next and items:
-        next_url = url(query.page + 1, PageAnchor(PageDirection.AFTER, sid_of(items[-1])))
-    previous_url = None
-    if query.page > 0 and items:
-        previous_url = url(query.page - 1, PageAnchor(PageDirection.BEFORE, sid_of(items[0])))
+    links = page_links(
+        path=f"{base}{request.url.path}",
+        filters=request.query_params.multi_items(),
+        query=query,
+        result=result,
+        sid_of=sid_of,
+    )
     return {
         "meta": {
             "page": query.page,
             "page_size": query.page_size,
-            "first_page_url": url(0, None),
-            "previous_page_url": previous_url,
-            "url": url(query.page, query.anchor),
-            "next_page_url": next_url,
+            "first_page_url": links.first,
+            "previous_page_url": links.previous,
+            "url": links.current,
+            "next_page_url": links.next,
             "key": key,
         },
-        key: [render(item, base) for item in items],
+        key: [render(item, base) for item in result.items],
     }

@@ -1,4 +1,5 @@
-"""The 2010-04-01 list envelope (shared/twilio/api-core.md §3).
+"""The 2010-04-01 list envelope (shared/twilio/api-core.md §3) and the page links both
+list envelopes share.
 
 Exactly one list key beside the paging keys: twilio-python refuses a page with any other
 top-level key. URIs are relative, repeat the filters, and carry Twilio's page tokens.
@@ -7,6 +8,7 @@ top-level key. URIs are relative, repeat the filters, and carry Twilio's page to
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -15,6 +17,44 @@ from textrelay.domain.paging import PageAnchor, PageDirection, PageQuery, PageRe
 T = TypeVar("T")
 
 _PAGING_PARAMS = frozenset({"PageSize", "Page", "PageToken"})
+
+
+@dataclass(frozen=True, slots=True)
+class PageLinks:
+    """The links of one page: to the first, itself, the next and the previous (None when
+    there is none). Both envelopes (2010-04-01 and v1) carry these four."""
+
+    first: str
+    current: str
+    next: str | None
+    previous: str | None
+
+
+def page_links(
+    *,
+    path: str,
+    filters: Sequence[tuple[str, str]],
+    query: PageQuery,
+    result: PageResult[T],
+    sid_of: Callable[[T], str],
+) -> PageLinks:
+    """Links that repeat the filters and carry Twilio's page tokens (keyset paging)."""
+    kept = [(k, v) for k, v in filters if k not in _PAGING_PARAMS]
+
+    def link(page: int, anchor: PageAnchor | None) -> str:
+        params = [*kept, ("PageSize", str(query.page_size)), ("Page", str(page))]
+        if anchor is not None:
+            params.append(("PageToken", anchor.token))
+        return f"{path}?{urlencode(params)}"
+
+    items = result.items
+    next_link = None
+    if result.has_next and items:
+        next_link = link(query.page + 1, PageAnchor(PageDirection.AFTER, sid_of(items[-1])))
+    previous_link = None
+    if query.page > 0 and items:
+        previous_link = link(query.page - 1, PageAnchor(PageDirection.BEFORE, sid_of(items[0])))
+    return PageLinks(link(0, None), link(query.page, query.anchor), next_link, previous_link)
 
 
 def envelope(
@@ -27,30 +67,17 @@ def envelope(
     sid_of: Callable[[T], str],
     render: Callable[[T], dict[str, Any]],
 ) -> dict[str, Any]:
-    kept = [(k, v) for k, v in filters if k not in _PAGING_PARAMS]
-
-    def uri(page: int, anchor: PageAnchor | None) -> str:
-        params = [*kept, ("PageSize", str(query.page_size)), ("Page", str(page))]
-        if anchor is not None:
-            params.append(("PageToken", anchor.token))
-        return f"{path}?{urlencode(params)}"
-
+    links = page_links(path=path, filters=filters, query=query, result=result, sid_of=sid_of)
     items = result.items
-    next_uri = None
-    if result.has_next and items:
-        next_uri = uri(query.page + 1, PageAnchor(PageDirection.AFTER, sid_of(items[-1])))
-    previous_uri = None
-    if query.page > 0 and items:
-        previous_uri = uri(query.page - 1, PageAnchor(PageDirection.BEFORE, sid_of(items[0])))
     start = query.page * query.page_size
     return {
-        "first_page_uri": uri(0, None),
+        "first_page_uri": links.first,
         "end": start + len(items) - 1 if items else start,
-        "previous_page_uri": previous_uri,
+        "previous_page_uri": links.previous,
         key: [render(item) for item in items],
-        "uri": uri(query.page, query.anchor),
+        "uri": links.current,
         "page_size": query.page_size,
         "start": start,
-        "next_page_uri": next_uri,
+        "next_page_uri": links.next,
         "page": query.page,
     }
