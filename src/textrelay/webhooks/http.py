@@ -121,7 +121,10 @@ class HttpWebhookTransport:
         def elapsed_ms() -> float:
             return (loop.time() - started) * 1000
 
-        def failed(code: int, kind: FailureKind, message: str) -> WebhookAttempt:
+        def recorded(
+            code: int | None = None, kind: FailureKind | None = None, message: str | None = None
+        ) -> WebhookAttempt:
+            """The attempt as it stands: a success, or a failure with its code."""
             return WebhookAttempt(
                 url=target,
                 method=method,
@@ -144,7 +147,7 @@ class HttpWebhookTransport:
         except ValueError as exc:
             # A URL that names no reachable host is a connection that cannot be made (11205);
             # retrying it cannot help, hence OTHER.
-            return failed(
+            return recorded(
                 HTTP_CONNECTION_FAILURE,
                 FailureKind.OTHER,
                 f"HTTP connection failure: invalid URL: {_describe(exc)}",
@@ -191,62 +194,52 @@ class HttpWebhookTransport:
                         body = await _read_bounded(response)
                     except (aiohttp.ClientError, TimeoutError) as exc:
                         # Twilio never retries a partial response (§4.4 `rp`).
-                        return failed(
+                        return recorded(
                             HTTP_RETRIEVAL_FAILURE,
                             FailureKind.OTHER,
                             f"HTTP retrieval failure: partial response: {_describe(exc)}",
                         )
         except aiohttp.ConnectionTimeoutError as exc:
-            return failed(
+            return recorded(
                 HTTP_CONNECTION_FAILURE,
                 FailureKind.CONNECT,
                 f"HTTP connection failure: connect timeout: {_describe(exc)}",
             )
         except (aiohttp.SocketTimeoutError, TimeoutError) as exc:
             if status_code is not None:
-                return failed(
+                return recorded(
                     HTTP_RETRIEVAL_FAILURE,
                     FailureKind.OTHER,
                     "HTTP retrieval failure: partial response: timeout exceeded",
                 )
             if progress.connected:
-                return failed(
+                return recorded(
                     HTTP_RETRIEVAL_FAILURE,
                     FailureKind.READ_TIMEOUT,
                     f"HTTP retrieval failure: timed out waiting for the response {_describe(exc)}",
                 )
-            return failed(
+            return recorded(
                 HTTP_CONNECTION_FAILURE,
                 FailureKind.CONNECT,
                 "HTTP connection failure: timeout exceeded while connecting",
             )
         except aiohttp.ClientConnectorError as exc:
             # Refused, DNS, TLS handshake.
-            return failed(
+            return recorded(
                 HTTP_CONNECTION_FAILURE,
                 FailureKind.CONNECT,
                 f"HTTP connection failure: {_describe(exc)}",
             )
         except (aiohttp.ClientError, ValueError) as exc:
             # Connection reset mid-request, malformed HTTP, and anything else aiohttp reports.
-            return failed(
+            return recorded(
                 HTTP_RETRIEVAL_FAILURE,
                 FailureKind.OTHER,
                 f"HTTP retrieval failure: {_describe(exc)}",
             )
 
         if 200 <= status_code < 300:
-            return WebhookAttempt(
-                url=target,
-                method=method,
-                signature=signature,
-                status_code=status_code,
-                response_body=_excerpt(body),
-                content=body,
-                set_cookies=set_cookies,
-                latency_ms=elapsed_ms(),
-                response_content_type=content_type,
-            )
+            return recorded()
         if 400 <= status_code < 500:
             kind = FailureKind.CLIENT_ERROR
         elif 500 <= status_code < 600:
@@ -257,7 +250,7 @@ class HttpWebhookTransport:
         message = f"HTTP retrieval failure: the receiver answered {status_code}"
         if 300 <= status_code < 400 and location:
             message += f" (redirect to {location} not followed)"
-        return failed(HTTP_RETRIEVAL_FAILURE, kind, message)
+        return recorded(HTTP_RETRIEVAL_FAILURE, kind, message)
 
 
 def _with_query(url: str, params: tuple[tuple[str, str], ...]) -> str:
