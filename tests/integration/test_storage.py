@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import POSTGRES_URL, DatabaseUnderTest
 from textrelay.domain.accounts import Account, AccountStatus, AccountType
+from textrelay.domain.delivery import JobKind
 from textrelay.domain.messages import Message, SendOptions
 from textrelay.domain.paging import InvalidPageToken, PageAnchor, PageDirection, PageQuery
 from textrelay.domain.statuses import Direction, MessageStatus
@@ -88,6 +89,45 @@ def test_migrations_apply_once_and_record_each_version(db_url: str) -> None:
     dialect = "sqlite" if db_url.startswith("sqlite") else "postgresql"
     assert first == [m.version for m in available(dialect)]
     assert second == []
+
+
+def test_jobs_of_an_older_schema_still_find_their_message_after_migration_5(
+    db_url: str,
+) -> None:
+    """Migration 5 indexes jobs by their message's seq: jobs written before it keep theirs."""
+
+    async def scenario() -> tuple[list[str], list[str], int]:
+        db = await _opened(db_url)
+        try:
+            await migrate(db, up_to=4)
+            store = Store(db)
+            message = _message(1, "AC" + "a" * 32)
+            async with store.transaction() as repo:
+                await repo.insert_account(_account())
+                await repo.insert_message(message)
+            async with db.transaction() as conn:  # a job as schema 4 wrote it
+                await conn.execute(
+                    "INSERT INTO jobs (kind, message_sid, payload, due_at, created_at) "
+                    "VALUES ('dispatch', :sid, '{}', 1, 1)",
+                    {"sid": message.sid},
+                )
+            applied = [m.name for m in await migrate(db)]
+            async with store.read() as repo:
+                before = await repo.pending_job_kinds(message.sid)
+            async with store.transaction() as repo:
+                await repo.insert_job(JobKind.CALLBACK, message.sid, {}, due_at=NOW, now=NOW)
+                dropped = await repo.drop_pending_jobs(message.sid, JobKind.DISPATCH)
+            async with store.read() as repo:
+                after = await repo.pending_job_kinds(message.sid)
+        finally:
+            await db.close()
+        return applied, [*before, "|", *after], dropped
+
+    applied, kinds, dropped = asyncio.run(scenario())
+
+    assert applied[0] == "jobs_by_message_seq"
+    assert kinds == ["dispatch", "|", "callback"]
+    assert dropped == 1
 
 
 def test_migrations_are_numbered_alike_for_both_databases() -> None:

@@ -7,7 +7,7 @@ name is an array (`MediaUrl`); for a single-valued parameter the first value cou
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_to_bytes
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -89,28 +89,24 @@ class Params(Mapping[str, str]):
 
 
 def _decode(raw: bytes, what: str) -> list[tuple[str, str]]:
+    """`name=value&…` as `parse_qsl` reads it (`+` is a space, a name without `=` has an empty
+    value), working on bytes and decoding only what needs decoding: most fields of a create
+    need none, and this runs for every field of every request."""
+    pairs = []
     try:
-        text = raw.decode("utf-8")
+        for part in raw.replace(b"+", b" ").split(b"&"):
+            if not part:
+                continue
+            name, _, value = part.partition(b"=")
+            if b"%" in name:
+                name = unquote_to_bytes(name)
+            if b"%" in value:
+                value = unquote_to_bytes(value)
+            pairs.append((name.decode("utf-8"), value.decode("utf-8")))
     except UnicodeDecodeError:
         raise errors.InvalidParameter(f"Malformed {what}: it is not valid UTF-8") from None
-    try:
-        pairs = [_pair(part) for part in text.split("&") if part]
-    except (ValueError, UnicodeDecodeError):
-        raise errors.InvalidParameter(f"Malformed {what}") from None
     _refuse_nul(pairs)
     return pairs
-
-
-def _pair(part: str) -> tuple[str, str]:
-    """One `name=value` of a urlencoded text, as `parse_qsl` reads it (`+` is a space, a name
-    without `=` has an empty value) but decoding only what needs decoding: most fields of a
-    create need none, and this runs for every field of every request."""
-    name, _, value = part.partition("=")
-    if "%" in name or "+" in name:
-        name = unquote_plus(name, errors="strict")
-    if "%" in value or "+" in value:
-        value = unquote_plus(value, errors="strict")
-    return name, value
 
 
 def _refuse_nul(pairs: list[tuple[str, str]]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.utils
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 _ONE_DAY = timedelta(days=1)
 _ONE_SECOND = timedelta(seconds=1)
@@ -15,11 +16,13 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+@lru_cache(maxsize=4096)
 def rfc2822(moment: datetime) -> str:
     """`Thu, 30 Jul 2015 20:12:31 +0000`: the offset spelled `+0000`, never `-0000` or GMT.
 
     English names regardless of locale; written out by hand because every response renders
-    several dates and `email.utils.format_datetime` is several times slower.
+    several dates and `email.utils.format_datetime` is several times slower. Cached: textrelay's
+    times have whole seconds, so the messages of one second share their dates.
     """
     m = moment.astimezone(UTC)
     return (

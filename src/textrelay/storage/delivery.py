@@ -23,12 +23,15 @@ from textrelay.storage.timestamps import from_us, to_us
 JOBS_CHANNEL = "textrelay_jobs"
 """The PostgreSQL NOTIFY channel that wakes idle workers when a job is inserted."""
 
+# Jobs are indexed by their message's seq (migration 0005 says why); a query by SID finds it.
+_SEQ_OF = "(SELECT seq FROM messages WHERE sid = :sid)"
+
 # A callback job waits while an older callback job of the same message exists, so one
 # message's callbacks leave in the order its statuses changed (Twilio does not promise this,
 # but receivers and tests read a sequence more easily).
 _NOT_WAITING_ITS_TURN = (
     "NOT (kind = 'callback' AND EXISTS (SELECT 1 FROM jobs e WHERE "
-    "e.message_sid = j.message_sid AND e.kind = 'callback' AND e.seq < j.seq))"
+    "e.message_seq = j.message_seq AND e.kind = 'callback' AND e.seq < j.seq))"
 )
 _CLAIMABLE = (
     "SELECT seq FROM jobs j WHERE due_at IS NOT NULL AND due_at <= :now "
@@ -74,11 +77,11 @@ class DeliveryQueries:
         now: datetime,
     ) -> None:
         await self._conn.execute(
-            "INSERT INTO jobs (kind, message_sid, payload, due_at, created_at) "
-            "VALUES (:kind, :message_sid, :payload, :due_at, :created_at)",
+            "INSERT INTO jobs (kind, message_sid, message_seq, payload, due_at, created_at) "
+            f"VALUES (:kind, :sid, {_SEQ_OF}, :payload, :due_at, :created_at)",
             {
                 "kind": kind.value,
-                "message_sid": message_sid,
+                "sid": message_sid,
                 "payload": orjson.dumps(payload).decode(),
                 "due_at": None if due_at is None else to_us(due_at),
                 "created_at": to_us(now),
@@ -136,7 +139,7 @@ class DeliveryQueries:
         worker parks it again."""
         row = await self._conn.fetch_one(
             "UPDATE jobs SET claim = :claim, due_at = :lease_until, attempts = attempts + 1 "
-            "WHERE seq = (SELECT seq FROM jobs WHERE message_sid = :sid AND kind = :kind "
+            f"WHERE seq = (SELECT seq FROM jobs WHERE message_seq = {_SEQ_OF} AND kind = :kind "
             "AND claim IS NULL ORDER BY seq LIMIT 1) AND claim IS NULL "
             "RETURNING seq, kind, message_sid, payload, attempts",
             {
@@ -151,13 +154,14 @@ class DeliveryQueries:
     async def drop_pending_jobs(self, message_sid: str, kind: JobKind) -> int:
         """Delete a message's unclaimed jobs of `kind` (plans overtaken by events)."""
         return await self._conn.execute(
-            "DELETE FROM jobs WHERE message_sid = :sid AND kind = :kind AND claim IS NULL",
+            f"DELETE FROM jobs WHERE message_seq = {_SEQ_OF} AND kind = :kind AND claim IS NULL",
             {"sid": message_sid, "kind": kind.value},
         )
 
     async def pending_job_kinds(self, message_sid: str) -> list[str]:
         rows = await self._conn.fetch_all(
-            "SELECT kind FROM jobs WHERE message_sid = :sid ORDER BY seq", {"sid": message_sid}
+            f"SELECT kind FROM jobs WHERE message_seq = {_SEQ_OF} ORDER BY seq",
+            {"sid": message_sid},
         )
         return [str(row["kind"]) for row in rows]
 
@@ -243,8 +247,12 @@ class DeliveryQueries:
         ]
 
     async def delete_message_records(self, message_sid: str) -> None:
-        """A deleted message's jobs, history and webhook attempts go with it."""
-        for table in ("jobs", "message_events", "webhook_attempts", "media"):
+        """A deleted message's jobs, history and webhook attempts go with it (before the
+        message's own row, by which its jobs are found)."""
+        await self._conn.execute(
+            f"DELETE FROM jobs WHERE message_seq = {_SEQ_OF}", {"sid": message_sid}
+        )
+        for table in ("message_events", "webhook_attempts", "media"):
             await self._conn.execute(
                 f"DELETE FROM {table} WHERE message_sid = :sid", {"sid": message_sid}
             )

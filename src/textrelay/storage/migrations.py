@@ -42,8 +42,9 @@ async def applied_versions(conn: Connection) -> set[int]:
     return {int(row["version"]) for row in rows}
 
 
-async def migrate(db: Database) -> list[Migration]:
-    """Apply every migration not yet applied; the ones applied now, in order.
+async def migrate(db: Database, *, up_to: int | None = None) -> list[Migration]:
+    """Apply every migration not yet applied (up to version `up_to`, if given: tests of an
+    upgrade start from an older schema); the ones applied now, in order.
 
     Runs under the database's migration lock, so processes starting together apply each
     migration once.
@@ -55,6 +56,8 @@ async def migrate(db: Database) -> list[Migration]:
         for migration in available(db.dialect):
             if migration.version in done:
                 continue
+            if up_to is not None and migration.version > up_to:
+                break
             await conn.execute_script(migration.sql)
             await conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) "

@@ -235,8 +235,8 @@ class Repository(DeliveryQueries, ServiceQueries, MediaQueries, ConsoleQueries):
         return None if row is None else message_from_row(row)
 
     async def delete_message(self, message: Message) -> None:
-        await self._delete("messages", message.sid)
         await self.delete_message_records(message.sid)
+        await self._delete("messages", message.sid)
 
     async def list_messages(
         self, account_sid: str, query: PageQuery, filters: MessageFilter
@@ -319,7 +319,12 @@ class Repository(DeliveryQueries, ServiceQueries, MediaQueries, ConsoleQueries):
     async def reset_account_messages(self, account_sid: str) -> int:
         """Delete every message of the account with its jobs, history and attempts."""
         owned = "SELECT sid FROM messages WHERE account_sid = :account"
-        for table in ("jobs", "message_events", "media"):
+        await self._conn.execute(
+            "DELETE FROM jobs WHERE message_seq IN "
+            "(SELECT seq FROM messages WHERE account_sid = :account)",
+            {"account": account_sid},
+        )
+        for table in ("message_events", "media"):
             await self._conn.execute(
                 f"DELETE FROM {table} WHERE message_sid IN ({owned})", {"account": account_sid}
             )

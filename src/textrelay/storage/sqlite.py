@@ -19,6 +19,7 @@ from pathlib import Path
 from textrelay.storage.connection import IntegrityConflict, Params, Row, StorageError, Unlisten
 
 _BUSY_TIMEOUT_S = 5.0
+WAL_CHECKPOINT_PAGES = 10_000
 
 
 class SqliteConnection:
@@ -88,6 +89,10 @@ def _open(path: str, synchronous: str, *, in_memory: bool) -> sqlite3.Connection
     # 64 MiB of page cache a connection (the default is 2 MiB): SIDs are random, so every
     # insert lands on a random leaf of the SID index, and a small cache turns that into reads.
     conn.execute("PRAGMA cache_size=-65536")
+    # Checkpoint every 10,000 pages (~40 MiB of WAL), not SQLite's 1000: a checkpoint writes
+    # each changed page once however often it changed, and the random SID and To index leaves
+    # change again and again between checkpoints (docs/benchmarks.md measures it).
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     return conn
 
 
