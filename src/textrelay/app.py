@@ -28,6 +28,7 @@ from textrelay.api.errors import (
     twilio_error_handler,
     unexpected_error_handler,
 )
+from textrelay.api.front_door import ApiFrontDoor
 from textrelay.api.routes import ROUTES
 from textrelay.carriers.simulator import SimulatorCarrier
 from textrelay.console.access import ConsoleAccess
@@ -189,7 +190,7 @@ def read_simulator_file(path: str) -> dict[str, Any]:
     return data
 
 
-def build_app(settings: Settings, services: Services, main_account: Account) -> Starlette:
+def build_app(settings: Settings, services: Services, main_account: Account) -> ApiFrontDoor:
     access = ConsoleAccess.for_server(
         settings.host, main_account.auth_token, settings.console_password
     )
@@ -202,7 +203,7 @@ def build_app(settings: Settings, services: Services, main_account: Account) -> 
             Exception: unexpected_error_handler,
         },
     )
-    app.state.api = ApiContext(
+    app.state.api = api = ApiContext(
         accounts=services.accounts,
         messaging=services.messaging,
         numbers=services.numbers,
@@ -215,7 +216,7 @@ def build_app(settings: Settings, services: Services, main_account: Account) -> 
         inbound=services.inbound,
         media=services.media,
     )
-    return app
+    return ApiFrontDoor(app, api)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -236,7 +237,7 @@ class Runtime:
     settings: Settings
     database: Database
     services: Services
-    app: Starlette
+    app: ApiFrontDoor
     main_account: Account
     runner: JobRunner | None = None
     _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)

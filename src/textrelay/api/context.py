@@ -69,12 +69,21 @@ async def caller(request: Request) -> Principal:
 async def path_account(request: Request, *, account_admin: bool = False) -> Account:
     """The account named in the path, checked against the caller's credentials; an account
     must be active for anything but its own Account resource."""
-    accounts = api(request).accounts
-    username, password = basic_credentials(request)
-    principal = await accounts.authenticate(username, password)
-    account = await accounts.resolve(
-        principal, request.path_params["account_sid"], account_admin=account_admin
+    return await authorized_account(
+        api(request).accounts,
+        request.headers.get("authorization", ""),
+        request.path_params["account_sid"],
+        account_admin=account_admin,
     )
+
+
+async def authorized_account(
+    accounts: AccountService, authorization: str, account_sid: str, *, account_admin: bool = False
+) -> Account:
+    """The account `account_sid`, if the Authorization header's credentials may act on it."""
+    username, password = _decode_basic(authorization)
+    principal = await accounts.authenticate(username, password)
+    account = await accounts.resolve(principal, account_sid, account_admin=account_admin)
     return accounts.require_active(account)
 
 
