@@ -290,6 +290,25 @@ def test_stop_blocks_later_sends_and_start_lifts_it(
     assert [r.params["Body"] for r in receiver.to_path("/ok")] == ["  stop ", "START"]
 
 
+def test_the_first_stop_on_a_fresh_server_holds_for_the_very_next_send(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    """While nobody has opted out, creates skip the opt-out probe (services/cache.Presence,
+    one second at a time); the first STOP ends that at once, not a second later."""
+    server = isolated_server()
+    client = server.client()
+    number = _number(client)
+    before = client.messages.create(to=HANDSET, from_=number, body="before")  # learns "none"
+
+    with server.control() as control:
+        control.text(HANDSET, number, "STOP")
+    with pytest.raises(TwilioRestException) as refused:
+        client.messages.create(to=HANDSET, from_=number, body="after")
+
+    assert before.status == "queued"
+    assert (refused.value.status, refused.value.code) == (400, 21610)
+
+
 def test_help_replies_and_a_stop_in_a_service_covers_the_whole_service(
     server: TextrelayServer, client: Client, account: Account
 ) -> None:

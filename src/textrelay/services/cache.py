@@ -58,3 +58,37 @@ class TtlCache(Generic[K, V]):
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+class Presence:
+    """Whether any row of some kind exists at all, known for `ttl_s` at a time.
+
+    For checks most requests pass because nothing of the kind exists yet (no recipient has
+    texted STOP): while the answer is "none", they skip their per-request probe. A change
+    committed through this process calls `changed()` and is seen at once (an answer loaded
+    while it happened is not kept); another process's change is seen within `ttl_s`.
+    """
+
+    __slots__ = ("_any", "_changes", "_expires", "_monotonic", "_ttl_s")
+
+    def __init__(
+        self, ttl_s: float = DEFAULT_TTL_S, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._any = True
+        self._expires = 0.0
+        self._changes = 0
+
+    async def any(self, load: Callable[[], Awaitable[bool]]) -> bool:
+        if self._monotonic() < self._expires:
+            return self._any
+        changes = self._changes
+        found = await load()
+        if changes == self._changes:
+            self._any, self._expires = found, self._monotonic() + self._ttl_s
+        return found
+
+    def changed(self) -> None:
+        self._changes += 1
+        self._expires = 0.0

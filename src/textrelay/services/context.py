@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from textrelay.domain.sids import SidGenerator
+from textrelay.services.cache import Presence
 from textrelay.services.signals import Signal
 from textrelay.storage import Store
 
@@ -23,6 +24,8 @@ class ServiceContext:
     """Notified after a commit that inserted jobs: wakes this process's workers."""
     messages_changed: Signal = field(default_factory=Signal)
     """Notified after a commit that created or changed a message: wakes read-back waits."""
+    opt_outs: Presence = field(default_factory=Presence)
+    """Whether any recipient has opted out at all: until one has, creates skip their probe."""
 
     def now(self) -> datetime:
         # Twilio's timestamps have whole seconds; keeping ours whole makes stored values and

@@ -153,6 +153,8 @@ class InboundService:
                     due_at=now,
                     now=now,
                 )
+        if keyword is not None:
+            self._ctx.opt_outs.changed()
         self._ctx.jobs_ready.notify()
         self._ctx.messages_changed.notify()
         return message

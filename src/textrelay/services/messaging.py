@@ -226,7 +226,11 @@ class MessagingService:
         service: MessagingServiceResource | None,
     ) -> None:
         """21610 for a recipient who texted STOP to this sender, or to any number of the
-        service the sender is in (messaging-and-webhooks.md §6)."""
+        service the sender is in (messaging-and-webhooks.md §6). Until anyone has opted out,
+        there is nothing to probe; an opt-out another process records in the second before
+        is still refused at send time (services/delivery), as a failed message."""
+        if not await self._ctx.opt_outs.any(self._any_opt_outs):
+            return
         async with self._ctx.store.read() as repo:
             scopes = await repo.opted_out_scopes(recipient)
             if not scopes:
@@ -239,6 +243,10 @@ class MessagingService:
         )
         if scopes & candidates:
             raise errors.RecipientUnsubscribed()
+
+    async def _any_opt_outs(self) -> bool:
+        async with self._ctx.store.read() as repo:
+            return await repo.any_opt_outs()
 
     def _check_send_at(self, send_at: datetime, now: datetime) -> None:
         ahead_s = (send_at - now).total_seconds()

@@ -259,6 +259,10 @@ class DeliveryQueries:
 
     # --- opt-outs ---------------------------------------------------------------------------
 
+    async def any_opt_outs(self) -> bool:
+        row = await self._conn.fetch_one("SELECT EXISTS (SELECT 1 FROM opt_outs) AS found")
+        return row is not None and bool(row["found"])
+
     async def opted_out_scopes(self, recipient: str) -> set[str]:
         """The sender scopes `recipient` has opted out of (usually none: one index probe)."""
         rows = await self._conn.fetch_all(
