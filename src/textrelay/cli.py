@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -18,7 +19,14 @@ from textrelay.app import Runtime, Worker, listening_socket
 from textrelay.cli_client import messages, send, simulate, text
 from textrelay.domain.errors import TwilioError
 from textrelay.domain.sids import explain
-from textrelay.settings import SETTINGS, Settings, SettingsError, env_name, flag_name
+from textrelay.settings import (
+    SETTINGS,
+    Settings,
+    SettingsError,
+    env_name,
+    flag_name,
+    unknown_variables,
+)
 from textrelay.storage import StorageError, migrate, open_database
 
 
@@ -45,6 +53,9 @@ def _setting_options(*names: str) -> Callable[[Callable[..., Any]], Callable[...
 
 
 def _load(overrides: dict[str, Any]) -> Settings:
+    for name, likely in unknown_variables(os.environ):
+        hint = f" (did you mean {likely}?)" if likely else ""
+        click.echo(f"warning: {name} is not a textrelay setting and is ignored{hint}", err=True)
     try:
         return Settings.load(overrides)
     except SettingsError as exc:

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from difflib import get_close_matches
 from typing import Any
 
 from textrelay.domain.sids import SidType, is_sid
@@ -278,6 +279,30 @@ class Settings:
     @property
     def main_account_credentials(self) -> tuple[str | None, str | None]:
         return self.account_sid, self.auth_token
+
+
+OTHER_VARIABLES = frozenset({"TEXTRELAY_URL", "TEXTRELAY_TEST_POSTGRES_URL"})
+"""TEXTRELAY_* variables that are not settings: the client commands' server URL and the test
+suite's PostgreSQL."""
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """TEXTRELAY_* variables nothing reads (a misspelt setting is otherwise silently ignored),
+    each with the setting's variable it most resembles, if any."""
+    known = {setting.name.upper() for setting in SETTINGS}
+    unknown = sorted(
+        name
+        for name in environ
+        if name.startswith(ENV_PREFIX)
+        and name.removeprefix(ENV_PREFIX) not in known
+        and name not in OTHER_VARIABLES
+    )
+    return [(name, _likely(name.removeprefix(ENV_PREFIX), known)) for name in unknown]
+
+
+def _likely(misspelt: str, known: set[str]) -> str | None:
+    matches = get_close_matches(misspelt, sorted(known), n=1, cutoff=0.75)
+    return ENV_PREFIX + matches[0] if matches else None
 
 
 def env_name(name: str) -> str:

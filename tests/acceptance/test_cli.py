@@ -128,6 +128,27 @@ def test_migrate_applies_then_reports_up_to_date(tmp_path: Path) -> None:
     assert second.stdout.strip() == "database is up to date"
 
 
+def test_a_misspelt_setting_variable_is_named_not_silently_ignored(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*TEXTRELAY, "migrate"],
+        capture_output=True,
+        text=True,
+        env=_env(
+            TEXTRELAY_DATABASE_URL=f"sqlite:///{tmp_path}/w.db",
+            TEXTRELAY_WORKRS="false",
+            TEXTRELAY_URL="http://127.0.0.1:1",  # the client commands' own: no warning
+        ),
+        timeout=30,
+    )
+
+    assert result.returncode == 0
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: TEXTRELAY_WORKRS is not a textrelay setting and is ignored "
+        "(did you mean TEXTRELAY_WORKERS?)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("sid", "code", "expected"),
     [

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from textrelay.settings import SETTINGS, Setting, Settings, SettingsError, env_name, flag_name
+from textrelay.settings import (
+    SETTINGS,
+    Setting,
+    Settings,
+    SettingsError,
+    env_name,
+    flag_name,
+    unknown_variables,
+)
 
 HEX = "0123456789abcdef" * 2
 EMPTY: dict[str, str] = {}
@@ -200,3 +208,19 @@ def test_bad_settings_name_their_variable(variable: str, raw: str) -> None:
 
 def test_settings_error_is_a_value_error() -> None:
     assert issubclass(SettingsError, ValueError)
+
+
+def test_unknown_variables_are_the_prefixed_ones_no_setting_reads() -> None:
+    environ = {
+        "TEXTRELAY_PORT": "1",
+        "TEXTRELAY_URL": "http://x",
+        "TEXTRELAY_TEST_POSTGRES_URL": "postgresql://x",
+        "TEXTRELAY_DATABASE_ULR": "sqlite:///x",
+        "TEXTRELAY_SOMETHING_ELSE": "1",
+        "PATH": "/bin",
+    }
+
+    assert unknown_variables(environ) == [
+        ("TEXTRELAY_DATABASE_ULR", "TEXTRELAY_DATABASE_URL"),
+        ("TEXTRELAY_SOMETHING_ELSE", None),
+    ]
