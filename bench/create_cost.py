@@ -29,6 +29,7 @@ import orjson
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import floor_app
+from bench.api_throughput import create_body
 from bench.harness import ACCOUNT_SID, AUTH_TOKEN
 
 CONCURRENCY = 16
@@ -76,13 +77,6 @@ async def call(app: Asgi, method: str, path: str, body: bytes = b"") -> tuple[in
 
     await app(scope, receive, send)
     return response["status"], response["body"]
-
-
-def create_body(index: int, sender: str) -> bytes:
-    return (
-        f"To=%2B1415555{index % 10000:04d}&From={sender.replace('+', '%2B')}"
-        f"&Body=Your+code+is+{index % 1000000:06d}"
-    ).encode()
 
 
 async def per_request_us(make: Callable[[int], Awaitable[None]], count: int) -> float:

@@ -24,9 +24,7 @@ from starlette.exceptions import HTTPException
 from textrelay.api.context import ApiContext
 from textrelay.api.errors import (
     http_error_handler,
-    storage_error_handler,
-    twilio_error_handler,
-    unexpected_error_handler,
+    raised_error_handler,
 )
 from textrelay.api.front_door import ApiFrontDoor
 from textrelay.api.routes import ROUTES
@@ -197,10 +195,10 @@ def build_app(settings: Settings, services: Services, main_account: Account) -> 
     app = Starlette(
         routes=[*ROUTES, *console_routes(Console(services, access, main_account))],
         exception_handlers={
-            TwilioError: twilio_error_handler,
+            TwilioError: raised_error_handler,
             HTTPException: http_error_handler,
-            StorageError: storage_error_handler,
-            Exception: unexpected_error_handler,
+            StorageError: raised_error_handler,
+            Exception: raised_error_handler,
         },
     )
     app.state.api = api = ApiContext(

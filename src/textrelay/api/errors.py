@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from textrelay.api.responses import json_response
 from textrelay.domain import errors
+from textrelay.storage import StorageError
 
 log = logging.getLogger("textrelay.api")
 
@@ -35,9 +36,22 @@ def render_error(error: errors.TwilioError, path: str) -> Response:
     return json_response(body, error.status, headers)
 
 
-async def twilio_error_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, errors.TwilioError)
-    return render_error(exc, request.url.path)
+def error_response(exc: Exception, method: str, path: str) -> Response:
+    """The answer to what a request's handling raised: a Twilio error as itself; a storage
+    failure as 503 (the request may succeed later, so not 500); anything else as 500, logged
+    with its traceback."""
+    if isinstance(exc, errors.TwilioError):
+        return render_error(exc, path)
+    if isinstance(exc, StorageError):
+        log.error("storage failure on %s %s: %s", method, path, exc)
+        return render_error(errors.ServiceUnavailable(), path)
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return render_error(errors.TwilioError(), path)
+
+
+async def raised_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's handler for Twilio errors, storage failures and anything unexpected."""
+    return error_response(exc, request.method, request.url.path)
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
@@ -55,14 +69,3 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405 and exc.headers:
         response.headers["Allow"] = exc.headers.get("Allow", "")
     return response
-
-
-async def storage_error_handler(request: Request, exc: Exception) -> Response:
-    """The database is down or refused: the request may succeed later, so 503, not 500."""
-    log.error("storage failure on %s %s: %s", request.method, request.url.path, exc)
-    return render_error(errors.ServiceUnavailable(), request.url.path)
-
-
-async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return render_error(errors.TwilioError(), request.url.path)

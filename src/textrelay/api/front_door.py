@@ -13,23 +13,16 @@ two to the same answers.
 
 from __future__ import annotations
 
-import logging
-
 import orjson
 from starlette.requests import ClientDisconnect
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from textrelay.api.context import ApiContext, authorized_account
-from textrelay.api.errors import render_error
+from textrelay.api.errors import error_response
 from textrelay.api.forms import decode_form, receive_body
 from textrelay.api.messages import message_request
 from textrelay.api.responses import JSON_TYPE
 from textrelay.api.serializers import message_json
-from textrelay.domain import errors
-from textrelay.storage import StorageError
-
-log = logging.getLogger("textrelay.api")
 
 _ACCOUNTS = "/2010-04-01/Accounts/"
 _MESSAGES = "/Messages.json"
@@ -66,23 +59,15 @@ class ApiFrontDoor:
     ) -> None:
         try:
             body = await self._created_json(scope, receive, account_sid)
-        except errors.TwilioError as exc:
-            error: Response = render_error(exc, scope["path"])
-        except StorageError as exc:
-            log.error("storage failure on POST %s: %s", scope["path"], exc)
-            error = render_error(errors.ServiceUnavailable(), scope["path"])
         except ClientDisconnect:
             return  # nobody is left to answer
-        except Exception:
-            log.exception("unhandled error on POST %s", scope["path"])
-            error = render_error(errors.TwilioError(), scope["path"])
-        else:
-            # The headers, in their order, that Starlette's Response gives the same answer.
-            headers = [(b"content-length", str(len(body)).encode()), (b"content-type", _JSON_TYPE)]
-            await send({"type": "http.response.start", "status": 201, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+        except Exception as exc:
+            await error_response(exc, "POST", scope["path"])(scope, receive, send)
             return
-        await error(scope, receive, send)
+        # The headers, in their order, that Starlette's Response gives the same answer.
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", _JSON_TYPE)]
+        await send({"type": "http.response.start", "status": 201, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _created_json(self, scope: Scope, receive: Receive, account_sid: str) -> bytes:
         authorization = content_type = content_length = None
