@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
 
+from tests.waiting import eventually
 from textrelay.app import listening_socket
 
 _START_TIMEOUT_S = 10.0
@@ -24,11 +24,12 @@ def serving(app: Any) -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
-    deadline = time.monotonic() + _START_TIMEOUT_S
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the app did not start")
-        time.sleep(0.01)
+    eventually(
+        lambda: server.started,
+        timeout_s=_START_TIMEOUT_S,
+        interval_s=0.01,
+        what="the app did not start",
+    )
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:

@@ -6,9 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import IO
+
+from tests.waiting import eventually
 
 ACCOUNT_SID = "AC" + "c0" * 16
 AUTH_TOKEN = "7e" * 16
@@ -41,14 +42,20 @@ class ServerProcess:
             text=True,
         )
         assert self._process.stdout is not None
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            line = self._process.stdout.readline()
-            if not line:
-                break
-            if " listening on " in line:
-                self.base_url = line.rsplit(" ", 1)[-1].strip()
-                return self
+        try:
+            # Until the banner line, or the end of the output (the process died).
+            line = eventually(
+                self._process.stdout.readline,
+                until=lambda line: not line or " listening on " in line,
+                timeout_s=_START_TIMEOUT_S,
+                interval_s=0,
+                what="the 'listening on' line",
+            )
+        except AssertionError:
+            line = ""
+        if " listening on " in line:
+            self.base_url = line.rsplit(" ", 1)[-1].strip()
+            return self
         self.kill()
         raise RuntimeError(f"textrelay did not start; see {self._log_path}")
 

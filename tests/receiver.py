@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from twilio.request_validator import RequestValidator
 
+from tests.waiting import eventually
+
 _WAIT_STEP_S = 0.02
 
 
@@ -82,15 +84,18 @@ class Receiver:
         self, predicate: Callable[[list[Received]], bool], timeout_s: float = 10.0
     ) -> list[Received]:
         """Wait until `predicate(requests)` holds; the requests then (AssertionError on timeout)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
+
+        def snapshot() -> list[Received]:
             with self._lock:
-                snapshot = list(self.requests)
-            if predicate(snapshot):
-                return snapshot
-            if time.monotonic() > deadline:
-                raise AssertionError(f"receiver: condition not met in {timeout_s} s: {snapshot}")
-            time.sleep(_WAIT_STEP_S)
+                return list(self.requests)
+
+        return eventually(
+            snapshot,
+            until=predicate,
+            timeout_s=timeout_s,
+            interval_s=_WAIT_STEP_S,
+            what="receiver: condition not met",
+        )
 
     def statuses(self, sid: str, timeout_s: float = 10.0, *, count: int) -> list[str]:
         """The MessageStatus of the first `count` callbacks for `sid`, in arrival order."""

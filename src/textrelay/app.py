@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import secrets
 import socket
 import tempfile
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -31,10 +27,10 @@ from textrelay.api.routes import ROUTES
 from textrelay.carriers.simulator import SimulatorCarrier
 from textrelay.console.access import ConsoleAccess
 from textrelay.console.routes import console_routes
-from textrelay.console.views import Console
+from textrelay.console.views import Console, ConsoleServices
 from textrelay.domain.accounts import Account
-from textrelay.domain.delivery import JobKind
 from textrelay.domain.errors import TwilioError
+from textrelay.domain.jobs import JobKind
 from textrelay.domain.sids import SidGenerator
 from textrelay.domain.webhooks import RetryPolicy
 from textrelay.services.accounts import AccountService
@@ -42,14 +38,17 @@ from textrelay.services.callbacks import CallbackService
 from textrelay.services.clock import AdjustableClock
 from textrelay.services.context import Clock, ServiceContext
 from textrelay.services.delivery import DeliveryService
+from textrelay.services.errors import StorageFailure, service_failure
 from textrelay.services.inbound import InboundService
 from textrelay.services.media import MediaService
+from textrelay.services.message_log import MessageLogService
 from textrelay.services.messaging import MessagingService, ScheduleWindow
 from textrelay.services.messaging_services import MessagingServicesService
 from textrelay.services.phone_numbers import PhoneNumberService
+from textrelay.services.queue import JobQueue
 from textrelay.services.readback import ReadbackService
 from textrelay.services.simulator import SimulatorService
-from textrelay.settings import Settings, SettingsError
+from textrelay.settings import Settings, SettingsError, read_simulator_file
 from textrelay.storage import (
     Database,
     StorageError,
@@ -59,6 +58,7 @@ from textrelay.storage import (
     parse_database_url,
 )
 from textrelay.storage.media_files import FileMediaStore
+from textrelay.storage.migrations import Migration
 from textrelay.webhooks.http import HttpWebhookTransport
 from textrelay.webhooks.media import HttpMediaFetcher
 from textrelay.workers.runner import JobRunner, RunnerSettings
@@ -95,8 +95,9 @@ class Services:
 
 def build_services(settings: Settings, database: Database, clock: Clock) -> Services:
     adjustable = AdjustableClock(clock)
-    ctx = ServiceContext(Store(database), SidGenerator(random_source(settings.seed)), adjustable)
-    adjustable.jobs_ready = ctx.jobs_ready
+    store = Store(database, translate=service_failure)
+    ctx = ServiceContext(store, SidGenerator(random_source(settings.seed)), adjustable)
+    adjustable.jobs_ready = ctx.store.jobs_ready
     numbers = PhoneNumberService(ctx)
     accounts = AccountService(ctx)
     messaging_services = MessagingServicesService(ctx)
@@ -150,10 +151,9 @@ def media_directory(settings: Settings) -> str:
     return "textrelay-media"
 
 
-def build_runner(settings: Settings, database: Database, services: Services) -> JobRunner:
+def build_runner(settings: Settings, services: Services) -> JobRunner:
     return JobRunner(
-        services.ctx,
-        database,
+        JobQueue(services.ctx),
         {
             JobKind.DISPATCH: services.delivery.dispatch,
             JobKind.CARRIER: services.delivery.carrier_event,
@@ -168,24 +168,31 @@ def build_runner(settings: Settings, database: Database, services: Services) -> 
 async def configure_simulator(settings: Settings, simulator: SimulatorService) -> None:
     """Apply the simulator settings file and mode given at start, if any."""
     if settings.simulator_config is not None:
-        await simulator.update(read_simulator_file(settings.simulator_config), replace_all=True)
+        try:
+            config = read_simulator_file(settings.simulator_config)
+        except SettingsError as exc:
+            raise SettingsError(f"simulator_config {exc}") from None
+        await simulator.update(config, replace_all=True)
     if settings.simulator_mode is not None:
         await simulator.update({"mode": settings.simulator_mode})
 
 
-def read_simulator_file(path: str) -> dict[str, Any]:
-    """A TOML (.toml) or JSON settings file; SettingsError names what is wrong."""
-    try:
-        text = Path(path).read_text()
-        if path.endswith(".toml"):
-            data: Any = tomllib.loads(text)
-        else:
-            data = json.loads(text)
-    except (OSError, ValueError) as exc:
-        raise SettingsError(f"simulator_config {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise SettingsError(f"simulator_config {path}: expected a table of settings")
-    return data
+def console_services(services: Services) -> ConsoleServices:
+    return ConsoleServices(
+        accounts=services.accounts,
+        messages=services.messaging,
+        numbers=services.numbers,
+        messaging_services=services.messaging_services,
+        delivery=services.delivery,
+        callbacks=services.callbacks,
+        inbound=services.inbound,
+        media=services.media,
+        readback=services.readback,
+        simulator=services.simulator,
+        log=MessageLogService(services.ctx),
+        clock=services.clock,
+        changes=services.ctx.messages_changed,
+    )
 
 
 def build_app(settings: Settings, services: Services, main_account: Account) -> ApiFrontDoor:
@@ -193,11 +200,14 @@ def build_app(settings: Settings, services: Services, main_account: Account) -> 
         settings.host, main_account.auth_token, settings.console_password
     )
     app = Starlette(
-        routes=[*ROUTES, *console_routes(Console(services, access, main_account))],
+        routes=[
+            *ROUTES,
+            *console_routes(Console(console_services(services), access, main_account)),
+        ],
         exception_handlers={
             TwilioError: raised_error_handler,
             HTTPException: http_error_handler,
-            StorageError: raised_error_handler,
+            StorageFailure: raised_error_handler,
             Exception: raised_error_handler,
         },
     )
@@ -257,7 +267,7 @@ class Runtime:
 
     def start_workers(self) -> None:
         """Run the job runner on this loop until close(); kept referenced and awaited there."""
-        self.runner = build_runner(self.settings, self.database, self.services)
+        self.runner = build_runner(self.settings, self.services)
         self._runner_task = asyncio.get_running_loop().create_task(self.runner.run())
         self._runner_task.add_done_callback(_log_runner_exit)
 
@@ -288,15 +298,11 @@ class Runtime:
 
 
 async def open_services(settings: Settings, clock: Clock) -> tuple[Database, Services]:
-    """The migrated database and the services on it, with the simulator configured."""
-    database = await open_database(
-        settings.database_url,
-        sqlite_synchronous=settings.sqlite_synchronous,
-        pool_size=settings.db_pool_size,
-    )
+    """The migrated database and the services on it, with the simulator configured. A
+    database that cannot be opened or migrated raises StorageFailure."""
+    database = await open_migrated_database(settings)
     services: Services | None = None
     try:
-        await migrate(database)
         services = build_services(settings, database, clock)
         await configure_simulator(settings, services.simulator)
     except BaseException:
@@ -305,6 +311,43 @@ async def open_services(settings: Settings, clock: Clock) -> tuple[Database, Ser
         await database.close()
         raise
     return database, services
+
+
+async def open_migrated_database(settings: Settings) -> Database:
+    database = await _opened(settings)
+    try:
+        await _migrated(database)
+    except BaseException:
+        await database.close()
+        raise
+    return database
+
+
+async def migrate_database(settings: Settings) -> list[str]:
+    """`textrelay migrate`: apply what is not applied yet; the names of what was."""
+    database = await _opened(settings)
+    try:
+        return [f"{m.version:04d}_{m.name}" for m in await _migrated(database)]
+    finally:
+        await database.close()
+
+
+async def _opened(settings: Settings) -> Database:
+    try:
+        return await open_database(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=settings.db_pool_size,
+        )
+    except StorageError as exc:
+        raise service_failure(exc) from exc
+
+
+async def _migrated(database: Database) -> list[Migration]:
+    try:
+        return await migrate(database)
+    except StorageError as exc:
+        raise service_failure(exc) from exc
 
 
 async def close_services(database: Database, services: Services) -> None:
@@ -325,7 +368,7 @@ class Worker:
     @classmethod
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Worker:
         database, services = await open_services(settings, clock)
-        return cls(database, services, build_runner(settings, database, services))
+        return cls(database, services, build_runner(settings, services))
 
     async def close(self) -> None:
         """Release the webhook transport and the database; run() must have returned."""

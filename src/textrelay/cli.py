@@ -15,10 +15,11 @@ from typing import Any
 import click
 
 from textrelay import __version__
-from textrelay.app import Runtime, Worker, listening_socket
+from textrelay.app import Runtime, Worker, listening_socket, migrate_database
 from textrelay.cli_client import messages, send, simulate, text
 from textrelay.domain.errors import TwilioError
 from textrelay.domain.sids import explain
+from textrelay.services.errors import StorageFailure
 from textrelay.settings import (
     SETTINGS,
     Settings,
@@ -27,7 +28,6 @@ from textrelay.settings import (
     flag_name,
     unknown_variables,
 )
-from textrelay.storage import StorageError, migrate, open_database
 
 
 def _setting_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -87,7 +87,7 @@ def serve(**overrides: Any) -> None:
     )
     try:
         _run_fast(_serve(settings))
-    except StorageError as exc:
+    except StorageFailure as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         pass
@@ -154,7 +154,7 @@ def worker(**overrides: Any) -> None:
     )
     try:
         _run_fast(_work(settings))
-    except (StorageError, SettingsError, TwilioError) as exc:
+    except (StorageFailure, SettingsError, TwilioError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         pass
@@ -203,20 +203,9 @@ def migrate_command(**overrides: Any) -> None:
     """Apply the database migrations that are not applied yet, then exit."""
     settings = _load(overrides)
 
-    async def run() -> list[str]:
-        database = await open_database(
-            settings.database_url,
-            sqlite_synchronous=settings.sqlite_synchronous,
-            pool_size=settings.db_pool_size,
-        )
-        try:
-            return [f"{m.version:04d}_{m.name}" for m in await migrate(database)]
-        finally:
-            await database.close()
-
     try:
-        applied = asyncio.run(run())
-    except StorageError as exc:
+        applied = asyncio.run(migrate_database(settings))
+    except StorageFailure as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
 

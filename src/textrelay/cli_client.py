@@ -1,31 +1,30 @@
-"""The client commands of `textrelay`: send, messages and simulate.
+"""The client commands of `textrelay`: send, text, messages and simulate.
 
-Each is a plain HTTP client of a running server, through the same API any app uses: the
-Twilio paths (/2010-04-01/…) and textrelay's control API (/textrelay/v1, api/control.py). They
-use httpx, a runtime dependency, rather than the optional `twilio` package, so they work on
-a bare `pip install textrelay`. docs/cli.md describes them.
+Each is a plain client of a running server, through the same API any app uses: the Twilio
+paths (/2010-04-01/…) and textrelay's control API (/textrelay/v1, api/control.py), both
+reached through `textrelay.control.Control`. This module only turns options into its calls and
+its answers into lines; docs/cli.md describes the commands.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import mimetypes
 import time
-import tomllib
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
 
 import click
-import httpx
+
+from textrelay.control import Control, ControlError, ControlUnavailable
+from textrelay.domain.codes import UNKNOWN_ERROR
+from textrelay.settings import SettingsError, read_simulator_file
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT_S = 10.0
-CONTROL = "/textrelay/v1"
 
 _BODY_WIDTH = 40
 _FOLLOW_WINDOW = 100
@@ -40,65 +39,25 @@ class Failure(click.ClickException):
         click.echo(self.format_message(), err=file is None, file=file)
 
 
-class Api:
-    """One textrelay server, as one account; every call returns the decoded JSON answer."""
-
-    def __init__(self, url: str, account_sid: str, auth_token: str) -> None:
-        self.url = url.rstrip("/")
-        self.account_sid = account_sid
-        self._http = httpx.Client(
-            base_url=self.url, auth=(account_sid, auth_token), timeout=TIMEOUT_S
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def account_path(self, rest: str) -> str:
-        return f"/2010-04-01/Accounts/{quote(self.account_sid, safe='')}/{rest}"
-
-    def control_account_path(self, rest: str) -> str:
-        return f"{CONTROL}/Accounts/{quote(self.account_sid, safe='')}/{rest}"
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        """`kwargs` go to httpx (data=, json=, params=)."""
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.ConnectError as exc:
-            raise Failure(f"error: cannot connect to textrelay at {self.url}: {exc}") from None
-        except httpx.TimeoutException:
-            raise Failure(
-                f"error: textrelay at {self.url} did not answer within {TIMEOUT_S:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise Failure(f"error: {method} {self.url}{path}: {exc}") from None
-        return _decoded(response)
-
-
-def _decoded(response: httpx.Response) -> Any:
-    try:
-        body = response.json() if response.content else None
-    except ValueError:
-        body = None
-    if response.is_success and (body is not None or not response.content):
-        return body
-    if isinstance(body, dict) and "code" in body and "message" in body:
-        raise Failure(f"error {body['code']}: {body['message']}")
-    raise Failure(
-        f"error: {response.request.method} {response.request.url} answered "
-        f"HTTP {response.status_code} without Twilio's JSON error"
-    )
+def _failure(exc: ControlError | ControlUnavailable) -> Failure:
+    if isinstance(exc, ControlUnavailable):
+        return Failure(f"error: {exc}")
+    if exc.code is None:
+        return Failure(f"error: {exc.message}")  # an answer that is not Twilio's error
+    return Failure(f"error {exc.code}: {exc.message}")
 
 
 def _connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--url, --account-sid and --auth-token; the command gets an `Api` as first argument."""
+    """--url, --account-sid and --auth-token; the command gets a `Control` as first argument,
+    and its failures become one line and exit status 1."""
 
     @functools.wraps(command)
     def run(url: str, account_sid: str, auth_token: str, **kwargs: Any) -> Any:
-        api = Api(url, account_sid, auth_token)
-        try:
-            return command(api, **kwargs)
-        finally:
-            api.close()
+        with Control(url, account_sid, auth_token, timeout_s=TIMEOUT_S) as control:
+            try:
+                return command(control, **kwargs)
+            except (ControlError, ControlUnavailable) as exc:
+                raise _failure(exc) from None
 
     options = (
         click.option(
@@ -146,7 +105,7 @@ def _print_json(data: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the created Message as JSON.")
 @_connection_options
 def send(
-    api: Api,
+    control: Control,
     to: str,
     from_: str | None,
     messaging_service_sid: str | None,
@@ -160,17 +119,14 @@ def send(
     The server checks the parameters as Twilio does: give --from or --messaging-service-sid,
     and --body or --media-url.
     """
-    form: dict[str, str | list[str]] = {"To": to}
-    optional = {
-        "From": from_,
-        "MessagingServiceSid": messaging_service_sid,
-        "Body": body,
-        "StatusCallback": status_callback,
-    }
-    form.update({name: value for name, value in optional.items() if value is not None})
-    if media_url:
-        form["MediaUrl"] = list(media_url)
-    message = api.call("POST", api.account_path("Messages.json"), data=form)
+    message = control.send(
+        to,
+        from_=from_,
+        messaging_service_sid=messaging_service_sid,
+        body=body,
+        status_callback=status_callback,
+        media_urls=media_url,
+    )
     if as_json:
         _print_json(message)
     else:
@@ -192,7 +148,7 @@ def send(
 @click.argument("body")
 @_connection_options
 def text(
-    api: Api,
+    control: Control,
     from_: str,
     to: str,
     media_files: tuple[str, ...],
@@ -202,30 +158,24 @@ def text(
 ) -> None:
     """Text one of the account's numbers as a handset would: the app's webhook is called and
     its TwiML replies are sent (POST /textrelay/v1/Accounts/{AC}/Inbound)."""
-    payload: dict[str, Any] = {"from": from_, "to": to, "body": body}
-    if media_files:
-        payload["media"] = [_attachment(path) for path in media_files]
-    sent = api.call("POST", api.control_account_path("Inbound"), json=payload)["message"]
+    media = [_attachment(path) for path in media_files]
+    sent = control.text(from_, to, body, media=media)
     if as_json:
         _print_json(sent)
     else:
         click.echo(f"{sent['sid']} {sent['status']}")
     if wait_s > 0:
-        found = api.call(
-            "GET",
-            api.control_account_path(f"Phones/{quote(from_, safe='')}/Messages"),
-            params={"After": sent["sid"], "Wait": f"{min(wait_s, TIMEOUT_S - 1):g}"},
-        )["messages"]
+        # One long poll, as long as the client's timeout allows (Control caps the wait).
+        found = control.received(from_, after=sent["sid"], wait_s=wait_s)
         for reply in reversed(found):
             click.echo(f"reply {reply['sid']} from {reply['from']}: {reply['body']}")
         if not found:
             raise Failure(f"error: no reply within {wait_s:g} s")
 
 
-def _attachment(path: str) -> dict[str, str]:
+def _attachment(path: str) -> tuple[str, bytes]:
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    encoded = base64.b64encode(Path(path).read_bytes()).decode()
-    return {"content_type": content_type, "content_base64": encoded}
+    return content_type, Path(path).read_bytes()
 
 
 # --- messages ------------------------------------------------------------------------------
@@ -255,7 +205,7 @@ def _attachment(path: str) -> dict[str, str]:
 )
 @_connection_options
 def messages(
-    api: Api,
+    control: Control,
     to: str | None,
     from_: str | None,
     limit: int,
@@ -268,14 +218,9 @@ def messages(
     With --follow, the list is printed oldest first, like a log, and then one more line
     each time a message appears or changes status, until Ctrl-C or --timeout.
     """
-    filters = {name: value for name, value in (("To", to), ("From", from_)) if value}
 
     def newest(count: int) -> list[dict[str, Any]]:
-        page = api.call(
-            "GET", api.account_path("Messages.json"), params={**filters, "PageSize": count}
-        )
-        found: list[dict[str, Any]] = page["messages"]
-        return found
+        return control.messages(to=to, from_=from_, page_size=count)
 
     click.echo(_row("SID", "STATUS", "TO", "FROM", "DATE_CREATED", "ERROR", "BODY"))
     if not follow:
@@ -351,29 +296,29 @@ def simulate() -> None:
 
 @simulate.command("show")
 @_connection_options
-def simulate_show(api: Api) -> None:
+def simulate_show(control: Control) -> None:
     """Print the simulator's settings and rules as JSON."""
-    _print_json(api.call("GET", f"{CONTROL}/Simulator"))
+    _print_json(control.simulator())
 
 
 @simulate.command("mode")
 @click.argument("mode", type=click.Choice(["immediate", "timed", "manual"]))
 @_connection_options
-def simulate_mode(api: Api, mode: str) -> None:
+def simulate_mode(control: Control, mode: str) -> None:
     """Set how messages progress: at once, after delays, or only by `simulate step`."""
-    _print_json(api.call("POST", f"{CONTROL}/Simulator", json={"mode": mode}))
+    _print_json(control.configure_simulator(mode=mode))
 
 
 @simulate.command("set")
 @click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
 @_connection_options
-def simulate_set(api: Api, assignments: tuple[str, ...]) -> None:
+def simulate_set(control: Control, assignments: tuple[str, ...]) -> None:
     """Change settings, e.g. `send_delay_ms=500 delivery_delay_ms=2000 jitter=0.1`.
 
     A VALUE that reads as JSON (a number, an object) is sent as that; any other as a string.
     """
     data = dict(_assignment(text) for text in assignments)
-    _print_json(api.call("POST", f"{CONTROL}/Simulator", json=data))
+    _print_json(control.configure_simulator(**data))
 
 
 def _assignment(text: str) -> tuple[str, Any]:
@@ -390,16 +335,13 @@ def _assignment(text: str) -> tuple[str, Any]:
 @simulate.command("load")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_connection_options
-def simulate_load(api: Api, file: Path) -> None:
+def simulate_load(control: Control, file: Path) -> None:
     """Replace every setting and rule with a TOML (.toml) or JSON file's (docs/simulator.md)."""
     try:
-        text = file.read_text()
-        data: Any = tomllib.loads(text) if file.suffix == ".toml" else json.loads(text)
-    except (OSError, ValueError) as exc:
-        raise Failure(f"error: {file}: {exc}") from None
-    if not isinstance(data, dict):
-        raise Failure(f"error: {file}: expected a table of settings")
-    _print_json(api.call("PUT", f"{CONTROL}/Simulator", json=data))
+        data = read_simulator_file(file)
+    except SettingsError as exc:
+        raise Failure(f"error: {exc}") from None
+    _print_json(control.replace_simulator(data))
 
 
 @simulate.group("rule")
@@ -409,7 +351,11 @@ def simulate_rule() -> None:
 
 @simulate_rule.command("add")
 @click.option("--outcome", required=True, type=click.Choice(["delivered", "undelivered", "failed"]))
-@click.option("--error-code", type=int, help="The error code of the outcome (default 30008).")
+@click.option(
+    "--error-code",
+    type=int,
+    help=f"The error code of the outcome (default {UNKNOWN_ERROR.code}).",
+)
 @click.option("--to-prefix", help="To starts with this.")
 @click.option("--to-regex", help="To matches this regular expression.")
 @click.option("--from-prefix", help="From starts with this.")
@@ -420,17 +366,17 @@ def simulate_rule() -> None:
 @click.option("--probability", type=float, help="Chance in [0, 1] that a match applies.")
 @click.option("--name", help="A name to recognise the rule by.")
 @_connection_options
-def simulate_rule_add(api: Api, **fields: Any) -> None:
+def simulate_rule_add(control: Control, **fields: Any) -> None:
     """Add a rule after the others (the first matching rule decides)."""
     rule = {name: value for name, value in fields.items() if value is not None}
-    _print_json(api.call("POST", f"{CONTROL}/Simulator/Rules", json=rule))
+    _print_json(control.add_rule(**rule))
 
 
 @simulate_rule.command("clear")
 @_connection_options
-def simulate_rule_clear(api: Api) -> None:
+def simulate_rule_clear(control: Control) -> None:
     """Remove every rule."""
-    _print_json(api.call("DELETE", f"{CONTROL}/Simulator/Rules"))
+    _print_json(control.clear_rules())
 
 
 @simulate.command("step")
@@ -442,19 +388,16 @@ def simulate_rule_clear(api: Api) -> None:
 )
 @click.option("--error-code", type=click.IntRange(min=1), help="With --status: its error code.")
 @_connection_options
-def simulate_step(api: Api, sid: str, status: str | None, error_code: int | None) -> None:
+def simulate_step(control: Control, sid: str, status: str | None, error_code: int | None) -> None:
     """Apply a message's next status now (manual mode), or the one given; print the result."""
-    given = {"status": status, "error_code": error_code}
-    path = api.control_account_path(f"Messages/{quote(sid, safe='')}/Step")
-    result = api.call("POST", path, json={k: v for k, v in given.items() if v is not None})
-    message = result["message"]
+    message = control.step(sid, status, error_code)
     error = message.get("error_code")
     click.echo(f"{message['sid']} {message['status']}" + (f" error {error}" if error else ""))
 
 
 @simulate.command("reset")
 @_connection_options
-def simulate_reset(api: Api) -> None:
+def simulate_reset(control: Control) -> None:
     """Delete every message of the account (and their jobs and records)."""
-    result = api.call("POST", api.control_account_path("Reset"))
-    click.echo(f"deleted {result['deleted_messages']} message(s) of {result['account_sid']}")
+    deleted = control.reset()
+    click.echo(f"deleted {deleted} message(s) of {control.account_sid}")

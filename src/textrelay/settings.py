@@ -7,11 +7,14 @@ module that reads the environment. The names are a public contract (docs/configu
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
+from pathlib import Path
 from typing import Any
 
 from textrelay.domain.sids import SidType, is_sid
@@ -321,3 +324,18 @@ def _checked(setting: Setting, raw: Any, source: str) -> Any:
         return setting.parse(raw)
     except ValueError as exc:
         raise SettingsError(f"{where}: {exc}") from None
+
+
+def read_simulator_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The simulator settings and rules in a file (docs/simulator.md), as `simulator_config`
+    and `textrelay simulate load` take them: TOML when the name ends in `.toml`, else JSON,
+    with a table at the top. SettingsError says `<path>: <what is wrong>`."""
+    name = os.fspath(path)
+    try:
+        text = Path(name).read_text()
+        data: Any = tomllib.loads(text) if name.endswith(".toml") else json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{name}: expected a table of settings")
+    return data

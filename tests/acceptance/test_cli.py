@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import textrelay
+from tests.waiting import eventually
 
 TEXTRELAY = [sys.executable, "-m", "textrelay"]
 START_TIMEOUT_S = 30.0
@@ -43,15 +43,21 @@ def serving(db: Path, *args: str, **env: str) -> Iterator[Started]:
     )
     assert process.stdout is not None
     lines: list[str] = []
-    deadline = time.monotonic() + START_TIMEOUT_S
+
+    def next_line() -> str:
+        assert process.stdout is not None
+        lines.append(process.stdout.readline())
+        return lines[-1]
+
     try:
-        while time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "auth token:" in line:
-                break
+        # Until the banner's last line, or the end of the output (the process died).
+        eventually(
+            next_line,
+            until=lambda line: not line or "auth token:" in line,
+            timeout_s=START_TIMEOUT_S,
+            interval_s=0,
+            what="the banner's auth token line",
+        )
         output = "".join(lines)
         base = re.search(r"listening on (http://\S+)", output)
         sid = re.search(r"account sid: (AC[0-9a-f]{32})", output)

@@ -21,6 +21,7 @@ import pytest
 from twilio.rest import Client
 
 from tests.receiver import Receiver
+from tests.waiting import eventually
 from textrelay.domain.accounts import Account
 from textrelay.settings import Settings
 from textrelay.testing import TextrelayServer
@@ -66,12 +67,12 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def wait_for_status(client: Client, sid: str, *statuses: str, timeout_s: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        message = client.messages(sid).fetch()
-        if message.status in statuses or time.monotonic() > deadline:
-            return message
-        time.sleep(0.05)
+    return eventually(
+        lambda: client.messages(sid).fetch(),
+        until=lambda message: message.status in statuses,
+        timeout_s=timeout_s,
+        what=f"{sid} in {' or '.join(statuses)}",
+    )
 
 
 @pytest.fixture
@@ -236,7 +237,12 @@ def test_manual_mode_moves_only_by_step(private_server: TextrelayServer) -> None
     mode = ok(run(private_server, "simulate", "mode", "manual"))
     sender = _owned_number(client)
     sid = client.messages.create(to=RECIPIENT, from_=sender, body="step me").sid
-    time.sleep(0.3)  # time enough for a worker to move it, were it not manual
+    with private_server.control() as control:
+        # A worker has dispatched it, and the carrier's first report waits for a step.
+        eventually(
+            lambda: control.pending_jobs(sid),
+            until=lambda jobs: [job["kind"] for job in jobs] == ["carrier"],
+        )
     waiting = client.messages(sid).fetch().status
 
     first = ok(run(private_server, "simulate", "step", sid))
@@ -375,6 +381,7 @@ def test_worker_delivers_what_a_server_without_workers_queued(tmp_path: Path) ->
         sid = client.messages.create(
             to=RECIPIENT, from_=_owned_number(client), body="for the worker"
         ).sid
+        # No worker runs here, so no idle pipeline to wait for: the time one would need.
         time.sleep(0.3)
         before = client.messages(sid).fetch().status
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from twilio.rest import Client
 from tests.conftest import DatabaseUnderTest
 from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
 from tests.receiver import Receiver
+from tests.waiting import eventually
 from textrelay.client import client as make_client
 
 FINAL = {"delivered", "undelivered", "failed"}
@@ -43,12 +43,14 @@ def _remaining_jobs(database_url: str) -> int:
     return asyncio.run(count_pg())
 
 
-def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s} s: {what}")
-        time.sleep(0.1)
+def _no_job_left_behind(database_url: str) -> None:
+    eventually(
+        lambda: _remaining_jobs(database_url),
+        until=lambda count: count == 0,
+        timeout_s=10,
+        interval_s=0.1,
+        what="no job left behind",
+    )
 
 
 def test_sigkill_mid_flight_loses_no_message_and_no_callback(
@@ -69,8 +71,9 @@ def test_sigkill_mid_flight_loses_no_message_and_no_callback(
             ).sid
             for i in range(40)
         ]
-        # Some are sent, some queued, some callbacks are on the wire: now crash.
-        time.sleep(0.6)
+        # Once the first callback lands, some are sent, some queued, some callbacks are on
+        # the wire: now crash.
+        receiver.wait_for(lambda rs: len(rs) > 0)
     finally:
         first.kill()
     done_before_restart = {
@@ -80,21 +83,25 @@ def test_sigkill_mid_flight_loses_no_message_and_no_callback(
     second = ServerProcess(url, log_path=tmp_path / "second.log", **settings).start()
     try:
         client = _client(second)
-        _wait(
+        eventually(
             lambda: all(client.messages(sid).fetch().status in FINAL for sid in sids),
-            30,
-            "every message reaches a final status",
+            timeout_s=30,
+            interval_s=0.1,
+            what="every message reaches a final status",
         )
 
         def missing_callbacks() -> set[tuple[str, str]]:
             seen = {(r.params["MessageSid"], r.params["MessageStatus"]) for r in receiver.requests}
             return {(sid, s) for sid in sids for s in ("sent", "delivered")} - seen
 
-        def every_callback_arrived() -> bool:
-            return not missing_callbacks()
-
-        _wait(every_callback_arrived, 30, "a sent and a delivered callback for every message")
-        _wait(lambda: _remaining_jobs(url) == 0, 10, "no job left behind")
+        eventually(
+            missing_callbacks,
+            until=lambda missing: not missing,
+            timeout_s=30,
+            interval_s=0.1,
+            what="a sent and a delivered callback for every message",
+        )
+        _no_job_left_behind(url)
     finally:
         second.stop()
 
@@ -126,9 +133,10 @@ def test_two_worker_processes_share_one_postgresql_queue(
             for i in range(120)
         ]
         receiver.wait_for(lambda rs: len(rs) >= 2 * len(sids), timeout_s=30)
-        _wait(lambda: _remaining_jobs(url) == 0, 10, "no job left behind")
-        time.sleep(0.5)  # a duplicate, if any, would arrive now
+        _no_job_left_behind(url)
     finally:
+        # A stopping process finishes the jobs in hand (workers/runner.py, _drain): once both
+        # have stopped, a duplicate, if any, has arrived.
         one.stop()
         two.stop()
 

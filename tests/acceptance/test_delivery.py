@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
+import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from tests.receiver import Receiver
-from textrelay.app import Runtime
-from textrelay.control import ControlError
+from tests.waiting import eventually
+from textrelay.client import client as make_client
+from textrelay.control import Control, ControlError
 from textrelay.domain.accounts import Account
 from textrelay.domain.statuses import MessageStatus
 from textrelay.testing import TextrelayServer
@@ -125,7 +128,7 @@ def test_twilios_magic_sender_keeps_its_messages_queued(
         to="+14155550102", from_="+15005550006", body="x", status_callback=receiver.url()
     )
     with server.control(account) as control:
-        time.sleep(0.3)
+        control.wait_idle(message.sid)  # dispatched: whatever was to happen has happened
         events = control.events(message.sid)
 
     assert [e["status"] for e in events] == ["queued"]
@@ -140,6 +143,7 @@ def test_no_status_callback_means_no_request_but_the_message_still_advances(
 
     with server.control(account) as control:
         final = control.wait_until_final(message.sid)
+        control.wait_idle(message.sid)  # a callback promised by mistake would have run
         events = control.events(message.sid)
         callbacks = control.callbacks(message.sid)
 
@@ -157,9 +161,12 @@ def test_every_attempt_is_recorded_and_readable(
     receiver.statuses(message.sid, count=2)
 
     with server.control(account) as control:
-        deadline = time.monotonic() + 5
-        while len(callbacks := control.callbacks(message.sid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        callbacks = eventually(
+            lambda: control.callbacks(message.sid),
+            until=lambda recorded: len(recorded) >= 2,
+            timeout_s=5,
+            what="two callback attempts recorded",
+        )
 
     assert [c["parameters"]["MessageStatus"] for c in callbacks] == ["sent", "delivered"]
     first = callbacks[0]
@@ -183,9 +190,11 @@ def test_a_refused_connection_is_retried_once_then_recorded_as_11205(
 
     with server.control(account) as control:
         assert control.wait_until_final(message.sid) == "delivered"
-        deadline = time.monotonic() + 10
-        while len(callbacks := control.callbacks(message.sid)) < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        callbacks = eventually(
+            lambda: control.callbacks(message.sid),
+            until=lambda recorded: len(recorded) >= 4,
+            what="four callback attempts recorded",
+        )
 
     # Twilio's default: one retry, on connection failures only; two callbacks × two attempts.
     assert len(callbacks) == 4
@@ -275,8 +284,6 @@ def test_reset_deletes_the_accounts_messages(
 
 
 def test_the_control_api_needs_credentials(server: TextrelayServer) -> None:
-    import httpx
-
     response = httpx.get(f"{server.base_url}/textrelay/v1/Simulator")
 
     assert response.status_code == 401
@@ -297,7 +304,11 @@ def test_manual_mode_waits_for_each_step(
     )
 
     with server.control() as control:
-        time.sleep(0.3)
+        # Dispatched, and the carrier's first report parked until a step.
+        eventually(
+            lambda: control.pending_jobs(message.sid),
+            until=lambda jobs: [job["kind"] for job in jobs] == ["carrier"],
+        )
         waiting = client.messages(message.sid).fetch().status
         sent = control.step(message.sid)
         delivered = control.step(message.sid)
@@ -416,9 +427,12 @@ def test_reliable_retry_delivers_again_after_failures(
 
     receiver.wait_for(lambda rs: len(rs) >= 4, timeout_s=10)
     with server.control() as control:
-        deadline = time.monotonic() + 5
-        while len(callbacks := control.callbacks(message.sid)) < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        callbacks = eventually(
+            lambda: control.callbacks(message.sid),
+            until=lambda recorded: len(recorded) >= 4,
+            timeout_s=5,
+            what="four callback attempts recorded",
+        )
 
     # The `sent` callback fails twice (500), then lands; `delivered` waits its turn, then lands.
     assert [c["status_code"] for c in callbacks] == [500, 500, 200, 200]
@@ -454,9 +468,89 @@ def test_a_receipt_from_a_live_carrier_applies_once(
     assert (first.status, first.error_code) == (MessageStatus.UNDELIVERED, 30005)
     assert repeated is None
     assert receiver.statuses(message.sid, count=2) == ["sent", "undelivered"]
-    assert server.call(lambda rt: _pending_jobs(rt, message.sid)) == []
+    with server.control() as control:
+        # A callback job ends just after its receiver records it; a parked carrier report
+        # left behind would never end, and wait_idle would time out.
+        control.wait_idle(message.sid, timeout_s=5)
+        assert control.pending_jobs(message.sid) == []
 
 
-async def _pending_jobs(runtime: Runtime, message_sid: str) -> list[str]:
-    async with runtime.services.ctx.store.read() as repo:
-        return await repo.pending_job_kinds(message_sid)
+# --- pending jobs: waiting for the pipeline to be idle -----------------------------------------
+
+
+def _kinds(jobs: list[dict[str, Any]]) -> list[str]:
+    return [job["kind"] for job in jobs]
+
+
+def test_pending_jobs_show_what_the_pipeline_still_owes_a_message(
+    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
+) -> None:
+    server = isolated_server(simulator_mode="manual")
+    client = server.client()
+    number = client.incoming_phone_numbers.create(area_code="415").phone_number
+    message = client.messages.create(
+        to="+14155550125", from_=number, body="x", status_callback=receiver.url()
+    )
+
+    with server.control() as control:
+        parked = eventually(
+            lambda: control.pending_jobs(message.sid),
+            until=lambda jobs: _kinds(jobs) == ["carrier"],
+        )
+        of_account = control.pending_jobs()
+        control.step(message.sid)
+        control.step(message.sid)
+        control.wait_idle(message.sid)
+        # Idle: every callback has run, so the receiver has them without waiting.
+        arrived = [r.params["MessageStatus"] for r in receiver.for_message(message.sid)]
+        idle, idle_account = control.pending_jobs(message.sid), control.pending_jobs()
+
+    assert parked == [{"message_sid": message.sid, "kind": "carrier"}]
+    assert of_account == parked
+    assert arrived == ["sent", "delivered"]
+    assert (idle, idle_account) == ([], [])
+
+
+def test_wait_idle_names_the_jobs_left_when_it_times_out(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    server = isolated_server(simulator_mode="manual")
+    client = server.client()
+    number = client.incoming_phone_numbers.create(area_code="415").phone_number
+    sid = client.messages.create(to="+14155550126", from_=number, body="x").sid
+
+    with server.control() as control, pytest.raises(TimeoutError) as timed_out:
+        control.wait_idle(timeout_s=0.5)
+
+    assert f"of {sid}" in str(timed_out.value)
+
+
+def test_pending_jobs_are_the_callers_own(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    server = isolated_server(simulator_mode="manual")
+    parent = server.client()
+    sub = parent.api.v2010.accounts.create(friendly_name="sub")
+    sub_client = make_client(server.base_url, sub.sid, sub.auth_token)
+    messages = {}
+    for name, owner in (("parent", parent), ("sub", sub_client)):
+        number = owner.incoming_phone_numbers.create(area_code="415").phone_number
+        messages[name] = owner.messages.create(to="+14155550127", from_=number, body=name).sid
+
+    with (
+        server.control() as control,
+        Control(server.base_url, sub.sid, sub.auth_token) as sub_control,
+    ):
+        parents = eventually(control.pending_jobs, until=lambda jobs: _kinds(jobs) == ["carrier"])
+        subs = eventually(sub_control.pending_jobs, until=lambda jobs: _kinds(jobs) == ["carrier"])
+        with pytest.raises(ControlError) as not_its_message:
+            sub_control.pending_jobs(messages["parent"])
+    on_parent = httpx.get(
+        f"{server.base_url}/textrelay/v1/Accounts/{server.main_account.sid}/Jobs",
+        auth=(sub.sid, sub.auth_token),
+    )
+
+    assert [job["message_sid"] for job in parents] == [messages["parent"]]
+    assert [job["message_sid"] for job in subs] == [messages["sub"]]
+    assert (not_its_message.value.status, not_its_message.value.code) == (404, 20404)
+    assert (on_parent.status_code, on_parent.json()["code"]) == (401, 20003)

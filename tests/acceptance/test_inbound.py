@@ -3,7 +3,6 @@ gets Twilio's parameters, signed, and its TwiML answer becomes replies; STOP hol
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +12,7 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from tests.receiver import Receiver
+from tests.waiting import eventually
 from textrelay.control import ControlError
 from textrelay.domain.accounts import Account
 from textrelay.testing import TextrelayServer
@@ -173,12 +173,11 @@ def test_a_failing_webhook_goes_to_the_fallback_with_the_error(
         sent = control.text(HANDSET, number, "are you there")
         reply = control.wait_for_message(HANDSET, after=sent["sid"], timeout_s=10)
         # The replies go out before the webhook job records its attempts: wait for both.
-        attempts: list[dict[str, object]] = []
-        for _ in range(200):
-            attempts = control.callbacks(sent["sid"])
-            if len(attempts) >= 2:
-                break
-            time.sleep(0.05)
+        attempts = eventually(
+            lambda: control.callbacks(sent["sid"]),
+            until=lambda recorded: len(recorded) >= 2,
+            what="both webhook attempts recorded",
+        )
     fallback_call = receiver.to_path("/fallback")[0]
 
     assert reply["body"] == "fallback reply"
@@ -196,12 +195,10 @@ def test_without_a_fallback_a_failure_is_recorded_and_nothing_is_sent(
     with server.control(account) as control:
         sent = control.text(HANDSET, number, "hello?")
         receiver.wait_for(lambda rs: any(r.path == "/bad" for r in rs))
-        attempts: list[dict[str, object]] = []
-        for _ in range(100):  # the attempt is recorded just after the receiver answers
-            attempts = control.callbacks(sent["sid"])
-            if attempts:
-                break
-            time.sleep(0.05)
+        # The attempt is recorded just after the receiver answers.
+        attempts = eventually(
+            lambda: control.callbacks(sent["sid"]), timeout_s=5, what="the attempt recorded"
+        )
         thread = control.conversation(HANDSET, number)
 
     assert [a["error_code"] for a in attempts] == [12300]

@@ -3,7 +3,7 @@ a webhook or a MediaUrl can throw at textrelay."""
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 import httpx
 import pytest
@@ -11,6 +11,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from tests.receiver import Receiver
+from tests.waiting import eventually
 from textrelay.control import ControlError
 from textrelay.domain.accounts import Account
 from textrelay.testing import TextrelayServer
@@ -212,13 +213,18 @@ def test_an_xml_bomb_a_redirect_loop_and_a_silent_webhook_send_nothing(
             name: control.text("+14155550199", number, "hi") for name, number in numbers.items()
         }
         receiver.wait_for(lambda rs: sum(r.path == "/loop" for r in rs) >= 50, timeout_s=20)
-        attempts: dict[str, list[dict[str, object]]] = {}
-        for name, message in sent.items():
-            for _ in range(200):
-                attempts[name] = control.callbacks(message["sid"])
-                if attempts[name] and (name != "loop" or len(attempts[name]) >= 50):
-                    break
-                time.sleep(0.05)
+
+        def recorded(sid: str, at_least: int) -> list[dict[str, Any]]:
+            return eventually(
+                lambda: control.callbacks(sid),
+                until=lambda found: len(found) >= at_least,
+                what=f"{at_least} webhook attempt(s) of {sid} recorded",
+            )
+
+        attempts = {
+            name: recorded(message["sid"], 50 if name == "loop" else 1)
+            for name, message in sent.items()
+        }
         replies = control.received("+14155550199")
 
     assert [a["error_code"] for a in attempts["bomb"]] == [12100]

@@ -22,8 +22,8 @@ def set_status(server: TextrelayServer, sid: str, status: MessageStatus) -> None
 
     async def run(rt):  # type: ignore[no-untyped-def]
         async with rt.services.messaging._ctx.store.transaction() as repo:
-            message = await repo.get_message(sid)
-            await repo.update_message(replace(message, status=status))
+            message = await repo.messages.get(sid)
+            await repo.messages.update(replace(message, status=status))
 
     server.call(run)
 
@@ -146,8 +146,8 @@ def test_date_sent_filters(server: TextrelayServer, client: Client, sender: str)
         from dataclasses import replace
 
         async with rt.services.messaging._ctx.store.transaction() as repo:
-            stored = await repo.get_message(message.sid)
-            await repo.update_message(replace(stored, status=MessageStatus.SENT, date_sent=sent_at))
+            stored = await repo.messages.get(message.sid)
+            await repo.messages.update(replace(stored, status=MessageStatus.SENT, date_sent=sent_at))
 
     server.call(mark_sent)
 

@@ -4,13 +4,12 @@ everything arrives where Twilio would send it."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 from examples.webhook_app import PIXEL, create_app
 from twilio.rest import Client
 
 from tests.apps import serving
+from tests.waiting import eventually
 from textrelay.domain.accounts import Account
 from textrelay.testing import TextrelayServer
 
@@ -27,15 +26,14 @@ def test_a_handset_texts_the_example_app_and_gets_both_replies(
         ).phone_number
         with server.control(account) as control:
             sent = control.text(HANDSET, number, "hi")
-            deadline = time.monotonic() + 10
-            while len(replies := control.received(HANDSET, after=sent["sid"])) < 2:
-                assert time.monotonic() < deadline, "both replies did not arrive"
-                time.sleep(0.05)
+            replies = eventually(
+                lambda: control.received(HANDSET, after=sent["sid"]),
+                until=lambda found: len(found) >= 2,
+                what="both replies did not arrive",
+            )
             picture = next(r for r in replies if r["num_media"] == "1")
             control.wait_until_final(picture["sid"])
-            deadline = time.monotonic() + 10
-            while len(app.state.statuses) < 2 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            eventually(lambda: len(app.state.statuses) >= 2, what="the app's two status callbacks")
 
     bodies = sorted(r["body"] for r in replies)
     media = client.messages(picture["sid"]).media.list()

@@ -5,7 +5,6 @@ the layout on a phone and in dark mode."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from twilio.rest import Client
 
 from tests.console.conftest import PageFactory, ServerFactory
 from tests.receiver import Receiver
+from tests.waiting import eventually
 from textrelay.settings import Settings
 from textrelay.testing import TextrelayServer
 
@@ -55,10 +55,11 @@ def _luminance(css_color: str) -> float:
 
 def _wait_for_callbacks(server: TextrelayServer, sid: str, count: int) -> None:
     with server.control() as control:
-        deadline = time.monotonic() + 10
-        while len(control.callbacks(sid)) < count:
-            assert time.monotonic() < deadline, f"{sid}: fewer than {count} callbacks recorded"
-            time.sleep(0.05)
+        eventually(
+            lambda: control.callbacks(sid),
+            until=lambda recorded: len(recorded) >= count,
+            what=f"{sid}: fewer than {count} callbacks recorded",
+        )
 
 
 def test_a_new_message_appears_in_the_open_log_without_a_reload(
@@ -293,10 +294,13 @@ def test_a_change_before_the_event_stream_opens_still_shows(
     page.route("**/console/events", lambda route: held.append(route))
     page.goto("/console/")
     expect(page.locator("tr[data-sid]")).to_have_count(0)
-    deadline = time.monotonic() + 5
-    while not held:
-        assert time.monotonic() < deadline, "the page did not subscribe to /console/events"
-        page.wait_for_timeout(20)
+    eventually(
+        lambda: held,
+        timeout_s=5,
+        interval_s=0.02,
+        what="the page did not subscribe to /console/events",
+        pause=lambda seconds: page.wait_for_timeout(seconds * 1000),
+    )
 
     sid = _send(client, sender, "created while the page was connecting")
     with server.control() as control:

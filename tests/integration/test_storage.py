@@ -13,13 +13,12 @@ import pytest
 
 from tests.conftest import POSTGRES_URL, DatabaseUnderTest
 from textrelay.domain.accounts import Account, AccountStatus, AccountType
-from textrelay.domain.delivery import JobKind
-from textrelay.domain.messages import Message, SendOptions
+from textrelay.domain.jobs import JobKind
+from textrelay.domain.messages import Message, MessageFilter, SendOptions
 from textrelay.domain.paging import InvalidPageToken, PageAnchor, PageDirection, PageQuery
 from textrelay.domain.statuses import Direction, MessageStatus
 from textrelay.storage import Database, IntegrityConflict, Store, migrate, open_database
 from textrelay.storage.migrations import available
-from textrelay.storage.repository import MessageFilter
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -103,8 +102,8 @@ def test_jobs_of_an_older_schema_still_find_their_message_after_migration_5(
             store = Store(db)
             message = _message(1, "AC" + "a" * 32)
             async with store.transaction() as repo:
-                await repo.insert_account(_account())
-                await repo.insert_message(message)
+                await repo.accounts.insert(_account())
+                await repo.messages.insert(message)
             async with db.transaction() as conn:  # a job as schema 4 wrote it
                 await conn.execute(
                     "INSERT INTO jobs (kind, message_sid, payload, due_at, created_at) "
@@ -113,12 +112,12 @@ def test_jobs_of_an_older_schema_still_find_their_message_after_migration_5(
                 )
             applied = [m.name for m in await migrate(db)]
             async with store.read() as repo:
-                before = await repo.pending_job_kinds(message.sid)
+                before = await repo.jobs.pending_kinds(message.sid)
             async with store.transaction() as repo:
-                await repo.insert_job(JobKind.CALLBACK, message.sid, {}, due_at=NOW, now=NOW)
-                dropped = await repo.drop_pending_jobs(message.sid, JobKind.DISPATCH)
+                await repo.jobs.insert(JobKind.CALLBACK, message.sid, {}, due_at=NOW, now=NOW)
+                dropped = await repo.jobs.drop_pending(message.sid, JobKind.DISPATCH)
             async with store.read() as repo:
-                after = await repo.pending_job_kinds(message.sid)
+                after = await repo.jobs.pending_kinds(message.sid)
         finally:
             await db.close()
         return applied, [*before, "|", *after], dropped
@@ -189,10 +188,10 @@ def test_message_round_trip_keeps_every_field(store: LoopStore) -> None:
 
     async def scenario() -> Message | None:
         async with store.transaction() as repo:
-            await repo.insert_account(account)
-            await repo.insert_message(message)
+            await repo.accounts.insert(account)
+            await repo.messages.insert(message)
         async with store.read() as repo:
-            return await repo.get_message(message.sid)
+            return await repo.messages.get(message.sid)
 
     assert on(store, scenario()) == message
 
@@ -204,13 +203,13 @@ def test_a_failed_transaction_leaves_nothing_behind(store: LoopStore) -> None:
     async def scenario() -> tuple[Account | None, Account | None]:
         with pytest.raises(IntegrityConflict):  # noqa: PT012 - the block is the transaction
             async with store.transaction() as repo:
-                await repo.insert_account(account)
-                await repo.insert_account(account)  # same SID: refused, whole write undone
+                await repo.accounts.insert(account)
+                await repo.accounts.insert(account)  # same SID: refused, whole write undone
         # A later transaction commits; the failed one's first insert must not ride along.
         async with store.transaction() as repo:
-            await repo.insert_account(later)
+            await repo.accounts.insert(later)
         async with store.read() as repo:
-            return await repo.get_account(account.sid), await repo.get_account(later.sid)
+            return await repo.accounts.get(account.sid), await repo.accounts.get(later.sid)
 
     assert on(store, scenario()) == (None, later)
 
@@ -221,24 +220,24 @@ def test_keyset_pages_walk_forward_and_back_and_survive_deletes(store: LoopStore
 
     async def scenario() -> None:
         async with store.transaction() as repo:
-            await repo.insert_account(account)
+            await repo.accounts.insert(account)
             for m in messages:
-                await repo.insert_message(m)
+                await repo.messages.insert(m)
         async with store.read() as repo:
-            first = await repo.list_messages(account.sid, PageQuery(4), MessageFilter())
+            first = await repo.messages.page(account.sid, PageQuery(4), MessageFilter())
         assert [m.sid for m in first.items] == [m.sid for m in messages[9:5:-1]]
         assert first.has_next
 
         # The anchor record is deleted before the next page is asked for.
         async with store.transaction() as repo:
-            await repo.delete_message(first.items[-1])
+            await repo.messages.delete(first.items[-1])
         after = PageAnchor(PageDirection.AFTER, first.items[-1].sid)
         async with store.read() as repo:
-            second = await repo.list_messages(account.sid, PageQuery(4, 1, after), MessageFilter())
+            second = await repo.messages.page(account.sid, PageQuery(4, 1, after), MessageFilter())
             before = PageAnchor(PageDirection.BEFORE, second.items[0].sid)
-            back = await repo.list_messages(account.sid, PageQuery(4, 0, before), MessageFilter())
+            back = await repo.messages.page(account.sid, PageQuery(4, 0, before), MessageFilter())
             last = PageAnchor(PageDirection.AFTER, second.items[-1].sid)
-            third = await repo.list_messages(account.sid, PageQuery(4, 2, last), MessageFilter())
+            third = await repo.messages.page(account.sid, PageQuery(4, 2, last), MessageFilter())
         assert [m.sid for m in second.items] == [m.sid for m in messages[5:1:-1]]
         assert [m.sid for m in back.items] == [m.sid for m in messages[9:6:-1]]
         assert [m.sid for m in third.items] == [m.sid for m in messages[1::-1]]
@@ -252,11 +251,11 @@ def test_unknown_page_anchor_is_an_invalid_token(store: LoopStore) -> None:
 
     async def scenario() -> None:
         async with store.transaction() as repo:
-            await repo.insert_account(account)
+            await repo.accounts.insert(account)
         anchor = PageAnchor(PageDirection.AFTER, "SM" + "f" * 32)
         async with store.read() as repo:
             with pytest.raises(InvalidPageToken):
-                await repo.list_messages(account.sid, PageQuery(5, 1, anchor), MessageFilter())
+                await repo.messages.page(account.sid, PageQuery(5, 1, anchor), MessageFilter())
 
     on(store, scenario())
 
@@ -269,14 +268,14 @@ def test_message_filters(store: LoopStore) -> None:
 
     async def scenario() -> dict[str, list[str]]:
         async with store.transaction() as repo:
-            await repo.insert_account(account)
-            await repo.insert_message(a)
-            await repo.insert_message(b)
+            await repo.accounts.insert(account)
+            await repo.messages.insert(a)
+            await repo.messages.insert(b)
         async with store.read() as repo:
             page = PageQuery(50)
 
             async def sids(f: MessageFilter) -> list[str]:
-                return [m.sid for m in (await repo.list_messages(account.sid, page, f)).items]
+                return [m.sid for m in (await repo.messages.page(account.sid, page, f)).items]
 
             return {
                 "to": await sids(MessageFilter(to="+14155550111")),
@@ -319,14 +318,14 @@ def test_a_failing_transaction_leaves_its_concurrent_neighbours_committed(
 
     async def insert(account: Account) -> str:
         async with store.transaction() as repo:
-            await repo.insert_account(account)
+            await repo.accounts.insert(account)
         return "committed"
 
     async def insert_then_fail() -> str:
         try:
             async with store.transaction() as repo:
-                await repo.insert_account(orphan)  # succeeds, then must be undone
-                await repo.insert_account(accounts[0])  # a duplicate by the time it runs
+                await repo.accounts.insert(orphan)  # succeeds, then must be undone
+                await repo.accounts.insert(accounts[0])  # a duplicate by the time it runs
         except IntegrityConflict:
             return "refused"
         return "committed"
@@ -338,8 +337,8 @@ def test_a_failing_transaction_leaves_its_concurrent_neighbours_committed(
             *(insert(a) for a in accounts[4:]),
         )
         async with store.read() as repo:
-            found = [await repo.get_account(a.sid) for a in accounts]
-            leftover = await repo.get_account(orphan.sid)
+            found = [await repo.accounts.get(a.sid) for a in accounts]
+            leftover = await repo.accounts.get(orphan.sid)
         return list(outcomes), found, leftover
 
     outcomes, found, leftover = on(store, scenario())

@@ -27,10 +27,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from tests.waiting import eventually, eventually_async
+from textrelay.domain.codes import HTTP_CONNECTION_FAILURE, HTTP_RETRIEVAL_FAILURE
 from textrelay.domain.webhooks import (
     FORM_CONTENT_TYPE,
-    HTTP_CONNECTION_FAILURE,
-    HTTP_RETRIEVAL_FAILURE,
     RESPONSE_EXCERPT_CHARS,
     FailureKind,
     WebhookOutcome,
@@ -147,11 +147,13 @@ class Receiver:
             daemon=True,
         )
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert self._thread.is_alive(), "the receiver did not start"
-            assert time.monotonic() < deadline, "the receiver did not start in time"
-            time.sleep(0.005)
+        thread = self._thread
+        eventually(
+            lambda: server.started or not thread.is_alive(),
+            interval_s=0.005,
+            what="the receiver did not start in time",
+        )
+        assert server.started, "the receiver did not start"
 
     def stop(self) -> None:
         if self._server is not None:
@@ -301,7 +303,7 @@ def test_a_500_is_one_failed_attempt_by_default(receiver: Receiver) -> None:
     assert not outcome.succeeded
     [attempt] = outcome.attempts
     assert attempt.status_code == 500
-    assert attempt.error_code == HTTP_RETRIEVAL_FAILURE == 11200
+    assert attempt.error_code == HTTP_RETRIEVAL_FAILURE.code == 11200
     assert attempt.failure is FailureKind.SERVER_ERROR
     assert attempt.response_body == "status 500 body"
     assert attempt.error_message is not None
@@ -330,7 +332,7 @@ def test_a_4xx_is_retried_only_when_the_policy_says_so(receiver: Receiver) -> No
 
     assert [a.failure for a in default.attempts] == [FailureKind.CLIENT_ERROR]
     assert [a.status_code for a in retried.attempts] == [404, 404]
-    assert retried.attempts[0].error_code == HTTP_RETRIEVAL_FAILURE
+    assert retried.attempts[0].error_code == HTTP_RETRIEVAL_FAILURE.code
 
 
 def test_a_retry_that_succeeds_ends_the_delivery(receiver: Receiver) -> None:
@@ -345,7 +347,7 @@ def test_a_redirect_is_a_failure_and_is_not_followed(receiver: Receiver) -> None
 
     [attempt] = outcome.attempts  # OTHER is never retried, whatever rp says
     assert attempt.status_code == 302
-    assert attempt.error_code == HTTP_RETRIEVAL_FAILURE
+    assert attempt.error_code == HTTP_RETRIEVAL_FAILURE.code
     assert attempt.failure is FailureKind.OTHER
     assert receiver.paths() == ["/status/302"]
 
@@ -358,7 +360,7 @@ def test_a_refused_connection_is_tried_twice_by_default(refused_url: str) -> Non
 
     assert len(outcome.attempts) == 2
     for attempt in outcome.attempts:
-        assert attempt.error_code == HTTP_CONNECTION_FAILURE == 11205
+        assert attempt.error_code == HTTP_CONNECTION_FAILURE.code == 11205
         assert attempt.failure is FailureKind.CONNECT
         assert attempt.status_code is None
         assert attempt.response_body == ""
@@ -378,7 +380,7 @@ def test_an_unresolvable_host_is_a_connection_failure() -> None:
     outcome, elapsed_s = deliver(webhook("http://no-such-host.invalid/hook#tt=1000&rc=0"))
 
     [attempt] = outcome.attempts
-    assert attempt.error_code == HTTP_CONNECTION_FAILURE
+    assert attempt.error_code == HTTP_CONNECTION_FAILURE.code
     assert attempt.failure is FailureKind.CONNECT
     assert elapsed_s < 2
 
@@ -388,7 +390,7 @@ def test_a_url_that_cannot_be_called_is_one_failed_attempt(url: str) -> None:
     outcome, _ = deliver(webhook(url))
 
     [attempt] = outcome.attempts
-    assert attempt.error_code == HTTP_CONNECTION_FAILURE
+    assert attempt.error_code == HTTP_CONNECTION_FAILURE.code
     assert attempt.failure is FailureKind.OTHER
     assert attempt.status_code is None
 
@@ -400,7 +402,7 @@ def test_a_receiver_that_hangs_past_rt_is_a_read_timeout(receiver: Receiver) -> 
     outcome, elapsed_s = deliver(webhook(f"{receiver.base_url}/hang#rt=300"))
 
     [attempt] = outcome.attempts  # rt failures are not retried by default
-    assert attempt.error_code == HTTP_RETRIEVAL_FAILURE
+    assert attempt.error_code == HTTP_RETRIEVAL_FAILURE.code
     assert attempt.failure is FailureKind.READ_TIMEOUT
     assert attempt.status_code is None
     assert 300 <= attempt.latency_ms < 800
@@ -508,7 +510,7 @@ def test_a_broken_answer_is_a_retrieval_failure_that_is_not_retried(reply: bytes
     outcome = with_transport(use)
 
     [attempt] = outcome.attempts
-    assert attempt.error_code == HTTP_RETRIEVAL_FAILURE
+    assert attempt.error_code == HTTP_RETRIEVAL_FAILURE.code
     assert attempt.failure is FailureKind.OTHER
 
 
@@ -525,7 +527,7 @@ def test_an_answer_that_trickles_past_the_budget_is_a_partial_response() -> None
 
     [attempt] = outcome.attempts
     assert attempt.status_code == 200
-    assert attempt.error_code == HTTP_RETRIEVAL_FAILURE
+    assert attempt.error_code == HTTP_RETRIEVAL_FAILURE.code
     assert attempt.failure is FailureKind.OTHER
     assert time.monotonic() - started < 0.9
 
@@ -542,7 +544,8 @@ def test_slow_receivers_do_not_delay_a_fast_one(receiver: Receiver) -> None:
             return asyncio.get_running_loop().time() - started
 
         slow = [asyncio.create_task(timed(webhook(f"{receiver.base_url}/slow"))) for _ in range(10)]
-        await asyncio.sleep(0.1)  # the slow deliveries are now waiting on their receiver
+        # The fast one starts once every slow delivery is waiting on its receiver.
+        await eventually_async(lambda: receiver.paths().count("/slow") == 10, timeout_s=5)
         fast_s = await timed(webhook(f"{receiver.base_url}/echo"))
         slow_s = max(await asyncio.gather(*slow))
         return fast_s, slow_s

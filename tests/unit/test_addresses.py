@@ -4,22 +4,30 @@ messaging-and-webhooks.md §9)."""
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 
 import phonenumbers
 import pytest
 
 from textrelay.domain.addresses import (
     DEFAULT_REGION,
+    SESSION_WINDOW,
     Address,
     AddressError,
     AddressKind,
+    Channel,
     _canonical_e164,
+    channel_of,
     friendly_name_for,
     parse_e164,
     parse_recipient,
     parse_sender,
     region_of,
+    segments_on,
+    session_open,
+    split_channel,
 )
+from textrelay.domain.segments import count_segments
 
 
 @pytest.mark.parametrize(
@@ -247,3 +255,90 @@ def test_region_of_a_non_geographic_number_is_none(e164: str) -> None:
 )
 def test_friendly_name_for(e164: str, name: str) -> None:
     assert friendly_name_for(e164) == name
+
+
+# --- the channel rule ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "channel", "inner"),
+    [
+        ("whatsapp:+14155550100", Channel.WHATSAPP, "+14155550100"),
+        ("messenger:104794531907950", Channel.MESSENGER, "104794531907950"),
+        ("WhatsApp:+14155550100", Channel.WHATSAPP, "+14155550100"),  # any case, as parsed
+        ("+14155550100", Channel.SMS, "+14155550100"),
+        ("12345", Channel.SMS, "12345"),
+        ("MyBrand", Channel.SMS, "MyBrand"),
+        ("sms:+14155550100", Channel.SMS, "sms:+14155550100"),  # "sms" is no prefix
+        ("rcs:agent", Channel.SMS, "rcs:agent"),
+        ("", Channel.SMS, ""),
+    ],
+)
+def test_split_channel(address: str, channel: Channel, inner: str) -> None:
+    assert split_channel(address) == (channel, inner)
+    assert channel_of(address) is channel
+
+
+@pytest.mark.parametrize(
+    ("channel", "prefixed", "session_window", "phone_numbers"),
+    [
+        (Channel.SMS, False, False, True),
+        (Channel.WHATSAPP, True, True, True),
+        (Channel.MESSENGER, True, True, False),
+    ],
+)
+def test_what_each_channel_is(
+    channel: Channel, prefixed: bool, session_window: bool, phone_numbers: bool
+) -> None:
+    assert channel.is_prefixed is prefixed
+    assert channel.has_session_window is session_window
+    assert channel.carries_phone_numbers is phone_numbers
+
+
+def test_the_channels_are_these() -> None:
+    # A new channel is a deliberate act: its prefix, window and segments all follow from here.
+    assert [c.value for c in Channel] == ["sms", "whatsapp", "messenger"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+14155550100",
+        "whatsapp:+14155550100",
+        "WHATSAPP:+1 415 555 0100",
+        "messenger:104794531907950",
+    ],
+)
+def test_a_parsed_address_is_on_the_channel_of_its_value(text: str) -> None:
+    address = parse_recipient(text)
+
+    assert address.channel is channel_of(address.value)
+    assert address.value.startswith(f"{address.channel}:") is address.channel.is_prefixed
+
+
+def test_senders_are_on_sms_unless_prefixed() -> None:
+    kinds = {text: parse_sender(text).channel for text in ("12345", "MyBrand", "+14155550100")}
+
+    assert set(kinds.values()) == {Channel.SMS}
+    assert parse_sender("messenger:1234567890").channel is Channel.MESSENGER
+
+
+@pytest.mark.parametrize("body", ["hi", "x" * 161, "é" * 71, "ü😀" * 200])
+def test_a_message_on_a_channel_is_one_segment(body: str) -> None:
+    assert segments_on(Channel.WHATSAPP, body) == 1
+    assert segments_on(Channel.MESSENGER, body) == 1
+    assert segments_on(Channel.SMS, body) == count_segments(body).segments
+
+
+def test_segments_on_sms_split_a_long_body() -> None:
+    assert segments_on(Channel.SMS, "x" * 161) == 2
+
+
+def test_the_session_window_is_24_hours_inclusive() -> None:
+    now = datetime(2025, 1, 2, 12, 0, tzinfo=UTC)
+
+    assert SESSION_WINDOW.total_seconds() == 24 * 3600
+    assert session_open(now - timedelta(hours=1), at=now)
+    assert session_open(now - SESSION_WINDOW, at=now)
+    assert not session_open(now - SESSION_WINDOW - timedelta(microseconds=1), at=now)
+    assert not session_open(None, at=now)

@@ -10,7 +10,7 @@ import pytest
 
 from textrelay.api.errors import error_response
 from textrelay.domain import errors
-from textrelay.storage import StorageError
+from textrelay.services.errors import StorageFailure
 
 PATH = "/2010-04-01/Accounts/AC123/Messages.json"
 
@@ -19,7 +19,7 @@ PATH = "/2010-04-01/Accounts/AC123/Messages.json"
     ("raised", "status", "code"),
     [
         (errors.ToRequired(), 400, 21604),
-        (StorageError("connection refused"), 503, 20503),
+        (StorageFailure("connection refused"), 503, 20503),
         (RuntimeError("a bug"), 500, 20500),
     ],
 )
@@ -37,7 +37,7 @@ def test_each_kind_of_exception_gets_its_answer(
     else:
         assert [record.getMessage() for record in logged] == [
             f"storage failure on POST {PATH}: connection refused"
-            if isinstance(raised, StorageError)
+            if isinstance(raised, StorageFailure)
             else f"unhandled error on POST {PATH}"
         ]
         assert (logged[0].exc_info is not None) == isinstance(raised, RuntimeError)

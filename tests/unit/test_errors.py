@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
+from pathlib import Path
 
 import pytest
 
 # Imported for InvalidPageToken, a catalogue member defined next to the paging rules.
 import textrelay.domain.paging
-from textrelay.domain import errors
+from textrelay.domain import codes, errors
 
 # Constructor arguments that are not a single string.
 _SPECIAL_ARGUMENTS: dict[type[errors.TwilioError], tuple[object, ...]] = {
@@ -183,3 +185,65 @@ def test_documented_codes_statuses_and_messages(
 )
 def test_catalogue_codes(cls: type[errors.TwilioError], code: int, status: int) -> None:
     assert (cls.code, cls.status) == (code, status)
+
+
+# --- the one catalogue of codes (domain/codes.py) ------------------------------------------
+
+SRC = Path(textrelay.domain.paging.__file__).resolve().parents[1]
+
+
+def _catalogued() -> list[codes.TwilioCode]:
+    """Every entry the catalogue module defines, in definition order, aliases included."""
+    return [value for value in vars(codes).values() if isinstance(value, codes.TwilioCode)]
+
+
+def _all_errors() -> list[type[errors.TwilioError]]:
+    """TwilioError and every subclass anywhere in textrelay, once the whole app is imported."""
+    import textrelay.app  # noqa: F401  (the composition root imports every module)
+
+    found: list[type[errors.TwilioError]] = []
+    todo: list[type[errors.TwilioError]] = [errors.TwilioError]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("textrelay."):
+            found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return sorted(found, key=lambda cls: cls.__qualname__)
+
+
+def test_each_code_is_in_the_catalogue_once() -> None:
+    entries = _catalogued()
+    numbers = [entry.code for entry in entries]
+
+    assert sorted(n for n in set(numbers) if numbers.count(n) > 1) == []
+    assert dict(codes.CATALOGUE) == {entry.code: entry for entry in entries}
+    assert all(10000 <= n <= 99999 for n in numbers)
+
+
+@pytest.mark.parametrize("cls", _all_errors(), ids=lambda cls: cls.__qualname__)
+def test_every_error_takes_its_contract_from_the_catalogue(cls: type[errors.TwilioError]) -> None:
+    entry = codes.CATALOGUE[cls.code]
+
+    assert cls.entry is entry
+    assert (cls.code, cls.status, cls.default_message) == (entry.code, entry.status, entry.message)
+
+
+def test_delivery_errors_have_no_http_status() -> None:
+    assert codes.DELIVERY_ERRORS[30008] is codes.UNKNOWN_ERROR
+    assert all(entry.status is None for entry in codes.DELIVERY_ERRORS.values())
+
+
+def test_no_code_is_written_as_a_number_outside_the_catalogue() -> None:
+    catalogue_module = Path(codes.__file__).resolve()
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        if path.resolve() == catalogue_module:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Constant)
+                and type(node.value) is int
+                and node.value in codes.CATALOGUE
+            ):
+                found.append(f"{path.relative_to(SRC)}:{node.lineno}: {node.value}")
+    assert found == []

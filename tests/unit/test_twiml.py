@@ -7,9 +7,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from twilio.twiml.messaging_response import MessagingResponse
 
+from textrelay.domain.codes import CATALOGUE
 from textrelay.domain.segments import GSM7_BASIC, GSM7_EXTENSION
 from textrelay.domain.twiml import (
-    ERROR_MESSAGES,
     MAX_DOCUMENTS,
     MAX_REPLIES,
     HttpMethod,
@@ -337,7 +337,7 @@ def test_skipped_messages_do_not_count_towards_the_limit() -> None:
 
 def test_session_limits_are_exposed_for_the_caller() -> None:
     assert (MAX_REPLIES, MAX_DOCUMENTS) == (10, 50)
-    assert {14106, 14108, 14101, 14102} <= ERROR_MESSAGES.keys()
+    assert {14106, 14108, 14101, 14102} <= CATALOGUE.keys()
 
 
 def test_action_ends_the_document() -> None:
@@ -486,10 +486,10 @@ def test_unknown_verbs_warn_12200_and_are_skipped(verb: str) -> None:
 
 def test_warnings_and_errors_carry_the_catalogue_title() -> None:
     answer = answer_for("<Say>x</Say>")
-    assert answer.warnings[0].message.startswith(ERROR_MESSAGES[14110])
+    assert answer.warnings[0].message.startswith(CATALOGUE[14110].message)
     failed = interpret(500, XML, b"")
     assert failed.error is not None
-    assert failed.error.message.startswith(ERROR_MESSAGES[11200])
+    assert failed.error.message.startswith(CATALOGUE[11200].message)
 
 
 # --- properties ------------------------------------------------------------------------------

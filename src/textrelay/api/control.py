@@ -24,7 +24,7 @@ from textrelay.domain.dates import iso8601
 from textrelay.domain.delivery import FINAL_STATUSES
 from textrelay.domain.simulation import OUTCOMES, config_to_data
 from textrelay.domain.statuses import MessageStatus
-from textrelay.services.readback import ReceivedFilter
+from textrelay.services.readback import PendingJob, ReceivedFilter
 
 PREFIX = "/textrelay/v1"
 
@@ -155,6 +155,29 @@ async def message_callbacks(request: Request) -> Response:
             ],
         }
     )
+
+
+# --- pending jobs: what a test waits on to know the pipeline is idle ---------------------
+
+
+async def message_jobs(request: Request) -> Response:
+    """The message's jobs not yet done, oldest first; none left: the pipeline is idle."""
+    account = await path_account(request)
+    ctx = api(request)
+    message = await ctx.messaging.get(account, request.path_params["sid"])
+    pending = await ctx.readback.pending_jobs(message)
+    return json_response({"message_sid": message.sid, "jobs": _jobs_json(pending)})
+
+
+async def account_jobs(request: Request) -> Response:
+    """The jobs not yet done for every message of the account, oldest first."""
+    account = await path_account(request)
+    pending = await api(request).readback.pending_jobs_of_account(account)
+    return json_response({"account_sid": account.sid, "jobs": _jobs_json(pending)})
+
+
+def _jobs_json(pending: list[PendingJob]) -> list[dict[str, str | None]]:
+    return [{"message_sid": job.message_sid, "kind": job.kind} for job in pending]
 
 
 # --- read-back -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from textrelay.api.responses import json_response
 from textrelay.domain import errors
-from textrelay.storage import StorageError
+from textrelay.services.errors import StorageFailure
 
 log = logging.getLogger("textrelay.api")
 
@@ -22,7 +22,7 @@ WWW_AUTHENTICATE = 'Basic realm="Twilio API"'
 def render_error(error: errors.TwilioError, path: str) -> Response:
     message = error.message
     if isinstance(error, errors.NotFound) and message == errors.NotFound.default_message:
-        message = f"The requested resource {path} was not found"
+        message = errors.NotFound.for_path(path).message
     body: dict[str, object] = {
         "code": error.code,
         "message": message,
@@ -42,7 +42,7 @@ def error_response(exc: Exception, method: str, path: str) -> Response:
     with its traceback."""
     if isinstance(exc, errors.TwilioError):
         return render_error(exc, path)
-    if isinstance(exc, StorageError):
+    if isinstance(exc, StorageFailure):
         log.error("storage failure on %s %s: %s", method, path, exc)
         return render_error(errors.ServiceUnavailable(), path)
     log.error("unhandled error on %s %s", method, path, exc_info=exc)

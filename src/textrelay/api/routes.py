@@ -94,6 +94,8 @@ ROUTES: list[BaseRoute] = [
     Route(
         f"{CONTROL_ACCOUNT}/Messages/{{sid}}/Callbacks", control.message_callbacks, methods=["GET"]
     ),
+    Route(f"{CONTROL_ACCOUNT}/Messages/{{sid}}/Jobs", control.message_jobs, methods=["GET"]),
+    Route(f"{CONTROL_ACCOUNT}/Jobs", control.account_jobs, methods=["GET"]),
     Route(f"{CONTROL_ACCOUNT}/Reset", control.reset, methods=["POST"]),
     Route(f"{CONTROL_ACCOUNT}/ShortCodes", control.provision_short_code, methods=["POST"]),
     Route(f"{CONTROL_ACCOUNT}/Inbound", control.inbound, methods=["POST"]),

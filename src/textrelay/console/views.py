@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -22,14 +23,29 @@ from textrelay.domain import errors
 from textrelay.domain.accounts import Account
 from textrelay.domain.dates import iso8601
 from textrelay.domain.delivery import FINAL_STATUSES
-from textrelay.domain.paging import PageQuery
+from textrelay.domain.media import Media
+from textrelay.domain.messages import LogFilter, Message
+from textrelay.domain.messaging_services import PoolSender, ShortCode
+from textrelay.domain.paging import PageQuery, PageResult
+from textrelay.domain.phone_numbers import IncomingPhoneNumber
 from textrelay.domain.segments import count_segments
-from textrelay.domain.sids import SidType, is_sid, normalize
+from textrelay.domain.sids import is_sid
 from textrelay.domain.simulation import ProgressionMode
 from textrelay.domain.statuses import MessageStatus
-from textrelay.services.accounts import Principal
-from textrelay.services.callbacks import resend_callback
-from textrelay.storage.console import LogFilter
+from textrelay.services.accounts import AccountService, Principal
+from textrelay.services.callbacks import CallbackService
+from textrelay.services.context import Clock, Signal
+from textrelay.services.delivery import DeliveryService
+from textrelay.services.inbound import InboundService
+from textrelay.services.media import MediaService
+from textrelay.services.message_log import MessageLogService, Visible
+from textrelay.services.messaging import MessagingService as MessageService
+from textrelay.services.messaging_services import (
+    MessagingServicesService as MessagingServiceRegistry,
+)
+from textrelay.services.phone_numbers import NumberFilter, PhoneNumberService
+from textrelay.services.readback import ReadbackService
+from textrelay.services.simulator import SimulatorService
 
 PAGE_SIZE = 50
 EVENTS_LIFETIME_S = 600.0
@@ -44,10 +60,30 @@ STATUSES = [s.value for s in MessageStatus]
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
+@dataclass(frozen=True, slots=True)
+class ConsoleServices:
+    """The services the console works through: the API's own, plus the message log."""
+
+    accounts: AccountService
+    messages: MessageService
+    numbers: PhoneNumberService
+    messaging_services: MessagingServiceRegistry
+    delivery: DeliveryService
+    callbacks: CallbackService
+    inbound: InboundService
+    media: MediaService
+    readback: ReadbackService
+    simulator: SimulatorService
+    log: MessageLogService
+    clock: Clock
+    changes: Signal
+    """Raised after any commit in this process that changed a message."""
+
+
 class Console:
-    def __init__(self, services: Any, access: ConsoleAccess, main_account: Account) -> None:
-        # `services` is app.Services: the console is built beside the API in the composition
-        # root and takes the same services.
+    def __init__(
+        self, services: ConsoleServices, access: ConsoleAccess, main_account: Account
+    ) -> None:
         self._s = services
         self._access = access
         self._main = main_account
@@ -81,16 +117,7 @@ class Console:
             if not self._access.open_without_login:
                 return None
             sid = self._main.sid
-        async with self._s.ctx.store.read() as repo:
-            base: Account | None = await repo.get_account(sid)
-            if base is None:
-                return None
-            wanted = request.query_params.get("account")
-            if wanted and is_sid(wanted, SidType.ACCOUNT) and normalize(wanted) != base.sid:
-                other: Account | None = await repo.get_account(normalize(wanted))
-                if other is not None and other.owner_account_sid == base.sid:
-                    return other
-        return base
+        return await self._s.accounts.acting_as(sid, request.query_params.get("account"))
 
     def guarded(
         self, handler: Callable[[Request, Account], Coroutine[Any, Any, Response]]
@@ -147,8 +174,7 @@ class Console:
         )
         before = int(q["before"]) if q.get("before", "").isdigit() else None
         started = time.perf_counter()
-        async with self._s.ctx.store.read() as repo:
-            rows = await repo.log_page(account.sid, log, before_seq=before, limit=PAGE_SIZE + 1)
+        rows = await self._s.log.page(account, log, before_seq=before, limit=PAGE_SIZE + 1)
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
         kept = {k: v for k, v in q.items() if k not in ("before", "partial") and v}
@@ -189,37 +215,18 @@ class Console:
 
     async def _locate(self, account: Account, text: str) -> str | None:
         """The console page of what a SID names, if this account may see it."""
-        if not is_sid(text):
-            return None
-        sid = normalize(text)
-        prefix = sid[:2]
-        async with self._s.ctx.store.read() as repo:
-            if prefix == "AC":
-                found = await repo.get_account(sid)
-                if found is not None and found.sid == account.sid:
-                    return "/console/account"
-                if found is not None and found.owner_account_sid == account.sid:
-                    return f"/console/account?account={sid}"
-                return None
-            lookup = _LOOKUPS.get(prefix)
-            if lookup is None:
-                return None
-            fetch, page = lookup
-            resource = await fetch(repo, sid)
-        if resource is None or resource.account_sid != account.sid:
-            return None
-        return page(resource)
+        found = await self._s.log.locate(account, text)
+        return None if found is None else _page_of(account, found)
 
     # --- a message -------------------------------------------------------------------------
 
     async def message(self, request: Request, account: Account) -> Response:
-        message = await self._s.messaging.get(account, request.path_params["sid"])
+        message = await self._s.messages.get(account, request.path_params["sid"])
         readback = self._s.readback
         events = await readback.events(message)
         attempts = await readback.attempts(message)
-        async with self._s.ctx.store.read() as repo:
-            media = await repo.media_of_message(message.sid)
-            pending = await repo.pending_job_kinds(message.sid)
+        media = await self._s.media.of_message(message)
+        pending = await self._s.log.pending_job_kinds(message)
         segments = count_segments(message.body)
         template = "message_body.html" if request.query_params.get("partial") else "message.html"
         return self._page(
@@ -238,7 +245,7 @@ class Console:
         )
 
     async def step(self, request: Request, account: Account) -> Response:
-        message = await self._s.messaging.get(account, request.path_params["sid"])
+        message = await self._s.messages.get(account, request.path_params["sid"])
         form = await request.form()
         outcome = _text(form, "status")
         await self._s.delivery.step(
@@ -247,19 +254,17 @@ class Console:
         return RedirectResponse(f"/console/messages/{message.sid}", status_code=303)
 
     async def resend(self, request: Request, account: Account) -> Response:
-        message = await self._s.messaging.get(account, request.path_params["sid"])
+        message = await self._s.messages.get(account, request.path_params["sid"])
         attempts = await self._s.readback.attempts(message)
         index = int(request.path_params["index"])
         if not 0 <= index < len(attempts):
             raise errors.NotFound()
-        await resend_callback(self._s.ctx, message, attempts[index])
+        await self._s.callbacks.resend(message, attempts[index])
         return RedirectResponse(f"/console/messages/{message.sid}#callbacks", status_code=303)
 
     async def media(self, request: Request, account: Account) -> Response:
-        sid = request.path_params["sid"]
-        async with self._s.ctx.store.read() as repo:
-            found = await repo.get_media(normalize(sid)) if is_sid(sid, SidType.MEDIA) else None
-        if found is None or found.account_sid != account.sid:
+        found = await self._s.log.locate(account, request.path_params["sid"])
+        if not isinstance(found, Media):
             raise errors.NotFound()
         _media, content = await self._s.media.content(account, found.message_sid, found.sid)
         return Response(content, media_type=found.content_type)
@@ -270,8 +275,7 @@ class Console:
         wanted = request.query_params.get("number", "").strip()
         if wanted:
             return RedirectResponse(f"/console/phones/{wanted}", status_code=303)
-        async with self._s.ctx.store.read() as repo:
-            handsets = await repo.recent_handsets(account.sid, limit=50)
+        handsets = await self._s.log.correspondents(account, limit=50)
         return self._page(request, "phones.html", account=account, handsets=handsets)
 
     async def phone(self, request: Request, account: Account) -> Response:
@@ -322,16 +326,17 @@ class Console:
         return RedirectResponse(f"/console/phones/{handset}", status_code=303)
 
     async def _own_addresses(self, account: Account) -> list[str]:
-        async with self._s.ctx.store.read() as repo:
-            numbers = await repo.list_numbers(
-                account.sid,
-                PageQuery(page_size=1000),
-                friendly_name=None,
-                phone_number_like=None,
-                number_type=None,
-            )
-            codes = await repo.list_short_codes(account.sid, PageQuery(page_size=1000))
+        numbers, codes = await self._own_senders(account, PageQuery(page_size=1000))
         return [n.phone_number for n in numbers.items] + [c.short_code for c in codes.items]
+
+    async def _own_senders(
+        self, account: Account, query: PageQuery
+    ) -> tuple[PageResult[IncomingPhoneNumber], PageResult[ShortCode]]:
+        numbers = await self._s.numbers.list(account, query, NumberFilter())
+        codes = await self._s.messaging_services.list_short_codes(
+            account, query, friendly_name=None, short_code_like=None
+        )
+        return numbers, codes
 
     # --- the account ---------------------------------------------------------------------------
 
@@ -339,17 +344,13 @@ class Console:
         self, request: Request, account: Account, *, new_key: Any = None
     ) -> Response:
         query = PageQuery(page_size=200)
-        async with self._s.ctx.store.read() as repo:
-            numbers = await repo.list_numbers(
-                account.sid, query, friendly_name=None, phone_number_like=None, number_type=None
-            )
-            codes = await repo.list_short_codes(account.sid, query)
-            services = await repo.list_services(account.sid, query)
-            pools = {s.sid: await repo.whole_pool(s.sid) for s in services.items}
-            keys = await repo.list_keys(account.sid, query)
-            subaccounts = await repo.list_accounts(
-                account.sid, query, friendly_name=None, status=None
-            )
+        numbers, codes = await self._own_senders(account, query)
+        services = await self._s.messaging_services.list(account, query)
+        pools = {s.sid: await self._s.messaging_services.pool(s) for s in services.items}
+        keys = await self._s.accounts.list_keys(account, query)
+        subaccounts = await self._s.accounts.list_accounts(
+            Principal(account), query, friendly_name=None, status=None
+        )
         simulator = await self._s.simulator.config()
         return self._page(
             request,
@@ -442,7 +443,7 @@ class Console:
         account = await self._account(request)
         if account is None:
             return Response(status_code=401)
-        signal = self._s.ctx.messages_changed
+        signal = self._s.changes
 
         async def stream() -> AsyncIterator[bytes]:
             yield b"retry: 1000\n\n"
@@ -480,29 +481,22 @@ class Console:
         )
 
     async def _change_marker(self) -> tuple[object, ...]:
-        async with self._s.ctx.store.read() as repo:
-            marker: tuple[object, ...] = await repo.change_marker()
-        return marker
+        return await self._s.log.latest_change()
 
 
-# SID prefix → (how to fetch it, its console page). Accounts are looked up apart: a
-# subaccount belongs to its parent through owner_account_sid.
-_LOOKUPS: dict[str, tuple[Callable[[Any, str], Awaitable[Any]], Callable[[Any], str]]] = {
-    "SM": (lambda repo, sid: repo.get_message(sid), lambda m: f"/console/messages/{m.sid}"),
-    "MM": (lambda repo, sid: repo.get_message(sid), lambda m: f"/console/messages/{m.sid}"),
-    "ME": (
-        lambda repo, sid: repo.get_media(sid),
-        lambda m: f"/console/messages/{m.message_sid}#media",
-    ),
-    "PN": (lambda repo, sid: repo.get_number(sid), lambda n: f"/console/account#{n.sid}"),
-    "MG": (lambda repo, sid: repo.get_service(sid), lambda s: f"/console/account#{s.sid}"),
-    "SC": (lambda repo, sid: repo.get_short_code(sid), lambda c: f"/console/account#{c.sid}"),
-    "SK": (lambda repo, sid: repo.get_key(sid), lambda k: f"/console/account#{k.sid}"),
-    "AI": (
-        lambda repo, sid: repo.get_pool_sender(sid),
-        lambda a: f"/console/account#{a.service_sid}",
-    ),
-}
+def _page_of(account: Account, found: Visible) -> str:
+    """The console page that shows a resource."""
+    if isinstance(found, Account):
+        if found.sid == account.sid:
+            return "/console/account"
+        return f"/console/account?account={found.sid}"
+    if isinstance(found, Message):
+        return f"/console/messages/{found.sid}"
+    if isinstance(found, Media):
+        return f"/console/messages/{found.message_sid}#media"
+    if isinstance(found, PoolSender):
+        return f"/console/account#{found.service_sid}"
+    return f"/console/account#{found.sid}"
 
 
 def _text(form: FormData, name: str) -> str:

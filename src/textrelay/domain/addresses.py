@@ -1,4 +1,6 @@
-"""Message addresses: E.164 numbers, short codes, alphanumeric sender IDs and channel addresses.
+"""Message addresses: E.164 numbers, short codes, alphanumeric sender IDs and channel addresses,
+and the channel rule: which channels exist, the channel of an address, which channels hold a
+24-hour session window, how many segments a message counts on each.
 
 Facts: shared/twilio/api-core.md §2.2 (To/From), messaging-and-webhooks.md §9 (channels).
 Numbers are parsed with `phonenumbers`. Validity is "possible number" (right length for the
@@ -10,10 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 
 import phonenumbers
+
+from textrelay.domain.segments import count_segments
 
 DEFAULT_REGION = "US"
 
@@ -21,6 +26,64 @@ _DIALLABLE = re.compile(r"^\+?[0-9 ()\-.]{3,32}$")
 _NANP_E164 = re.compile(r"^\+1[2-9][0-9]{9}$")
 _SHORT_CODE = re.compile(r"^[0-9]{3,8}$")
 _ALPHANUMERIC = re.compile(r"^[A-Za-z0-9 +\-_&]{1,11}$")
+
+
+class Channel(StrEnum):
+    """What a message travels on. SMS (and MMS) addresses are bare: numbers, short codes,
+    sender IDs. Every other channel's address is the channel's name, a colon and an address
+    of that channel: `whatsapp:+14155550100`, `messenger:104794531907950`."""
+
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    MESSENGER = "messenger"
+
+    @property
+    def is_prefixed(self) -> bool:
+        """Addresses on this channel carry its name as a prefix (all but SMS)."""
+        return self is not Channel.SMS
+
+    @property
+    def carries_phone_numbers(self) -> bool:
+        """Its addresses are (or may be) E.164 numbers: SMS and WhatsApp, not Messenger's
+        page-scoped IDs."""
+        return self is not Channel.MESSENGER
+
+    @property
+    def has_session_window(self) -> bool:
+        """A free-form message on this channel needs the recipient to have written in the
+        last SESSION_WINDOW; a template does not (messaging-and-webhooks.md §9: 63016)."""
+        return self in _SESSION_WINDOW_CHANNELS
+
+
+_SESSION_WINDOW_CHANNELS = frozenset({Channel.WHATSAPP, Channel.MESSENGER})
+SESSION_WINDOW = timedelta(hours=24)
+_PREFIXED = {channel.value: channel for channel in Channel if channel.is_prefixed}
+
+
+def split_channel(address: str) -> tuple[Channel, str]:
+    """The channel of a wire address and the address within it: `whatsapp:+1415…` is
+    (WHATSAPP, `+1415…`). An address without a channel's prefix is SMS's, whole (`+1415…`,
+    `12345`, `MyBrand`, and `sms:…`, which names no channel). The prefix is read in any case."""
+    prefix, sep, rest = address.partition(":")
+    channel = _PREFIXED.get(prefix.lower()) if sep else None
+    return (channel, rest) if channel is not None else (Channel.SMS, address)
+
+
+def channel_of(address: str) -> Channel:
+    """The channel of a wire address (split_channel)."""
+    return split_channel(address)[0]
+
+
+def segments_on(channel: Channel, body: str) -> int:
+    """The segments a message of `body` counts: one on a prefixed channel, which carries a
+    long message whole; on SMS, as the GSM-7/UCS-2 encoding splits it (segments.py)."""
+    return 1 if channel.is_prefixed else count_segments(body).segments
+
+
+def session_open(last_inbound_at: datetime | None, *, at: datetime) -> bool:
+    """Whether a session window is open `at` a time, the recipient having last written at
+    `last_inbound_at` (None: never)."""
+    return last_inbound_at is not None and at - last_inbound_at <= SESSION_WINDOW
 
 
 class AddressKind(StrEnum):
@@ -31,7 +94,10 @@ class AddressKind(StrEnum):
     MESSENGER = "messenger"
 
 
-CHANNEL_KINDS = frozenset({AddressKind.WHATSAPP, AddressKind.MESSENGER})
+_CHANNEL_OF_KIND = {
+    AddressKind.WHATSAPP: Channel.WHATSAPP,
+    AddressKind.MESSENGER: Channel.MESSENGER,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +109,17 @@ class Address:
     """The E.164 number inside a phone or WhatsApp address."""
 
     @property
+    def channel(self) -> Channel:
+        return _CHANNEL_OF_KIND.get(self.kind, Channel.SMS)
+
+    @property
     def is_channel(self) -> bool:
-        return self.kind in CHANNEL_KINDS
+        """On a channel other than SMS (its address has the channel's prefix)."""
+        return self.channel.is_prefixed
 
     @property
     def channel_prefix(self) -> str | None:
-        return self.kind.value if self.is_channel else None
+        return self.channel.value if self.is_channel else None
 
 
 class AddressError(ValueError):
@@ -114,18 +185,20 @@ def region_of(e164: str) -> str | None:
 
 
 def _channel(text: str, default_region: str) -> Address | None:
-    prefix, sep, rest = text.partition(":")
-    if not sep:
+    """A channel address; None when `text` has no colon; AddressError when its prefix names
+    no channel (`sms:…`, `rcs:…`) or what follows is not an address of the channel."""
+    if ":" not in text:
         return None
-    match prefix.lower():
-        case "whatsapp":
+    channel, rest = split_channel(text)
+    match channel:
+        case Channel.WHATSAPP:
             number = parse_e164(rest, default_region)
-            return Address(AddressKind.WHATSAPP, f"whatsapp:{number}", number)
-        case "messenger":
+            return Address(AddressKind.WHATSAPP, f"{Channel.WHATSAPP}:{number}", number)
+        case Channel.MESSENGER:
             if not rest.strip() or any(c.isspace() for c in rest):
                 raise AddressError(text)
-            return Address(AddressKind.MESSENGER, f"messenger:{rest}")
-        case _:
+            return Address(AddressKind.MESSENGER, f"{Channel.MESSENGER}:{rest}")
+        case Channel.SMS:
             raise AddressError(text)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from textrelay.domain.addresses import split_channel
 from textrelay.domain.delivery import raw_dlr_done_date
 from textrelay.domain.messages import API_VERSION, Message
 from textrelay.domain.statuses import MessageStatus
@@ -42,9 +43,9 @@ def status_callback_params(
     ]
     if message.status in _WITH_ERROR and message.error_code is not None:
         params.append(("ErrorCode", str(message.error_code)))
-    channel, _, address = message.to.partition(":")
-    if address and channel in ("whatsapp", "messenger"):
-        params += [("ChannelPrefix", channel), ("ChannelToAddress", address)]
+    channel, address = split_channel(message.to)
+    if channel.is_prefixed:
+        params += [("ChannelPrefix", channel.value), ("ChannelToAddress", address)]
         if message.status in _DELIVERY_REPORTS or message.status is MessageStatus.READ:
             params.append(("EventType", message.status.value.upper()))
     return tuple(params)

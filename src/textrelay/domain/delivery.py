@@ -7,33 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
 
+from textrelay.domain import codes
 from textrelay.domain.messages import Message
 from textrelay.domain.statuses import MessageStatus, can_transition
-
-# Twilio's asynchronous delivery errors (§11), with the message textrelay stores beside them.
-DELIVERY_ERRORS: dict[int, str] = {
-    30001: "Queue overflow",
-    30002: "Account suspended",
-    30003: "Unreachable destination handset",
-    30004: "Message blocked",
-    30005: "Unknown destination handset",
-    30006: "Landline or unreachable carrier",
-    30007: "Message filtered",
-    30008: "Unknown error",
-    30009: "Missing inbound segment",
-    30010: "Message price exceeds max price",
-    30011: "MMS not supported by the receiving phone number in this region",
-    30019: "Content size exceeds carrier limit",
-    30022: "US A2P 10DLC - Rate Limits Exceeded",
-    30032: "Toll-Free Number Has Not Been Verified",
-    30034: "US A2P 10DLC - Message from an Unregistered Number",
-    30036: "Validity Period Expired",
-}
-UNKNOWN_ERROR = 30008
-LANDLINE = 30006
 
 FINAL_STATUSES = frozenset(
     {
@@ -59,30 +36,6 @@ CALLBACK_STATUSES = frozenset(
         MessageStatus.READ,
     }
 )
-
-
-class JobKind(StrEnum):
-    DISPATCH = "dispatch"
-    """Hand a queued message to the carrier."""
-    CARRIER = "carrier"
-    """Apply the carrier's next planned status change (the simulator's delivery reports)."""
-    CALLBACK = "callback"
-    """POST one status callback."""
-    INBOUND = "inbound"
-    """Call the app's webhook for an incoming message and carry out its TwiML."""
-    AUTO_REPLY = "auto_reply"
-    """Send Twilio's default answer to STOP, START or HELP."""
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    seq: int
-    kind: JobKind
-    message_sid: str | None
-    payload: dict[str, Any]
-    attempts: int
-    claim: str
-    """The token of the claim that leased it; only its holder may finish or reschedule it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +88,10 @@ def advance(
             changes["price_unit"] = price_unit
     if error_code is not None:
         changes["error_code"] = error_code
-        changes["error_message"] = DELIVERY_ERRORS.get(error_code, "Unknown error")
+        # Only the delivery family's titles are shown; any other code that fails a message
+        # (21610, 21703, 63016, a media fetch's 11200/11751/12300) reads "Unknown error".
+        entry = codes.DELIVERY_ERRORS.get(error_code, codes.UNKNOWN_ERROR)
+        changes["error_message"] = entry.message
     return replace(message, **changes)  # type: ignore[arg-type]
 
 

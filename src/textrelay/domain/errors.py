@@ -1,20 +1,32 @@
-"""The error catalogue: each Twilio error textrelay can raise, with its code and HTTP status.
+"""The exceptions textrelay raises at the API, each carrying an entry of the code catalogue.
 
 Raised anywhere, rendered once (api/errors.py) as {"code", "message", "more_info", "status"}.
-Codes and messages: shared/twilio/api-core.md §4 and messaging-and-webhooks.md §11.
+Codes, statuses and messages live in domain/codes.py; a class names its entry with
+`class X(TwilioError, entry=codes.SOME_CODE)` and takes its code, status and default message
+from it.
 """
 
 from __future__ import annotations
 
-MORE_INFO_BASE = "https://www.twilio.com/docs/errors/"
+from typing import ClassVar
+
+from textrelay.domain import codes
+from textrelay.domain.codes import TwilioCode
 
 
 class TwilioError(Exception):
-    """An error with Twilio's contract: a numeric code, an HTTP status and a message."""
+    """An error with Twilio's contract: a catalogue entry's code and HTTP status, and a message
+    (the entry's, or a more precise one the raiser gives)."""
 
-    code: int = 20500
-    status: int = 500
-    default_message: str = "Internal Server Error"
+    entry: ClassVar[TwilioCode]
+    code: int
+    status: int
+    default_message: str
+
+    def __init_subclass__(cls, entry: TwilioCode | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if entry is not None:
+            _adopt(cls, entry)
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message if message is not None else self.default_message
@@ -22,356 +34,264 @@ class TwilioError(Exception):
 
     @property
     def more_info(self) -> str:
-        return f"{MORE_INFO_BASE}{self.code}"
+        return f"{codes.MORE_INFO_BASE}{self.code}"
+
+
+def _adopt(cls: type[TwilioError], entry: TwilioCode) -> None:
+    if entry.status is None:
+        raise TypeError(f"{cls.__name__}: error {entry.code} is never an HTTP answer")
+    cls.entry = entry
+    cls.code, cls.status, cls.default_message = entry.code, entry.status, entry.message
+
+
+_adopt(TwilioError, codes.INTERNAL_SERVER_ERROR)
 
 
 # --- request-level -----------------------------------------------------------------------
 
 
-class InvalidParameter(TwilioError):
-    code, status = 20001, 400
-    default_message = "Invalid parameter"
+class InvalidParameter(TwilioError, entry=codes.INVALID_PARAMETER):
+    pass
 
 
-class MissingParameter(TwilioError):
+class MissingParameter(TwilioError, entry=codes.INVALID_PARAMETER):
     # Twilio's wording for a missing required parameter (messaging-and-webhooks.md §0).
-    code, status = 20001, 400
-
     def __init__(self, name: str) -> None:
         super().__init__(f"Missing required parameter {name} in the post body")
 
 
-class Unauthenticated(TwilioError):
-    code, status = 20003, 401
-    default_message = "Authenticate"
+class Unauthenticated(TwilioError, entry=codes.UNAUTHENTICATED):
+    pass
 
 
-class MethodNotAllowed(TwilioError):
-    code, status = 20004, 405
-    default_message = "Method not allowed"
+class AccountNotActive(TwilioError, entry=codes.ACCOUNT_NOT_ACTIVE):
+    pass
 
 
-class PageSizeTooLarge(TwilioError):
-    code, status = 20007, 400
-    default_message = "Page size too large"
+class MethodNotAllowed(TwilioError, entry=codes.METHOD_NOT_ALLOWED):
+    pass
 
 
-class DeleteBeforeComplete(TwilioError):
-    code, status = 20009, 400
-    default_message = "Cannot delete this resource before it is complete"
+class PageSizeTooLarge(TwilioError, entry=codes.PAGE_SIZE_TOO_LARGE):
+    pass
 
 
-class NotFound(TwilioError):
-    code, status = 20404, 404
-    default_message = "The requested resource was not found"
+class DeleteBeforeComplete(TwilioError, entry=codes.DELETE_BEFORE_COMPLETE):
+    pass
 
+
+class NotFound(TwilioError, entry=codes.NOT_FOUND):
     @classmethod
     def for_path(cls, path: str) -> NotFound:
         return cls(f"The requested resource {path} was not found")
 
 
-class RequestTooLarge(TwilioError):
-    # Twilio documents no code for an oversized request body; 20413 mirrors its habit of
-    # prefixing the HTTP status with 20 (20404, 20429, 20500). Recorded in docs/compatibility.md.
-    code, status = 20413, 413
-    default_message = "Request body too large"
+class RequestTooLarge(TwilioError, entry=codes.REQUEST_TOO_LARGE):
+    pass
 
 
-class TooManyRequests(TwilioError):
-    code, status = 20429, 429
-    default_message = "Too Many Requests"
+class TooManyRequests(TwilioError, entry=codes.TOO_MANY_REQUESTS):
+    pass
 
 
-class ServiceUnavailable(TwilioError):
-    code, status = 20503, 503
-    default_message = "Service Unavailable"
+class ServiceUnavailable(TwilioError, entry=codes.SERVICE_UNAVAILABLE):
+    pass
 
 
 # --- phone numbers -----------------------------------------------------------------------
 
 
-class PhoneNumberInvalid(TwilioError):
-    code, status = 21421, 400
-    default_message = "PhoneNumber is invalid."
+class PhoneNumberInvalid(TwilioError, entry=codes.PHONE_NUMBER_INVALID):
+    pass
 
 
-class PhoneNumberUnavailable(TwilioError):
-    code, status = 21422, 400
-    default_message = "PhoneNumber is unavailable."
+class PhoneNumberUnavailable(TwilioError, entry=codes.PHONE_NUMBER_UNAVAILABLE):
+    pass
 
 
-class NoNumbersInAreaCode(TwilioError):
-    code, status = 21452, 400
-    default_message = "No phone numbers found in area code."
+class NoNumbersInAreaCode(TwilioError, entry=codes.NO_NUMBERS_IN_AREA_CODE):
+    pass
 
 
 # --- message create ----------------------------------------------------------------------
 
 
-class InvalidToNumber(TwilioError):
-    code, status = 21211, 400
-
+class InvalidToNumber(TwilioError, entry=codes.INVALID_TO_NUMBER):
     def __init__(self, to: str) -> None:
-        super().__init__(f"The 'To' number {to} is not a valid phone number.")
+        super().__init__(self.entry.format(to=to))
 
 
-class InvalidFromNumber(TwilioError):
-    code, status = 21212, 400
-
+class InvalidFromNumber(TwilioError, entry=codes.INVALID_FROM_NUMBER):
     def __init__(self, from_: str) -> None:
-        super().__init__(
-            f"The 'From' number {from_} is not a valid phone number, shortcode, "
-            "or alphanumeric sender ID."
-        )
+        super().__init__(self.entry.format(from_=from_))
 
 
-class NoGeoPermission(TwilioError):
-    code, status = 21408, 400
-
+class NoGeoPermission(TwilioError, entry=codes.NO_GEO_PERMISSION):
     def __init__(self, to: str) -> None:
-        super().__init__(
-            "Permission to send an SMS has not been enabled for the region indicated by "
-            f"the 'To' number: {to}."
-        )
+        super().__init__(self.entry.format(to=to))
 
 
-class MessageBodyRequired(TwilioError):
-    code, status = 21602, 400
-    default_message = "Message body is required."
+class MessageBodyRequired(TwilioError, entry=codes.MESSAGE_BODY_REQUIRED):
+    pass
 
 
-class FromRequired(TwilioError):
-    code, status = 21603, 400
-    default_message = "A 'From' phone number is required."
+class FromRequired(TwilioError, entry=codes.FROM_REQUIRED):
+    pass
 
 
-class ToRequired(TwilioError):
-    code, status = 21604, 400
-    default_message = "A 'To' phone number is required."
+class ToRequired(TwilioError, entry=codes.TO_REQUIRED):
+    pass
 
 
-class FromNotOwned(TwilioError):
-    code, status = 21606, 400
-
+class FromNotOwned(TwilioError, entry=codes.FROM_NOT_OWNED):
     def __init__(self, from_: str) -> None:
-        super().__init__(
-            f"The From phone number {from_} is not a valid, SMS-capable inbound phone "
-            "number or short code for your account."
-        )
+        super().__init__(self.entry.format(from_=from_))
 
 
-class FromAccountMismatch(TwilioError):
-    code, status = 21660, 400
-
+class FromAccountMismatch(TwilioError, entry=codes.FROM_ACCOUNT_MISMATCH):
     def __init__(self, from_: str) -> None:
-        super().__init__(f"Mismatch between the 'From' number {from_} and the account")
+        super().__init__(self.entry.format(from_=from_))
 
 
-class InvalidStatusCallback(TwilioError):
-    code, status = 21609, 400
-
+class InvalidStatusCallback(TwilioError, entry=codes.INVALID_STATUS_CALLBACK):
     def __init__(self, url: str) -> None:
-        super().__init__(f"The StatusCallback URL {url} is not a valid URL.")
+        super().__init__(self.entry.format(url=url))
 
 
-class RecipientUnsubscribed(TwilioError):
-    code, status = 21610, 400
-    default_message = "Attempt to send to unsubscribed recipient"
+class RecipientUnsubscribed(TwilioError, entry=codes.RECIPIENT_UNSUBSCRIBED):
+    pass
 
 
-class SenderQueueFull(TwilioError):
-    code, status = 21611, 400
-    default_message = "This 'From' number has exceeded the maximum number of queued messages"
+class SenderQueueFull(TwilioError, entry=codes.SENDER_QUEUE_FULL):
+    pass
 
 
-class ToUnreachable(TwilioError):
-    code, status = 21612, 400
-
+class ToUnreachable(TwilioError, entry=codes.TO_UNREACHABLE):
     def __init__(self, to: str) -> None:
-        super().__init__(
-            f"The 'To' phone number: {to}, is not currently reachable using the 'From' "
-            "phone number via SMS."
-        )
+        super().__init__(self.entry.format(to=to))
 
 
-class ToNotMobile(TwilioError):
-    code, status = 21614, 400
-
+class ToNotMobile(TwilioError, entry=codes.TO_NOT_MOBILE):
     def __init__(self, to: str) -> None:
-        super().__init__(f"'To' number {to} is not a valid mobile number")
+        super().__init__(self.entry.format(to=to))
 
 
-class BodyTooLong(TwilioError):
-    code, status = 21617, 400
-    default_message = "The concatenated message body exceeds the 1600 character limit."
+class BodyTooLong(TwilioError, entry=codes.BODY_TOO_LONG):
+    pass
 
 
-class InvalidMediaUrl(TwilioError):
-    code, status = 21620, 400
-
+class InvalidMediaUrl(TwilioError, entry=codes.INVALID_MEDIA_URL):
     def __init__(self, urls: list[str]) -> None:
-        joined = ", ".join(urls)
-        super().__init__(
-            f"Media urls: {joined} are invalid. Please use only valid http and https urls"
-        )
+        super().__init__(self.entry.format(urls=", ".join(urls)))
 
 
-class TooManyMedia(TwilioError):
-    code, status = 21623, 400
-    default_message = "Number of media files exceeds allowed limit of 10."
+class TooManyMedia(TwilioError, entry=codes.TOO_MANY_MEDIA):
+    pass
 
 
-class InvalidValidityPeriod(TwilioError):
-    code, status = 21624, 400
-    default_message = "Validity Period must be an integer between 1 and 36000 seconds."
+class InvalidValidityPeriod(TwilioError, entry=codes.INVALID_VALIDITY_PERIOD):
+    pass
 
 
-class ContentSidRequired(TwilioError):
-    code, status = 21654, 400
-    default_message = "ContentSid Required"
+class ContentSidRequired(TwilioError, entry=codes.CONTENT_SID_REQUIRED):
+    pass
 
 
-class InvalidContentSid(TwilioError):
-    code, status = 21655, 400
-    default_message = "The ContentSid is Invalid"
+class InvalidContentSid(TwilioError, entry=codes.INVALID_CONTENT_SID):
+    pass
 
 
-class MessagingServiceNotFound(TwilioError):
-    code, status = 21701, 404
-
+class MessagingServiceNotFound(TwilioError, entry=codes.MESSAGING_SERVICE_NOT_FOUND):
     def __init__(self, sid: str) -> None:
-        super().__init__(f"The Messaging Service Sid {sid} is invalid.")
+        super().__init__(self.entry.format(sid=sid))
 
 
-class MessagingServiceInvalid(TwilioError):
-    code, status = 21705, 400
-
+class MessagingServiceInvalid(TwilioError, entry=codes.MESSAGING_SERVICE_INVALID):
     def __init__(self, sid: str) -> None:
-        super().__init__(f"The Messaging Service Sid {sid} is invalid.")
+        super().__init__(self.entry.format(sid=sid))
 
 
-class MessageUpdateInvalid(TwilioError):
-    code, status = 30400, 400
-    default_message = "Parameters are not valid"
+class MessageUpdateInvalid(TwilioError, entry=codes.MESSAGE_UPDATE_INVALID):
+    pass
 
 
-class MessageNotCancelable(TwilioError):
-    code, status = 30409, 400
-    default_message = (
-        "Message cannot be canceled. Only messages that are scheduled or have not yet "
-        "been sent by a Messaging Service can be canceled."
-    )
+class MessageNotCancelable(TwilioError, entry=codes.MESSAGE_NOT_CANCELABLE):
+    pass
 
 
-class SchedulingRequiresService(TwilioError):
-    code, status = 35118, 400
-    default_message = "MessagingServiceSid is required to schedule a message"
+class SchedulingRequiresService(TwilioError, entry=codes.SCHEDULING_REQUIRES_SERVICE):
+    pass
 
 
-class ScheduleTypeUnsupported(TwilioError):
-    code, status = 35126, 400
-    default_message = "ScheduleType is not supported for this channel"
+class ScheduleTypeUnsupported(TwilioError, entry=codes.SCHEDULE_TYPE_UNSUPPORTED):
+    pass
 
 
-class SendAtMissing(TwilioError):
-    code, status = 35111, 400
-    default_message = "SendAt cannot be empty for ScheduleType 'fixed'"
+class SendAtMissing(TwilioError, entry=codes.SEND_AT_MISSING):
+    pass
+
+
+class SendAtTooSoon(TwilioError, entry=codes.SEND_AT_TOO_SOON):
+    def __init__(self, minimum_s: int) -> None:
+        super().__init__(self.entry.format(minimum_s=minimum_s))
+
+
+class SendAtTooLate(TwilioError, entry=codes.SEND_AT_TOO_LATE):
+    def __init__(self, maximum_s: int) -> None:
+        super().__init__(self.entry.format(maximum_s=maximum_s))
 
 
 # --- textrelay's own control API (not Twilio's; shaped like Twilio's errors) ------------------
 
 
-class NothingToStep(TwilioError):
-    code, status = 20001, 400
-
+class NothingToStep(TwilioError, entry=codes.INVALID_PARAMETER):
     def __init__(self, sid: str, status: str) -> None:
         super().__init__(f"Message {sid} is {status}: it has no next status to step to")
 
 
-class StepUnreachable(TwilioError):
-    code, status = 20001, 400
-
+class StepUnreachable(TwilioError, entry=codes.INVALID_PARAMETER):
     def __init__(self, current: str, outcome: str) -> None:
         super().__init__(f"A {current} message cannot become {outcome}")
 
 
-class InvalidSimulatorConfig(TwilioError):
-    code, status = 20001, 400
+class InvalidSimulatorConfig(TwilioError, entry=codes.INVALID_PARAMETER):
+    pass
 
 
 # --- Messaging Services and sender pools (messaging-and-webhooks.md §1.6, §2) --------------
 
 
-class SenderNotFound(TwilioError):
-    code, status = 20404, 404
-
+class SenderNotFound(TwilioError, entry=codes.NOT_FOUND):
     def __init__(self, name: str, sid: str) -> None:
         super().__init__(f"The requested resource {name} {sid} was not found")
 
 
-class SenderAlreadyInService(TwilioError):
-    code, status = 21710, 409
-    default_message = "Phone Number or Short Code is already in the Messaging Service."
+class SenderAlreadyInService(TwilioError, entry=codes.SENDER_ALREADY_IN_SERVICE):
+    pass
 
 
-class SenderInAnotherService(TwilioError):
-    code, status = 21712, 409
-    default_message = "Phone Number or Short Code is associated with another Messaging Service."
+class SenderInAnotherService(TwilioError, entry=codes.SENDER_IN_ANOTHER_SERVICE):
+    pass
 
 
-class AlphaSenderMissing(TwilioError):
-    code, status = 21708, 400
-    default_message = "Missing required parameter AlphaSender in the post body"
+class AlphaSenderMissing(TwilioError, entry=codes.ALPHA_SENDER_MISSING):
+    pass
 
 
-class AlphaSenderInvalid(TwilioError):
-    code, status = 21709, 400
-
+class AlphaSenderInvalid(TwilioError, entry=codes.ALPHA_SENDER_INVALID):
     def __init__(self, alpha: str) -> None:
-        super().__init__(
-            f"Invalid AlphaSender '{alpha}': up to 11 letters, digits, spaces and + - _ &, "
-            "not only digits"
-        )
+        super().__init__(self.entry.format(alpha=alpha))
 
 
-class InvalidUsecase(TwilioError):
-    code, status = 21713, 400
-
+class InvalidUsecase(TwilioError, entry=codes.INVALID_USECASE):
     def __init__(self, usecase: str) -> None:
-        super().__init__(f"Invalid Usecase '{usecase}'")
+        super().__init__(self.entry.format(usecase=usecase))
 
 
-class MessagingServicePoolEmpty(TwilioError):
-    code, status = 21704, 400
-    default_message = "The Messaging Service contains no phone numbers"
+class MessagingServicePoolEmpty(TwilioError, entry=codes.MESSAGING_SERVICE_POOL_EMPTY):
+    pass
 
 
-class FromNotInServicePool(TwilioError):
-    code, status = 21606, 400
-
+class FromNotInServicePool(TwilioError, entry=codes.FROM_NOT_OWNED):
     def __init__(self, sender: str) -> None:
         super().__init__(f"The From phone number {sender} is not in the Messaging Service's pool")
-
-
-NO_ELIGIBLE_SENDER = 21703
-"""A service send whose pool has no sender that can reach the recipient fails with this."""
-
-
-class SendAtTooSoon(TwilioError):
-    code, status = 35114, 400
-
-    def __init__(self, minimum_s: int) -> None:
-        super().__init__(
-            f"Scheduling does not support this timestamp: SendAt must be at least "
-            f"{minimum_s} seconds in the future"
-        )
-
-
-class SendAtTooLate(TwilioError):
-    code, status = 35115, 400
-
-    def __init__(self, maximum_s: int) -> None:
-        super().__init__(
-            f"Scheduling does not support this timestamp: SendAt must be at most "
-            f"{maximum_s} seconds in the future"
-        )

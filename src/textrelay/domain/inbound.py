@@ -13,14 +13,15 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import geocoder
 
+from textrelay.domain.addresses import Channel, split_channel
 from textrelay.domain.messages import API_VERSION, Message
 
 
 @lru_cache(maxsize=4096)
 def _geography(address: str) -> tuple[str, str, str]:
     """(city, state, country) of a phone number; empty strings where unknown."""
-    number_text = address.removeprefix("whatsapp:")
-    if not number_text.startswith("+"):
+    channel, number_text = split_channel(address)
+    if not channel.carries_phone_numbers or not number_text.startswith("+"):
         return "", "", ""
     try:
         number = phonenumbers.parse(number_text)
@@ -70,10 +71,10 @@ def inbound_params(
     ]
     for index, (url, content_type) in enumerate(media):
         params += [(f"MediaUrl{index}", url), (f"MediaContentType{index}", content_type)]
-    sender = message.from_ or ""
-    if sender.startswith("whatsapp:"):
+    channel, handset = split_channel(message.from_ or "")
+    if channel is Channel.WHATSAPP:
         params += [
-            ("WaId", sender.removeprefix("whatsapp:+")),
+            ("WaId", handset.removeprefix("+")),
             ("ProfileName", ""),
             ("MessageType", "text"),
         ]

@@ -10,9 +10,6 @@ from datetime import datetime
 
 MAX_MMS_BYTES = 5 * 1024 * 1024
 """MMS total size (§7.4); a fetch stops one byte past it."""
-MEDIA_TOO_LARGE = 11751
-MEDIA_FETCH_FAILED = 11200
-MEDIA_TYPE_UNSUPPORTED = 12300
 
 # MMS-capable types (§7.4), matched on the media type without parameters.
 ACCEPTED_CONTENT_TYPES = frozenset(
@@ -94,7 +91,8 @@ class FetchedMedia:
 
 @dataclass(frozen=True, slots=True)
 class MediaFailure:
-    """Why media could not be taken: the message fails with this code."""
+    """Why media could not be taken: the message fails with this code (codes.MEDIA_TOO_LARGE,
+    codes.INVALID_CONTENT_TYPE or codes.HTTP_RETRIEVAL_FAILURE)."""
 
     code: int
     message: str

@@ -63,3 +63,41 @@ class Message:
     price_unit: str | None = "USD"
     tags: dict[str, str] = field(default_factory=dict)
     options: SendOptions = field(default_factory=SendOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent:
+    """One entry of a message's status history."""
+
+    status: MessageStatus
+    error_code: int | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """The Messages list's filters (To, From, DateSent with its `<` and `>` forms)."""
+
+    to: str | None = None
+    from_: str | None = None
+    date_sent_from: datetime | None = None
+    """Inclusive lower bound on date_sent."""
+    date_sent_until: datetime | None = None
+    """Exclusive upper bound on date_sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """The console log's filters: wider than the API's, over one account's messages."""
+
+    direction: str | None = None
+    """`inbound`, or `outbound` for every outbound direction."""
+    status: str | None = None
+    to: str | None = None
+    from_: str | None = None
+    service_sid: str | None = None
+    error_code: int | None = None
+    text: str | None = None
+    """Found anywhere in the body (case-insensitive on ASCII)."""
+    created_from: datetime | None = None
+    created_until: datetime | None = None

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from textrelay.domain.addresses import Channel
+
 USECASES = frozenset(
     {"notifications", "marketing", "verification", "discussion", "poll", "undeclared"}
 )
@@ -109,7 +111,8 @@ class Recipient:
     """E.164 (or a channel address)."""
     region: str | None
     """ISO country of the number, when known."""
-    channel: str = "sms"
+    channel: str = Channel.SMS
+    """The recipient's channel (addresses.channel_of)."""
 
 
 def choose_sender(
@@ -130,7 +133,7 @@ def choose_sender(
     5. Otherwise a US number, then any number.
     Among equals, `draw(n)` picks one (spread evenly; seeded runs repeat the choice).
     """
-    if recipient.channel != "sms":
+    if recipient.channel != Channel.SMS:
         return None  # WhatsApp and Messenger senders arrive with channel senders (issue 5)
     if sticky is not None:
         for sender in pool:

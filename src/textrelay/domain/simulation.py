@@ -15,15 +15,9 @@ from typing import Any
 
 import phonenumbers
 
-from textrelay.domain import magic
+from textrelay.domain import codes, magic
 from textrelay.domain.addresses import region_of
-from textrelay.domain.delivery import (
-    DELIVERY_ERRORS,
-    LANDLINE,
-    PlannedEvent,
-    Submission,
-    segment_price,
-)
+from textrelay.domain.delivery import PlannedEvent, Submission, segment_price
 from textrelay.domain.messages import Message
 from textrelay.domain.statuses import MessageStatus
 
@@ -144,13 +138,13 @@ def _outcome(
         if rule.matches(message) and (rule.probability >= 1.0 or draw() < rule.probability):
             code = rule.error_code
             if code is None and rule.outcome is not MessageStatus.DELIVERED:
-                code = 30008
+                code = codes.UNKNOWN_ERROR.code
             return rule.outcome, code, rule.delay_ms
     builtin = builtin_failure(message.to)
     if builtin is not None:
         return builtin[0], builtin[1], None
     if _is_landline(message.to):
-        return MessageStatus.UNDELIVERED, LANDLINE, None
+        return MessageStatus.UNDELIVERED, codes.LANDLINE.code, None
     return MessageStatus.DELIVERED, None, None
 
 
@@ -166,7 +160,7 @@ def builtin_failure(to: str) -> tuple[MessageStatus, int] | None:
         (_FAILED_PREFIX, MessageStatus.FAILED),
     ):
         rest = to.removeprefix(prefix)
-        if rest != to and len(rest) == 5 and rest.isdigit() and int(rest) in DELIVERY_ERRORS:
+        if rest != to and len(rest) == 5 and rest.isdigit() and int(rest) in codes.DELIVERY_ERRORS:
             return outcome, int(rest)
     return None
 

@@ -21,45 +21,9 @@ from urllib.parse import urljoin, urlsplit
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from textrelay.domain import codes
+from textrelay.domain.codes import TwilioCode
 from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length
-
-# --- Twilio's codes (messaging-and-webhooks.md §5.3; titles from Twilio's error catalogue) -----
-
-HTTP_RETRIEVAL_FAILURE = 11200
-RESPONSE_TOO_LARGE = 11750
-DOCUMENT_PARSE_FAILURE = 12100
-ROOT_NOT_RESPONSE = 12102
-SCHEMA_WARNING = 12200
-INVALID_CONTENT_TYPE = 12300
-INVALID_TO = 14101
-INVALID_FROM = 14102
-INVALID_BODY = 14103
-INVALID_METHOD = 14104
-INVALID_STATUS_CALLBACK = 14105
-DOCUMENT_LIMIT_REACHED = 14106
-"""The caller's: more than MAX_DOCUMENTS documents fetched for one inbound message."""
-FROM_NOT_SMS_CAPABLE = 14108
-"""The caller's: `from` names a number the account cannot send SMS from."""
-REPLY_LIMIT_EXCEEDED = 14109
-INVALID_VERB = 14110
-
-ERROR_MESSAGES: dict[int, str] = {
-    HTTP_RETRIEVAL_FAILURE: "HTTP retrieval failure",
-    RESPONSE_TOO_LARGE: "TwiML response body too large",
-    DOCUMENT_PARSE_FAILURE: "Document parse failure",
-    ROOT_NOT_RESPONSE: "The root element must be Response",
-    SCHEMA_WARNING: "Schema validation warning",
-    INVALID_CONTENT_TYPE: "Invalid Content-Type",
-    INVALID_TO: "Invalid 'To' attribute",
-    INVALID_FROM: "Invalid 'From' attribute",
-    INVALID_BODY: "Invalid Body",
-    INVALID_METHOD: "Invalid Method attribute",
-    INVALID_STATUS_CALLBACK: "Invalid statusCallback attribute",
-    DOCUMENT_LIMIT_REACHED: "Document retrieval limit reached",
-    FROM_NOT_SMS_CAPABLE: "From phone number not SMS capable",
-    REPLY_LIMIT_EXCEEDED: "SMS Reply message limit exceeded",
-    INVALID_VERB: "Invalid Verb for SMS Reply",
-}
 
 MAX_RESPONSE_BYTES = 65536
 """A larger answer fails with 11750 (§5.3: "body > 64 kB")."""
@@ -183,14 +147,14 @@ def interpret(status_code: int, content_type: str | None, body: bytes) -> TwimlA
     # §5.3: a 4xx/5xx answer is an HTTP retrieval failure. Timeouts and connection errors
     # (11200/11205) never produce an answer, so the caller records those itself.
     if not 200 <= status_code < 300:
-        return _failure(HTTP_RETRIEVAL_FAILURE, f"The webhook answered HTTP {status_code}")
+        return _failure(codes.HTTP_RETRIEVAL_FAILURE, f"The webhook answered HTTP {status_code}")
     # §5.3: 204, or an answer with nothing in it, is the standard "do nothing". Whitespace counts
     # as nothing: there is no document to parse, whatever the Content-Type.
     if status_code == 204 or not body.strip():
         return TwimlAnswer()
     if len(body) > MAX_RESPONSE_BYTES:
         return _failure(
-            RESPONSE_TOO_LARGE,
+            codes.RESPONSE_TOO_LARGE,
             f"The answer is {len(body)} bytes; the limit is {MAX_RESPONSE_BYTES}",
         )
     media_type, charset = _parse_content_type(content_type)
@@ -200,7 +164,9 @@ def interpret(status_code: int, content_type: str | None, body: bytes) -> TwimlA
         return _interpret_plain_text(body, charset)
     # §5.3: other or missing Content-Type → 12300.
     shown = content_type if content_type else "(none)"
-    return _failure(INVALID_CONTENT_TYPE, f"Content-Type {shown} is neither TwiML nor text/plain")
+    return _failure(
+        codes.INVALID_CONTENT_TYPE, f"Content-Type {shown} is neither TwiML nor text/plain"
+    )
 
 
 # --- answers that are not XML ----------------------------------------------------------------
@@ -246,10 +212,12 @@ def _interpret_document(body: bytes) -> TwimlAnswer:
         root = fromstring(body, forbid_dtd=True)
     except (ET.ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         # §5.3: invalid XML (unclosed tags, whitespace before `<?xml`, …) → 12100.
-        return _failure(DOCUMENT_PARSE_FAILURE, f"The answer is not valid XML: {exc}")
+        return _failure(codes.DOCUMENT_PARSE_FAILURE, f"The answer is not valid XML: {exc}")
     # §5.3: names are case-sensitive, so <response> is not the root Twilio wants → 12102.
     if root.tag != "Response":
-        return _failure(ROOT_NOT_RESPONSE, f"The root element is <{root.tag}>, not <Response>")
+        return _failure(
+            codes.ROOT_NOT_RESPONSE, f"The root element is <{root.tag}>, not <Response>"
+        )
 
     warnings: list[TwimlWarning] = []
     _check_attributes(root, _RESPONSE_ATTRIBUTES, warnings)
@@ -267,7 +235,7 @@ def _interpret_document(body: bytes) -> TwimlAnswer:
             # §5.3: more than MAX_REPLIES replies → 14109, and none of them is sent.
             if len(replies) > MAX_REPLIES:
                 return _failure(
-                    REPLY_LIMIT_EXCEEDED,
+                    codes.REPLY_LIMIT_EXCEEDED,
                     f"The document asks for more than {MAX_REPLIES} replies",
                     warnings,
                 )
@@ -282,10 +250,12 @@ def _interpret_document(body: bytes) -> TwimlAnswer:
                 break
         elif verb.tag in _VOICE_VERBS:
             # §5.3: a non-message verb in an SMS reply → 14110, skipped.
-            warnings.append(_warning(INVALID_VERB, f"<{verb.tag}> is not a messaging verb"))
+            warnings.append(
+                _warning(codes.REPLY_INVALID_VERB, f"<{verb.tag}> is not a messaging verb")
+            )
         else:
             # §5.3: an unknown verb, including a wrongly cased one (<message>) → 12200, skipped.
-            warnings.append(_warning(SCHEMA_WARNING, f"Unknown verb <{verb.tag}>"))
+            warnings.append(_warning(codes.SCHEMA_WARNING, f"Unknown verb <{verb.tag}>"))
     return TwimlAnswer(replies=tuple(replies), redirect=redirect, warnings=tuple(warnings))
 
 
@@ -305,17 +275,19 @@ def _message(verb: ET.Element, warnings: list[TwimlWarning]) -> ReplyMessage | N
             if url:
                 media.append(url)
             else:
-                warnings.append(_warning(SCHEMA_WARNING, "<Media> without a URL skipped"))
+                warnings.append(_warning(codes.SCHEMA_WARNING, "<Media> without a URL skipped"))
         else:
             # Verbs cannot nest (§5.3); anything else inside <Message> is not in the schema.
-            warnings.append(_warning(SCHEMA_WARNING, f"Unknown noun <{noun.tag}> in <Message>"))
+            warnings.append(
+                _warning(codes.SCHEMA_WARNING, f"Unknown noun <{noun.tag}> in <Message>")
+            )
         parts.append(noun.tail or "")
     # §5.3: at most MAX_MEDIA <Media>. Twilio's schema has no dedicated code for more, so the
     # extra ones are dropped with the schema warning.
     if len(media) > MAX_MEDIA:
         warnings.append(
             _warning(
-                SCHEMA_WARNING,
+                codes.SCHEMA_WARNING,
                 f"{len(media)} <Media> in one <Message>; only the first {MAX_MEDIA} are sent",
             )
         )
@@ -335,12 +307,14 @@ def _reply(
     # §5.3: 14103 for a body that is empty (without media) or longer than 1600 characters,
     # counted as Twilio counts them (segments.body_length); that message is not sent.
     if not body and not media_urls:
-        warnings.append(_warning(INVALID_BODY, "The message has neither a body nor media"))
+        warnings.append(
+            _warning(codes.REPLY_INVALID_BODY, "The message has neither a body nor media")
+        )
         return None
     if body_length(body) > MAX_BODY_CHARACTERS:
         warnings.append(
             _warning(
-                INVALID_BODY,
+                codes.REPLY_INVALID_BODY,
                 f"The body is {body_length(body)} characters; the limit is {MAX_BODY_CHARACTERS}",
             )
         )
@@ -350,21 +324,24 @@ def _reply(
     # number failed to render would be worse than not sending, so the message is skipped.
     to = attributes.get("to")
     if to is not None and not to.strip():
-        warnings.append(_warning(INVALID_TO, "The 'to' attribute is empty"))
+        warnings.append(_warning(codes.REPLY_INVALID_TO, "The 'to' attribute is empty"))
         return None
     from_ = attributes.get("from")
     if from_ is not None and not from_.strip():
-        warnings.append(_warning(INVALID_FROM, "The 'from' attribute is empty"))
+        warnings.append(_warning(codes.REPLY_INVALID_FROM, "The 'from' attribute is empty"))
         return None
     action = attributes.get("action")
     if action is not None and not _is_url(action):
         # Twilio has no dedicated code for a bad `action`; the schema warning, and no action.
-        warnings.append(_warning(SCHEMA_WARNING, f"Invalid action URL {action!r} ignored"))
+        warnings.append(_warning(codes.SCHEMA_WARNING, f"Invalid action URL {action!r} ignored"))
         action = None
     status_callback = attributes.get("statusCallback")
     if status_callback is not None and not _is_url(status_callback):
         warnings.append(
-            _warning(INVALID_STATUS_CALLBACK, f"Invalid statusCallback {status_callback!r} ignored")
+            _warning(
+                codes.REPLY_INVALID_STATUS_CALLBACK,
+                f"Invalid statusCallback {status_callback!r} ignored",
+            )
         )
         status_callback = None
     return ReplyMessage(
@@ -382,7 +359,7 @@ def _redirect(verb: ET.Element, warnings: list[TwimlWarning]) -> Redirect | None
     _check_attributes(verb, _REDIRECT_ATTRIBUTES, warnings)
     url = _noun_text(verb, warnings).strip()
     if not _is_url(url):
-        warnings.append(_warning(SCHEMA_WARNING, f"<Redirect> to {url!r} skipped: not a URL"))
+        warnings.append(_warning(codes.SCHEMA_WARNING, f"<Redirect> to {url!r} skipped: not a URL"))
         return None
     return Redirect(url=url, method=_method(verb.attrib, warnings))
 
@@ -395,7 +372,7 @@ def _method(attributes: dict[str, str], warnings: list[TwimlWarning]) -> HttpMet
     # Case-sensitive like the rest of TwiML: the schema's values are upper-case.
     if raw in (HttpMethod.GET, HttpMethod.POST):
         return HttpMethod(raw)
-    warnings.append(_warning(INVALID_METHOD, f"Invalid method {raw!r}; POST used"))
+    warnings.append(_warning(codes.REPLY_INVALID_METHOD, f"Invalid method {raw!r}; POST used"))
     return HttpMethod.POST
 
 
@@ -404,7 +381,7 @@ def _noun_text(element: ET.Element, warnings: list[TwimlWarning]) -> str:
     parts = [element.text or ""]
     for child in element:
         warnings.append(
-            _warning(SCHEMA_WARNING, f"Unexpected <{child.tag}> inside <{element.tag}>")
+            _warning(codes.SCHEMA_WARNING, f"Unexpected <{child.tag}> inside <{element.tag}>")
         )
         parts.append(child.tail or "")
     return "".join(parts)
@@ -417,13 +394,15 @@ def _check_attributes(
     for name in element.attrib:
         if name not in allowed:
             warnings.append(
-                _warning(SCHEMA_WARNING, f"Unknown attribute {name!r} on <{element.tag}>")
+                _warning(codes.SCHEMA_WARNING, f"Unknown attribute {name!r} on <{element.tag}>")
             )
 
 
 def _check_no_text(element: ET.Element, text: str | None, warnings: list[TwimlWarning]) -> None:
     if text is not None and text.strip():
-        warnings.append(_warning(SCHEMA_WARNING, f"Text directly inside <{element.tag}> ignored"))
+        warnings.append(
+            _warning(codes.SCHEMA_WARNING, f"Text directly inside <{element.tag}> ignored")
+        )
 
 
 def _is_url(text: str) -> bool:
@@ -438,10 +417,12 @@ def _is_url(text: str) -> bool:
     return scheme in ("", "http", "https")
 
 
-def _warning(code: int, detail: str) -> TwimlWarning:
-    return TwimlWarning(code, f"{ERROR_MESSAGES[code]}: {detail}")
+def _warning(entry: TwilioCode, detail: str) -> TwimlWarning:
+    return TwimlWarning(entry.code, f"{entry.message}: {detail}")
 
 
-def _failure(code: int, detail: str, warnings: list[TwimlWarning] | None = None) -> TwimlAnswer:
-    error = TwimlError(code, f"{ERROR_MESSAGES[code]}: {detail}")
+def _failure(
+    entry: TwilioCode, detail: str, warnings: list[TwimlWarning] | None = None
+) -> TwimlAnswer:
+    error = TwimlError(entry.code, f"{entry.message}: {detail}")
     return TwimlAnswer(error=error, warnings=tuple(warnings or ()))

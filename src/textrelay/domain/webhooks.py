@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from urllib.parse import parse_qsl
 
@@ -19,12 +20,6 @@ USER_AGENT = "TwilioProxy/1.1"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
 RESPONSE_EXCERPT_CHARS = 2048
 """How much of a receiver's answer an attempt record keeps."""
-
-# Twilio's webhook error codes (shared/twilio/messaging-and-webhooks.md §4.4).
-HTTP_RETRIEVAL_FAILURE = 11200
-"""The receiver answered with a non-2xx status, timed out reading, or broke the protocol."""
-HTTP_CONNECTION_FAILURE = 11205
-"""The receiver could not be connected to (refused, unreachable, connect timeout)."""
 
 
 class FailureKind(StrEnum):
@@ -132,7 +127,8 @@ class WebhookAttempt:
     """The first RESPONSE_EXCERPT_CHARS characters of the answer."""
     latency_ms: float
     error_code: int | None = None
-    """11200 or 11205 when the attempt failed; None on a 2xx."""
+    """codes.HTTP_RETRIEVAL_FAILURE or HTTP_CONNECTION_FAILURE (11200, 11205) when the attempt
+    failed; None on a 2xx."""
     error_message: str | None = None
     failure: FailureKind | None = None
     response_content_type: str | None = None
@@ -180,3 +176,15 @@ class RetryPolicy:
             return None
         delay: float = self.base_delay_s * 2.0 ** (deliveries_made - 1)
         return min(delay, self.max_delay_s)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedAttempt:
+    """A webhook attempt as recorded: the attempt plus what it was about."""
+
+    kind: str
+    message_sid: str | None
+    idempotency_token: str
+    params: tuple[tuple[str, str], ...]
+    started_at: datetime
+    attempt: WebhookAttempt

@@ -29,11 +29,6 @@ MAIN_ACCOUNT_KEY = "main_account_sid"
 MAX_FRIENDLY_NAME = 64
 
 
-class AccountNotActive(errors.TwilioError):
-    code, status = 20005, 401
-    default_message = "Account not active"
-
-
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: the account whose credentials were given, and the key if one was."""
@@ -77,11 +72,11 @@ class AccountService:
 
     async def _load_account(self, sid: str) -> Account | None:
         async with self._ctx.store.read() as repo:
-            return await repo.get_account(sid)
+            return await repo.accounts.get(sid)
 
     async def _load_key(self, sid: str) -> ApiKey | None:
         async with self._ctx.store.read() as repo:
-            return await repo.get_key(sid)
+            return await repo.keys.get(sid)
 
     # --- the main account ------------------------------------------------------------------
 
@@ -94,8 +89,8 @@ class AccountService:
         """
         async with self._ctx.store.exclusive() as repo:
             if sid is None:
-                sid = await repo.get_meta(MAIN_ACCOUNT_KEY)
-            existing = await repo.get_account(sid) if sid else None
+                sid = await repo.meta.get(MAIN_ACCOUNT_KEY)
+            existing = await repo.accounts.get(sid) if sid else None
             now = self._ctx.now()
             if existing is None:
                 account = Account(
@@ -109,13 +104,13 @@ class AccountService:
                     date_updated=now,
                 )
                 account = replace(account, owner_account_sid=account.sid)
-                await repo.insert_account(account)
+                await repo.accounts.insert(account)
             elif auth_token and auth_token != existing.auth_token:
                 account = replace(existing, auth_token=auth_token, date_updated=now)
-                await repo.update_account(account)
+                await repo.accounts.update(account)
             else:
                 account = existing
-            await repo.set_meta(MAIN_ACCOUNT_KEY, account.sid)
+            await repo.meta.set(MAIN_ACCOUNT_KEY, account.sid)
         self._accounts.forget(account.sid)
         return account
 
@@ -134,7 +129,7 @@ class AccountService:
             now,
         )
         async with self._ctx.store.transaction() as repo:
-            await repo.insert_account(account)
+            await repo.accounts.insert(account)
         return account
 
     # --- authentication and authorization --------------------------------------------------
@@ -183,11 +178,22 @@ class AccountService:
             raise errors.Unauthenticated()
         return target
 
+    async def acting_as(self, signed_in_sid: str, requested_sid: str | None) -> Account | None:
+        """The account a console user signed in as `signed_in_sid` works on: a subaccount it
+        owns when one is requested, else its own (None if that is gone)."""
+        base = await self._load_account(signed_in_sid)
+        if base is None or not requested_sid or not is_sid(requested_sid, SidType.ACCOUNT):
+            return base
+        wanted = await self._load_account(normalize(requested_sid))
+        if wanted is not None and wanted.sid != base.sid and can_act_on(base, wanted):
+            return wanted
+        return base
+
     @staticmethod
     def require_active(account: Account) -> Account:
         """Resources of a suspended or closed account are out of reach (20005)."""
         if account.status is not AccountStatus.ACTIVE:
-            raise AccountNotActive(f"Account {account.sid} is {account.status.value}")
+            raise errors.AccountNotActive(f"Account {account.sid} is {account.status.value}")
         return account
 
     # --- Accounts resource -----------------------------------------------------------------
@@ -208,7 +214,7 @@ class AccountService:
             date_updated=now,
         )
         async with self._ctx.store.transaction() as repo:
-            await repo.insert_account(account)
+            await repo.accounts.insert(account)
         return account
 
     async def list_accounts(
@@ -224,7 +230,7 @@ class AccountService:
         if status is not None:
             _parse_status(status)
         async with self._ctx.store.read() as repo:
-            return await repo.list_accounts(
+            return await repo.accounts.page(
                 principal.account.sid, query, friendly_name=friendly_name, status=status
             )
 
@@ -255,7 +261,7 @@ class AccountService:
             return target
         updated = replace(updated, date_updated=self._ctx.now())
         async with self._ctx.store.transaction() as repo:
-            await repo.update_account(updated)
+            await repo.accounts.update(updated)
         self._accounts.forget(updated.sid)
         return updated
 
@@ -273,21 +279,21 @@ class AccountService:
             date_updated=now,
         )
         async with self._ctx.store.transaction() as repo:
-            await repo.insert_key(key)
+            await repo.keys.insert(key)
         return CreatedKey(key, secret)
 
     async def get_key(self, account: Account, sid: str) -> ApiKey:
         if not is_sid(sid, SidType.API_KEY):
             raise errors.NotFound()
         async with self._ctx.store.read() as repo:
-            key = await repo.get_key(normalize(sid))
+            key = await repo.keys.get(normalize(sid))
         if key is None or key.account_sid != account.sid:
             raise errors.NotFound()
         return key
 
     async def list_keys(self, account: Account, query: PageQuery) -> PageResult[ApiKey]:
         async with self._ctx.store.read() as repo:
-            return await repo.list_keys(account.sid, query)
+            return await repo.keys.page(account.sid, query)
 
     async def update_key(self, account: Account, sid: str, friendly_name: str | None) -> ApiKey:
         key = await self.get_key(account, sid)
@@ -297,14 +303,14 @@ class AccountService:
             key, friendly_name=_friendly_name(friendly_name), date_updated=self._ctx.now()
         )
         async with self._ctx.store.transaction() as repo:
-            await repo.update_key(updated)
+            await repo.keys.update(updated)
         self._keys.forget(updated.sid)
         return updated
 
     async def delete_key(self, account: Account, sid: str) -> None:
         key = await self.get_key(account, sid)
         async with self._ctx.store.transaction() as repo:
-            await repo.delete_key(key)
+            await repo.keys.delete(key)
         self._keys.forget(key.sid)
 
 

@@ -11,14 +11,14 @@ import secrets
 from datetime import datetime, timedelta
 
 from textrelay.domain.callbacks import status_callback_params
-from textrelay.domain.delivery import CALLBACK_STATUSES, Job, JobKind
+from textrelay.domain.delivery import CALLBACK_STATUSES
+from textrelay.domain.jobs import Job, JobKind
 from textrelay.domain.messages import Message
-from textrelay.domain.webhooks import RetryPolicy, WebhookRequest
+from textrelay.domain.webhooks import RecordedAttempt, RetryPolicy, WebhookRequest
 from textrelay.services.accounts import AccountService
 from textrelay.services.context import ServiceContext
 from textrelay.services.ports import WebhookTransport
 from textrelay.storage import Repository
-from textrelay.storage.delivery import RecordedAttempt
 
 
 async def promise_status_callback(repo: Repository, message: Message, *, now: datetime) -> None:
@@ -37,23 +37,7 @@ async def promise_status_callback(repo: Repository, message: Message, *, now: da
         "token": idempotency_token(),
         "kind": "status_callback",
     }
-    await repo.insert_job(JobKind.CALLBACK, message.sid, payload, due_at=now, now=now)
-
-
-async def resend_callback(ctx: ServiceContext, message: Message, recorded: RecordedAttempt) -> None:
-    """Deliver a recorded webhook again (the console's "resend"): same URL and parameters, a
-    new idempotency token, signed anew when it goes."""
-    now = ctx.clock()
-    payload = {
-        "account_sid": message.account_sid,
-        "url": recorded.attempt.url,
-        "params": recorded.params,
-        "token": idempotency_token(),
-        "kind": f"{recorded.kind} (resent)",
-    }
-    async with ctx.store.transaction() as repo:
-        await repo.insert_job(JobKind.CALLBACK, message.sid, payload, due_at=now, now=now)
-    ctx.jobs_ready.notify()
+    await repo.jobs.insert(JobKind.CALLBACK, message.sid, payload, due_at=now, now=now)
 
 
 def idempotency_token() -> str:
@@ -74,13 +58,27 @@ class CallbackService:
         self._transport = transport
         self._retry = retry
 
+    async def resend(self, message: Message, recorded: RecordedAttempt) -> None:
+        """Deliver a recorded webhook again (the console's "resend"): same URL and parameters,
+        a new idempotency token, signed anew when it goes."""
+        now = self._ctx.clock()
+        payload = {
+            "account_sid": message.account_sid,
+            "url": recorded.attempt.url,
+            "params": recorded.params,
+            "token": idempotency_token(),
+            "kind": f"{recorded.kind} (resent)",
+        }
+        async with self._ctx.store.transaction() as repo:
+            await repo.jobs.insert(JobKind.CALLBACK, message.sid, payload, due_at=now, now=now)
+
     async def deliver(self, job: Job) -> None:
         payload = job.payload
         account_sid = str(payload["account_sid"])
         account = await self._accounts.cached(account_sid)
         if account is None:  # the account is gone: nobody to sign for
             async with self._ctx.store.transaction() as repo:
-                await repo.finish_job(job)
+                await repo.jobs.finish(job)
             return
         params = tuple((str(k), str(v)) for k, v in payload["params"])
         request = WebhookRequest(
@@ -97,13 +95,12 @@ class CallbackService:
             # A lost lease means another worker delivers it again; these attempts happened
             # all the same, so they are recorded either way.
             if delay is None:
-                await repo.finish_job(job)
-                await repo.notify_workers()  # the message's next callback may go now
+                await repo.jobs.finish(job)
             else:
                 due = self._ctx.clock() + timedelta(seconds=delay)
-                await repo.reschedule_job(job, due_at=due, payload=dict(payload))
+                await repo.jobs.reschedule(job, due_at=due, payload=dict(payload))
             for attempt in outcome.attempts:
-                await repo.insert_webhook_attempt(
+                await repo.attempts.insert(
                     account_sid=account_sid,
                     recorded=RecordedAttempt(
                         kind=str(payload.get("kind", "status_callback")),
@@ -115,5 +112,3 @@ class CallbackService:
                     ),
                 )
                 started += timedelta(milliseconds=attempt.latency_ms)
-        self._ctx.jobs_ready.notify()
-        self._ctx.messages_changed.notify()  # the console shows attempts as they happen

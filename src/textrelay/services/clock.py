@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from textrelay.services.signals import Signal
+from textrelay.storage import Signal
 
 MAX_ADVANCE_S = 400 * 86_400
 """Far enough for any schedule (Twilio's window is 35 days), bounded against typos."""

@@ -16,21 +16,25 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from textrelay.domain import errors, opt_out
-from textrelay.domain.addresses import region_of
+from textrelay.domain import codes, errors, opt_out
+from textrelay.domain.addresses import (
+    Channel,
+    channel_of,
+    region_of,
+    segments_on,
+    session_open,
+)
 from textrelay.domain.delivery import (
     FINAL_STATUSES,
     IllegalTransition,
-    Job,
-    JobKind,
     PlannedEvent,
     advance,
     path_to,
 )
+from textrelay.domain.jobs import Job, JobKind
 from textrelay.domain.media import MediaFailure
 from textrelay.domain.messages import DEFAULT_VALIDITY_PERIOD_S, Message
 from textrelay.domain.messaging_services import Recipient, choose_sender
-from textrelay.domain.segments import count_segments
 from textrelay.domain.statuses import MessageStatus
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
@@ -74,15 +78,14 @@ class DeliveryService:
             except (LeaseLost, StaleMessage):
                 await self._finish(job)
                 return
-            self._notify()
         if message is None or message.status is not MessageStatus.QUEUED:
             await self._finish(job)
             return
         if self._expired(message):
-            await self.fail_queued(job, message, VALIDITY_EXPIRED)
+            await self.fail_queued(job, message, codes.VALIDITY_EXPIRED.code)
             return
         if await self._outside_session_window(message):
-            await self.fail_queued(job, message, SESSION_WINDOW_CLOSED)
+            await self.fail_queued(job, message, codes.SESSION_WINDOW_CLOSED.code)
             return
         if message.options.media_urls:
             taken = await self._media.take_outbound(message)
@@ -102,7 +105,7 @@ class DeliveryService:
         }
         try:
             async with self._ctx.store.transaction() as repo:
-                if not await repo.finish_job(job):
+                if not await repo.jobs.finish(job):
                     raise LeaseLost
                 if submission.manual:
                     await self._insert_carrier_job(repo, message, payload, delay_ms=None)
@@ -114,7 +117,6 @@ class DeliveryService:
                     await self._store(repo, message, was=queued)
         except (LeaseLost, StaleMessage):
             await self._finish(job)
-        self._notify()
 
     async def _assign_sender(self, job: Job, message: Message) -> Message:
         """An `accepted` or `scheduled` message gets its From (the one pinned at create, else
@@ -125,40 +127,41 @@ class DeliveryService:
             was = message.status
             refusal = None
             if sender is None:
-                refusal = errors.NO_ELIGIBLE_SENDER
+                refusal = codes.NO_ELIGIBLE_SENDER.code
             elif await self._opted_out(repo, message, sender):
                 # Checked again at send time: a STOP after scheduling still holds (§6).
-                refusal = errors.RecipientUnsubscribed.code
+                refusal = codes.RECIPIENT_UNSUBSCRIBED.code
             if refusal is not None:
-                if not await repo.finish_job(job):
+                if not await repo.jobs.finish(job):
                     raise LeaseLost
                 message = await self._apply(repo, message, MessageStatus.FAILED, refusal, None)
             else:
-                message = replace(message, from_=sender, num_segments=_segments(message))
+                segments = segments_on(channel_of(message.to), message.body)
+                message = replace(message, from_=sender, num_segments=segments)
                 message = await self._apply(repo, message, MessageStatus.QUEUED, None, None)
             await self._store(repo, message, was=was)
         return message
 
     @staticmethod
     async def _opted_out(repo: Repository, message: Message, sender: str) -> bool:
-        scopes = await repo.opted_out_scopes(message.to)
+        scopes = await repo.opt_outs.scopes_of(message.to)
         if not scopes:
             return False
         return bool(scopes & opt_out.sender_scopes(sender, message.messaging_service_sid))
 
     async def _choose(self, repo: Repository, message: Message) -> str | None:
         service_sid = message.messaging_service_sid
-        service = await repo.get_service(service_sid) if service_sid else None
+        service = await repo.services.get(service_sid) if service_sid else None
         if service is None:
             return None
-        pool = await repo.whole_pool(service.sid)
+        pool = await repo.senders.of_service(service.sid)
         sticky = None
         if service.settings.sticky_sender:
-            sticky = await repo.sticky_sender(service.sid, "sms", message.to)
+            sticky = await repo.sticky_senders.get(service.sid, "sms", message.to)
         recipient = Recipient(
             message.to,
             region_of(message.to) if message.to.startswith("+") else None,
-            channel=message.to.partition(":")[0] if ":" in message.to else "sms",
+            channel=channel_of(message.to),
         )
         draws = random.Random(message.sid)  # spread evenly; the same SID, the same choice
         chosen = choose_sender(
@@ -171,21 +174,23 @@ class DeliveryService:
         if chosen is None:
             return None
         if service.settings.sticky_sender and chosen.address != sticky:
-            await repo.set_sticky_sender(service.sid, "sms", message.to, chosen.address)
+            await repo.sticky_senders.set(service.sid, "sms", message.to, chosen.address)
         return chosen.address
 
     async def _outside_session_window(self, message: Message) -> bool:
         """WhatsApp (and Messenger) free-form messages need the recipient to have written in
         the last 24 hours; a template (ContentSid) does not (messaging-and-webhooks.md §9)."""
-        if not message.to.startswith(_WINDOWED_CHANNELS) or message.options.content_sid:
+        if not channel_of(message.to).has_session_window or message.options.content_sid:
             return False
         async with self._ctx.store.read() as repo:
-            last = await repo.last_inbound_at(message.account_sid, message.to, message.from_ or "")
-        return last is None or self._ctx.clock() - last > SESSION_WINDOW
+            last = await repo.messages.last_inbound_at(
+                message.account_sid, message.to, message.from_ or ""
+            )
+        return not session_open(last, at=self._ctx.clock())
 
     async def mark_read(self, message: Message) -> Message:
         """The handset read a WhatsApp message: `delivered` → `read`, with its callback."""
-        if not message.to.startswith("whatsapp:"):
+        if channel_of(message.to) is not Channel.WHATSAPP:
             raise errors.InvalidParameter("only WhatsApp messages are read (and say so)")
         if message.status is not MessageStatus.DELIVERED:
             raise errors.NothingToStep(message.sid, message.status.value)
@@ -195,7 +200,6 @@ class DeliveryService:
                 await self._store(repo, read, was=message.status)
         except StaleMessage:
             raise errors.NothingToStep(message.sid, message.status.value) from None
-        self._notify()
         return read
 
     def _expired(self, message: Message) -> bool:
@@ -207,13 +211,12 @@ class DeliveryService:
     async def fail_queued(self, job: Job, message: Message, error_code: int) -> None:
         try:
             async with self._ctx.store.transaction() as repo:
-                if not await repo.finish_job(job):
+                if not await repo.jobs.finish(job):
                     raise LeaseLost
                 failed = await self._apply(repo, message, MessageStatus.FAILED, error_code, None)
                 await self._store(repo, failed, was=message.status)
         except (LeaseLost, StaleMessage):
             await self._finish(job)
-        self._notify()
 
     async def apply_receipt(
         self, message_sid: str, status: MessageStatus, error_code: int | None = None
@@ -233,10 +236,9 @@ class DeliveryService:
                 await self._store(repo, message, was=was)
                 if message.status in FINAL_STATUSES:
                     # A live receipt overtakes whatever the simulator had planned.
-                    await repo.drop_pending_jobs(message.sid, JobKind.CARRIER)
+                    await repo.jobs.drop_pending(message.sid, JobKind.CARRIER)
         except StaleMessage:
             return None
-        self._notify()
         return message
 
     async def carrier_event(self, job: Job) -> None:
@@ -249,18 +251,17 @@ class DeliveryService:
         if payload.get("manual"):
             # A parked job whose step command died mid-way: park it again.
             async with self._ctx.store.transaction() as repo:
-                await repo.reschedule_job(job, due_at=None, payload=payload)
+                await repo.jobs.reschedule(job, due_at=None, payload=payload)
             return
         try:
             async with self._ctx.store.transaction() as repo:
-                if not await repo.finish_job(job):
+                if not await repo.jobs.finish(job):
                     raise LeaseLost
                 was = message.status
                 message = await self._run_events(repo, message, payload, first_now=True)
                 await self._store(repo, message, was=was)
         except (LeaseLost, StaleMessage):
             await self._finish(job)
-        self._notify()
 
     async def _run_events(
         self,
@@ -284,7 +285,7 @@ class DeliveryService:
     async def _store(self, repo: Repository, message: Message, *, was: MessageStatus) -> None:
         """Write the message's new status once, after every change of this transaction,
         provided it is still in the status it had (a cancel or a step may have come first)."""
-        if not await repo.transition_message(message, from_status=was):
+        if not await repo.messages.transition(message, from_status=was):
             raise StaleMessage
 
     async def _reach(
@@ -293,7 +294,7 @@ class DeliveryService:
         """Apply `event`, passing through the statuses between (queued → sending → sent). A
         message still queued past its validity period fails with 30036 instead."""
         if message.status is MessageStatus.QUEUED and self._expired(message):
-            event = PlannedEvent(MessageStatus.FAILED, VALIDITY_EXPIRED)
+            event = PlannedEvent(MessageStatus.FAILED, codes.VALIDITY_EXPIRED.code)
         route = path_to(message.status, event.status)
         if not route:
             raise StaleMessage
@@ -329,9 +330,7 @@ class DeliveryService:
             )
         except IllegalTransition:
             raise StaleMessage from None
-        await repo.insert_message_event(
-            changed.sid, status, error_code, now, previous=message.status
-        )
+        await repo.events.insert(changed.sid, status, error_code, now, previous=message.status)
         await promise_status_callback(repo, changed, now=self._ctx.clock())
         return changed
 
@@ -340,7 +339,7 @@ class DeliveryService:
     ) -> None:
         now = self._ctx.clock()
         due = None if delay_ms is None else now + timedelta(milliseconds=delay_ms)
-        await repo.insert_job(JobKind.CARRIER, message.sid, payload, due_at=due, now=now)
+        await repo.jobs.insert(JobKind.CARRIER, message.sid, payload, due_at=due, now=now)
 
     # --- step (manual mode, and tests in any mode) -------------------------------------
 
@@ -361,10 +360,10 @@ class DeliveryService:
         lease_until = now + timedelta(seconds=STEP_LEASE_S)
         before = message.status
         async with self._ctx.store.transaction() as repo:
-            dispatch = await repo.take_pending_job(
+            dispatch = await repo.jobs.take_pending(
                 message.sid, JobKind.DISPATCH, claim=claim, lease_until=lease_until
             )
-            carrier = await repo.take_pending_job(
+            carrier = await repo.jobs.take_pending(
                 message.sid, JobKind.CARRIER, claim=claim, lease_until=lease_until
             )
         if dispatch is not None and carrier is None and outcome is None:
@@ -376,25 +375,25 @@ class DeliveryService:
                 # a carrier that reports at once.
                 return StepResult(message, _passed(before, message.status))
             async with self._ctx.store.transaction() as repo:
-                carrier = await repo.take_pending_job(
+                carrier = await repo.jobs.take_pending(
                     message.sid, JobKind.CARRIER, claim=claim, lease_until=lease_until
                 )
             if carrier is None:
                 return StepResult(message, ())
         elif dispatch is not None:
             async with self._ctx.store.transaction() as repo:
-                await repo.finish_job(dispatch)
+                await repo.jobs.finish(dispatch)
         if outcome is None and carrier is None:
             raise errors.NothingToStep(message.sid, message.status.value)
         try:
             async with self._ctx.store.transaction() as repo:
-                if carrier is not None and not await repo.finish_job(carrier):
+                if carrier is not None and not await repo.jobs.finish(carrier):
                     raise LeaseLost
                 was = message.status
                 if outcome is not None:
                     code = error_code
                     if code is None and outcome is not MessageStatus.DELIVERED:
-                        code = 30008
+                        code = codes.UNKNOWN_ERROR.code
                     payload = carrier.payload if carrier is not None else {}
                     message = await self._reach(
                         repo, message, PlannedEvent(outcome, code), dict(payload)
@@ -412,7 +411,6 @@ class DeliveryService:
                 await self._store(repo, message, was=was)
         except (LeaseLost, StaleMessage):
             raise errors.NothingToStep(message.sid, message.status.value) from None
-        self._notify()
         return StepResult(message, _passed(before, message.status))
 
     # --- helpers ---------------------------------------------------------------------------
@@ -421,28 +419,14 @@ class DeliveryService:
         if sid is None:
             return None
         async with self._ctx.store.read() as repo:
-            return await repo.get_message(sid)
+            return await repo.messages.get(sid)
 
     async def _finish(self, job: Job) -> None:
         async with self._ctx.store.transaction() as repo:
-            await repo.finish_job(job)
-
-    def _notify(self) -> None:
-        self._ctx.jobs_ready.notify()
-        self._ctx.messages_changed.notify()
+            await repo.jobs.finish(job)
 
 
 _WAITING_FOR_SENDER = frozenset({MessageStatus.ACCEPTED, MessageStatus.SCHEDULED})
-VALIDITY_EXPIRED = 30036
-SESSION_WINDOW_CLOSED = 63016
-SESSION_WINDOW = timedelta(hours=24)
-_WINDOWED_CHANNELS = ("whatsapp:", "messenger:")
-
-
-def _segments(message: Message) -> int:
-    if message.to.startswith(("whatsapp:", "messenger:")):
-        return 1
-    return count_segments(message.body).segments
 
 
 def _passed(before: MessageStatus, after: MessageStatus) -> tuple[MessageStatus, ...]:

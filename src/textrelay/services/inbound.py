@@ -11,17 +11,17 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
-from textrelay.domain import cookies, errors, opt_out, twiml
+from textrelay.domain import codes, cookies, errors, opt_out, twiml
 from textrelay.domain.accounts import Account
-from textrelay.domain.addresses import AddressError, parse_recipient
-from textrelay.domain.delivery import Job, JobKind
+from textrelay.domain.addresses import AddressError, channel_of, parse_recipient, segments_on
 from textrelay.domain.inbound import inbound_params
+from textrelay.domain.jobs import Job, JobKind
 from textrelay.domain.media import is_accepted
 from textrelay.domain.messages import Message, SendOptions
-from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length, count_segments
+from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length
 from textrelay.domain.sids import SidType
 from textrelay.domain.statuses import Direction, MessageStatus
-from textrelay.domain.webhooks import WebhookAttempt, WebhookRequest
+from textrelay.domain.webhooks import RecordedAttempt, WebhookAttempt, WebhookRequest
 from textrelay.services.accounts import AccountService
 from textrelay.services.callbacks import idempotency_token
 from textrelay.services.context import ServiceContext
@@ -29,7 +29,6 @@ from textrelay.services.media import MediaService
 from textrelay.services.messaging import MAX_MEDIA, MessageRequest, MessagingService
 from textrelay.services.ports import WebhookTransport
 from textrelay.storage import Repository
-from textrelay.storage.delivery import RecordedAttempt
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +88,10 @@ class InboundService:
         now = self._ctx.now()
         async with self._ctx.store.read() as repo:
             number_text, webhook, service_sid = await self._receiver(repo, account, to)
-            opted_out_scopes = await repo.opted_out_scopes(handset)
+            opted_out_scopes = await repo.opt_outs.scopes_of(handset)
         keyword = opt_out.classify(body)
         scope = opt_out.scope_for(handset, number_text, service_sid)
         decision = opt_out.apply(keyword, scope.sender_scope in opted_out_scopes)
-        channel = handset.startswith(("whatsapp:", "messenger:"))
         message = Message(
             sid=self._ctx.sids.new(SidType.MMS_MESSAGE if attachments else SidType.MESSAGE),
             account_sid=account.sid,
@@ -102,7 +100,7 @@ class InboundService:
             from_=handset,
             to=number_text,
             body=body,
-            num_segments=1 if channel else count_segments(body).segments,
+            num_segments=segments_on(channel_of(handset), body),
             num_media=len(attachments),
             date_created=now,
             date_updated=now,
@@ -119,19 +117,19 @@ class InboundService:
             for m in kept
         ]
         async with self._ctx.store.transaction() as repo:
-            await repo.insert_message(message)
-            await repo.insert_message_event(
+            await repo.messages.insert(message)
+            await repo.events.insert(
                 message.sid, MessageStatus.RECEIVED, None, now, previous=MessageStatus.RECEIVING
             )
             if keyword is not None:
-                await repo.set_opted_out(
+                await repo.opt_outs.update(
                     handset,
                     scope.sender_scope,
                     account.sid,
                     at=now if decision.opted_out else None,
                 )
             if webhook is not None:
-                await repo.insert_job(
+                await repo.jobs.insert(
                     JobKind.INBOUND,
                     message.sid,
                     _job_payload(message, webhook, links),
@@ -141,7 +139,7 @@ class InboundService:
             if decision.reply is not None:
                 # The keyword still reaches the app's webhook (§6), and the auto-reply is
                 # promised in the same transaction as the opt-out it confirms.
-                await repo.insert_job(
+                await repo.jobs.insert(
                     JobKind.AUTO_REPLY,
                     message.sid,
                     {
@@ -155,8 +153,6 @@ class InboundService:
                 )
         if keyword is not None:
             self._ctx.opt_outs.changed()
-        self._ctx.jobs_ready.notify()
-        self._ctx.messages_changed.notify()
         return message
 
     async def send_auto_reply(self, job: Job) -> None:
@@ -176,18 +172,19 @@ class InboundService:
             except errors.TwilioError as exc:  # the number was released meanwhile, say
                 log.info("auto-reply %s refused: %s %s", job.message_sid, exc.code, exc.message)
         async with self._ctx.store.transaction() as repo:
-            await repo.finish_job(job)
+            await repo.jobs.finish(job)
 
     async def _receiver(
         self, repo: Repository, account: Account, to: str
     ) -> tuple[str, Webhook | None, str | None]:
         """The receiving number's address, the webhook to call and its service, if any."""
         try:
-            address = parse_recipient(to).value
+            recipient = parse_recipient(to)
+            address, e164 = recipient.value, recipient.number
         except AddressError:
-            address = to.strip()
-        # A WhatsApp address names one of the account's numbers behind its channel prefix.
-        number = await repo.find_number(address.removeprefix("whatsapp:"))
+            address, e164 = to.strip(), None
+        # A phone or WhatsApp address names one of the account's numbers (Address.number).
+        number = await repo.numbers.find(e164) if e164 is not None else None
         if number is not None and number.account_sid == account.sid:
             c = number.config
             own = (
@@ -195,9 +192,9 @@ class InboundService:
                 if c.sms_url
                 else None
             )
-            pooled = await repo.get_pool_sender(number.sid)
+            pooled = await repo.senders.get(number.sid)
         else:
-            code = await repo.find_short_code(address)
+            code = await repo.short_codes.find(address)
             if code is None or code.account_sid != account.sid:
                 raise errors.InvalidParameter(
                     f"To {to} is not a phone number or short code of account {account.sid}"
@@ -209,10 +206,10 @@ class InboundService:
                 if code.sms_url
                 else None
             )
-            pooled = await repo.get_pool_sender(code.sid)
+            pooled = await repo.senders.get(code.sid)
         if pooled is None:
             return address, own, None
-        service = await repo.get_service(pooled.service_sid)
+        service = await repo.services.get(pooled.service_sid)
         if service is None:
             return address, own, None
         s = service.settings
@@ -286,7 +283,10 @@ class InboundService:
         while answer.error is None and answer.redirect is not None:
             if documents >= twiml.MAX_DOCUMENTS:
                 log.info(
-                    "inbound %s: more than %d TwiML documents (14106)", job.message_sid, documents
+                    "inbound %s: more than %d TwiML documents (%d)",
+                    job.message_sid,
+                    documents,
+                    codes.DOCUMENT_LIMIT_REACHED.code,
                 )
                 replies = []
                 break
@@ -296,7 +296,12 @@ class InboundService:
             documents += 1
             replies += [(reply, url) for reply in answer.replies]
         if len(replies) > twiml.MAX_REPLIES:
-            log.info("inbound %s: more than %d replies (14109)", job.message_sid, twiml.MAX_REPLIES)
+            log.info(
+                "inbound %s: more than %d replies (%d)",
+                job.message_sid,
+                twiml.MAX_REPLIES,
+                codes.REPLY_LIMIT_EXCEEDED.code,
+            )
             replies = []
         # Replies first, then the job's end: a crash between the two runs the webhook again
         # and may send a reply twice, never none (at least once, as everywhere).
@@ -328,14 +333,14 @@ class InboundService:
         if sid is None:
             return None
         async with self._ctx.store.read() as repo:
-            return await repo.get_message(sid)
+            return await repo.messages.get(sid)
 
     async def _cookie(self, pair: tuple[str, str, str] | None) -> str | None:
         if pair is None:
             return None
         since = self._ctx.clock() - cookies.IDLE_EXPIRY
         async with self._ctx.store.read() as repo:
-            return await repo.webhook_cookie(*pair, fresh_since=since)
+            return await repo.cookies.get(*pair, fresh_since=since)
 
     async def _finish(
         self,
@@ -345,13 +350,12 @@ class InboundService:
         cookie: str | None = None,
     ) -> None:
         async with self._ctx.store.transaction() as repo:
-            await repo.finish_job(job)
+            await repo.jobs.finish(job)
             if pair is not None:
-                await repo.keep_webhook_cookie(*pair, cookie, at=self._ctx.clock())
+                await repo.cookies.keep(*pair, cookie, at=self._ctx.clock())
             for record in recorded:
                 account_sid = str(job.payload["account_sid"])
-                await repo.insert_webhook_attempt(account_sid=account_sid, recorded=record)
-        self._ctx.messages_changed.notify()
+                await repo.attempts.insert(account_sid=account_sid, recorded=record)
 
 
 def _job_payload(
@@ -370,9 +374,11 @@ def _job_payload(
 
 def _answer(attempt: WebhookAttempt | None) -> twiml.TwimlAnswer:
     if attempt is None:
-        return twiml.TwimlAnswer(error=twiml.TwimlError(11200, "no attempt was made"))
+        failure = twiml.TwimlError(codes.HTTP_RETRIEVAL_FAILURE.code, "no attempt was made")
+        return twiml.TwimlAnswer(error=failure)
     if attempt.status_code is None:
-        code, message = attempt.error_code or 11200, attempt.error_message or "no answer"
+        code = attempt.error_code or codes.HTTP_RETRIEVAL_FAILURE.code
+        message = attempt.error_message or "no answer"
         return twiml.TwimlAnswer(error=twiml.TwimlError(code, message))
     return twiml.interpret(attempt.status_code, attempt.response_content_type, attempt.content)
 

@@ -12,6 +12,7 @@ from textrelay.domain.messages import Message
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.sids import SidType, is_sid, normalize
 from textrelay.services.context import ServiceContext
+from textrelay.services.errors import service_failure
 from textrelay.services.ports import MediaFetcher, MediaStore
 from textrelay.storage import StorageError
 
@@ -26,7 +27,7 @@ class MediaService:
         """Fetch every MediaUrl of `message` (5 MB in all) and keep the bytes; or the error
         the message fails with. Already taken (a job run again): what was taken then."""
         async with self._ctx.store.read() as repo:
-            taken = await repo.media_of_message(message.sid)
+            taken = await repo.media.of_message(message.sid)
         if taken:
             return taken
         fetched: list[tuple[str, FetchedMedia]] = []
@@ -58,11 +59,14 @@ class MediaService:
                 date_updated=now,
                 source_url=source,
             )
-            await self._store.put(media.sid, content)
+            try:
+                await self._store.put(media.sid, content)
+            except StorageError as exc:
+                raise service_failure(exc) from exc
             kept.append(media)
         async with self._ctx.store.transaction() as repo:
             for media in kept:
-                await repo.insert_media(media)
+                await repo.media.insert(media)
         return kept
 
     # --- the Media subresource ---------------------------------------------------------------
@@ -72,19 +76,27 @@ class MediaService:
     ) -> PageResult[Media]:
         sid = await self._message_sid(account, message_sid)
         async with self._ctx.store.read() as repo:
-            return await repo.list_media(sid, query)
+            return await repo.media.page(sid, query)
+
+    async def of_message(self, message: Message) -> list[Media]:
+        """Every media item of a message the caller already holds, oldest first."""
+        async with self._ctx.store.read() as repo:
+            return await repo.media.of_message(message.sid)
 
     async def get(self, account: Account, message_sid: str, sid: str) -> Media:
         parent = await self._message_sid(account, message_sid)
         async with self._ctx.store.read() as repo:
-            media = await repo.get_media(normalize(sid)) if is_sid(sid, SidType.MEDIA) else None
+            media = await repo.media.get(normalize(sid)) if is_sid(sid, SidType.MEDIA) else None
         if media is None or media.message_sid != parent:
             raise errors.NotFound()
         return media
 
     async def content(self, account: Account, message_sid: str, sid: str) -> tuple[Media, bytes]:
         media = await self.get(account, message_sid, sid)
-        content = await self._store.get(media.sid)
+        try:
+            content = await self._store.get(media.sid)
+        except StorageError as exc:
+            raise service_failure(exc) from exc
         if content is None:
             raise errors.NotFound()
         return media, content
@@ -92,7 +104,7 @@ class MediaService:
     async def delete(self, account: Account, message_sid: str, sid: str) -> None:
         media = await self.get(account, message_sid, sid)
         async with self._ctx.store.transaction() as repo:
-            await repo.delete_media(media.sid)
+            await repo.media.delete(media.sid)
         await self.forget_files([media.sid])
 
     async def forget_files(self, sids: list[str]) -> None:
@@ -106,7 +118,7 @@ class MediaService:
             raise errors.NotFound()
         sid = normalize(message_sid)
         async with self._ctx.store.read() as repo:
-            message = await repo.get_message(sid)
+            message = await repo.messages.get(sid)
         if message is None or message.account_sid != account.sid:
             raise errors.NotFound()
         return sid

@@ -22,13 +22,14 @@ from textrelay.domain.addresses import (
     parse_recipient,
     parse_sender,
     region_of,
+    segments_on,
 )
 from textrelay.domain.dates import TimeSpan
-from textrelay.domain.delivery import JobKind
-from textrelay.domain.messages import Message, SendOptions
+from textrelay.domain.jobs import JobKind
+from textrelay.domain.messages import Message, MessageFilter, SendOptions
 from textrelay.domain.messaging_services import MessagingServiceResource, ServiceSettings
 from textrelay.domain.paging import PageQuery, PageResult
-from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length, count_segments
+from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length
 from textrelay.domain.sids import MESSAGE_SID_TYPES, SidType, is_sid, normalize
 from textrelay.domain.smart_encoding import smart_encode
 from textrelay.domain.statuses import CANCELABLE, IN_FLIGHT, Direction, MessageStatus
@@ -37,7 +38,6 @@ from textrelay.services.context import ServiceContext
 from textrelay.services.media import MediaService
 from textrelay.services.messaging_services import MessagingServicesService
 from textrelay.services.phone_numbers import PhoneNumberService
-from textrelay.storage.repository import MessageFilter
 
 MAX_MEDIA = 10
 MAX_VALIDITY_PERIOD_S = 36000
@@ -170,10 +170,7 @@ class MessagingService:
             status, due = MessageStatus.QUEUED, now
         shown_from = sender.value if sender is not None and status is MessageStatus.QUEUED else None
         sid_type = SidType.MMS_MESSAGE if options.media_urls else SidType.MESSAGE
-        if shown_from is None:
-            segments = 0
-        else:
-            segments = 1 if recipient.is_channel else count_segments(body).segments
+        segments = 0 if shown_from is None else segments_on(recipient.channel, body)
         message = Message(
             sid=self._ctx.sids.new(sid_type),
             account_sid=account.sid,
@@ -191,11 +188,9 @@ class MessagingService:
             options=options,
         )
         async with self._ctx.store.transaction() as repo:
-            await repo.insert_message(message)
+            await repo.messages.insert(message)
             # The outbox: the message and the job that sends it commit together.
-            await repo.insert_job(JobKind.DISPATCH, message.sid, {}, due_at=due, now=now)
-        self._ctx.jobs_ready.notify()
-        self._ctx.messages_changed.notify()
+            await repo.jobs.insert(JobKind.DISPATCH, message.sid, {}, due_at=due, now=now)
         return message
 
     async def _service(
@@ -232,10 +227,10 @@ class MessagingService:
         if not await self._ctx.opt_outs.any(self._any_opt_outs):
             return
         async with self._ctx.store.read() as repo:
-            scopes = await repo.opted_out_scopes(recipient)
+            scopes = await repo.opt_outs.scopes_of(recipient)
             if not scopes:
                 return  # the usual case: one index probe
-            pooled = await repo.find_pool_address(sender.value) if sender is not None else None
+            pooled = await repo.senders.find_address(sender.value) if sender is not None else None
         candidates = opt_out.sender_scopes(
             sender.value if sender is not None else None,
             service.sid if service is not None else None,
@@ -246,7 +241,7 @@ class MessagingService:
 
     async def _any_opt_outs(self) -> bool:
         async with self._ctx.store.read() as repo:
-            return await repo.any_opt_outs()
+            return await repo.opt_outs.any()
 
     def _check_send_at(self, send_at: datetime, now: datetime) -> None:
         ahead_s = (send_at - now).total_seconds()
@@ -298,7 +293,7 @@ class MessagingService:
         if not is_sid(sid, *MESSAGE_SID_TYPES):
             raise errors.NotFound()
         async with self._ctx.store.read() as repo:
-            message = await repo.get_message(normalize(sid))
+            message = await repo.messages.get(normalize(sid))
         if message is None or message.account_sid != account.sid:
             raise errors.NotFound()
         return message
@@ -321,7 +316,7 @@ class MessagingService:
             date_sent_until=min(upper) if upper else None,
         )
         async with self._ctx.store.read() as repo:
-            return await repo.list_messages(account.sid, query, store_filter)
+            return await repo.messages.page(account.sid, query, store_filter)
 
     # --- update and delete -----------------------------------------------------------------
 
@@ -349,16 +344,15 @@ class MessagingService:
             updated = replace(message, status=MessageStatus.CANCELED, date_updated=now)
         async with self._ctx.store.transaction() as repo:
             if updated.status is message.status:
-                await repo.update_message(updated)
+                await repo.messages.update(updated)
             else:
-                if not await repo.transition_message(updated, from_status=message.status):
+                if not await repo.messages.transition(updated, from_status=message.status):
                     raise errors.MessageNotCancelable()
-                await repo.insert_message_event(
+                await repo.events.insert(
                     updated.sid, updated.status, None, now, previous=message.status
                 )
                 await promise_status_callback(repo, updated, now=now)
-                await repo.drop_pending_jobs(updated.sid, JobKind.DISPATCH)
-        self._ctx.jobs_ready.notify()
+                await repo.jobs.drop_pending(updated.sid, JobKind.DISPATCH)
         return updated
 
     async def delete(self, account: Account, sid: str) -> None:
@@ -366,8 +360,8 @@ class MessagingService:
         if message.status in IN_FLIGHT:
             raise errors.DeleteBeforeComplete()
         async with self._ctx.store.transaction() as repo:
-            media = await repo.media_of_message(message.sid)
-            await repo.delete_message(message)
+            media = await repo.media.of_message(message.sid)
+            await repo.messages.delete(message)
         await self._media.forget_files([m.sid for m in media])
 
 

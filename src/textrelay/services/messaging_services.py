@@ -6,6 +6,7 @@ service lives in services/messaging.py (create) and services/delivery.py (sender
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +27,8 @@ from textrelay.domain.sids import SidType, is_sid, normalize
 from textrelay.domain.statuses import MessageStatus
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
-from textrelay.storage import IntegrityConflict, Repository
+from textrelay.services.errors import WriteConflict
+from textrelay.storage import Repository
 
 _SHORT_CODE_LENGTHS = range(3, 9)
 
@@ -53,7 +55,7 @@ class MessagingServicesService:
             date_updated=now,
         )
         async with self._ctx.store.transaction() as repo:
-            await repo.insert_service(service)
+            await repo.services.insert(service)
         return service
 
     async def get(self, account: Account, sid: str) -> MessagingServiceResource:
@@ -67,7 +69,7 @@ class MessagingServicesService:
         if not is_sid(sid, SidType.MESSAGING_SERVICE):
             return None
         async with self._ctx.store.read() as repo:
-            service = await repo.get_service(normalize(sid))
+            service = await repo.services.get(normalize(sid))
         if service is None or service.account_sid != account.sid:
             return None
         return service
@@ -76,7 +78,7 @@ class MessagingServicesService:
         self, account: Account, query: PageQuery
     ) -> PageResult[MessagingServiceResource]:
         async with self._ctx.store.read() as repo:
-            return await repo.list_services(account.sid, query)
+            return await repo.services.page(account.sid, query)
 
     async def update(
         self,
@@ -95,7 +97,7 @@ class MessagingServicesService:
             date_updated=self._ctx.now(),
         )
         async with self._ctx.store.transaction() as repo:
-            await repo.update_service(updated)
+            await repo.services.update(updated)
         return updated
 
     async def delete(self, account: Account, sid: str) -> None:
@@ -104,18 +106,17 @@ class MessagingServicesService:
         service = await self.get(account, sid)
         now = self._ctx.now()
         async with self._ctx.store.transaction() as repo:
-            waiting = await repo.messages_of_service(
+            waiting = await repo.messages.of_service(
                 service.sid, (MessageStatus.SCHEDULED, MessageStatus.ACCEPTED)
             )
             for message in waiting:
                 canceled = replace(message, status=MessageStatus.CANCELED, date_updated=now)
-                if await repo.transition_message(canceled, from_status=message.status):
-                    await repo.insert_message_event(
+                if await repo.messages.transition(canceled, from_status=message.status):
+                    await repo.events.insert(
                         message.sid, canceled.status, None, now, previous=message.status
                     )
                     await promise_status_callback(repo, canceled, now=self._ctx.clock())
-            await repo.delete_service(service.sid)
-        self._ctx.jobs_ready.notify()
+            await repo.services.delete(service.sid)
 
     # --- sender pools ----------------------------------------------------------------------
 
@@ -127,7 +128,7 @@ class MessagingServicesService:
             raise errors.MissingParameter("PhoneNumberSid")
         async with self._ctx.store.read() as repo:
             number = (
-                await repo.get_number(normalize(phone_number_sid))
+                await repo.numbers.get(normalize(phone_number_sid))
                 if is_sid(phone_number_sid, SidType.PHONE_NUMBER)
                 else None
             )
@@ -154,7 +155,7 @@ class MessagingServicesService:
             raise errors.MissingParameter("ShortCodeSid")
         async with self._ctx.store.read() as repo:
             code = (
-                await repo.get_short_code(normalize(short_code_sid))
+                await repo.short_codes.get(normalize(short_code_sid))
                 if is_sid(short_code_sid, SidType.SHORT_CODE)
                 else None
             )
@@ -178,9 +179,7 @@ class MessagingServicesService:
         if not is_alpha_sender(alpha_sender):
             raise errors.AlphaSenderInvalid(alpha_sender)
         async with self._ctx.store.read() as repo:
-            existing = await repo.find_pool_sender(
-                service.sid, SenderKind.ALPHA_SENDER, alpha_sender
-            )
+            existing = await repo.senders.find(service.sid, SenderKind.ALPHA_SENDER, alpha_sender)
         if existing is not None:
             raise errors.SenderAlreadyInService()
         return await self._add(
@@ -216,38 +215,43 @@ class MessagingServicesService:
         try:
             async with self._ctx.store.transaction() as repo:
                 await self._refuse_if_pooled(repo, sender)
-                await repo.insert_pool_sender(sender)
-        except IntegrityConflict:
+                await repo.senders.insert(sender)
+        except WriteConflict:
             # Added by a concurrent request between the check and the insert.
             raise errors.SenderInAnotherService() from None
         return sender
 
     @staticmethod
     async def _refuse_if_pooled(repo: Repository, sender: PoolSender) -> None:
-        pooled = await repo.get_pool_sender(sender.sid)
+        pooled = await repo.senders.get(sender.sid)
         if pooled is None:
             return
         if pooled.service_sid == sender.service_sid:
             raise errors.SenderAlreadyInService()
         raise errors.SenderInAnotherService()
 
+    async def pool(self, service: MessagingServiceResource) -> Sequence[PoolSender]:
+        """Every sender in a service's pool, oldest first."""
+        async with self._ctx.store.read() as repo:
+            return await repo.senders.of_service(service.sid)
+
     async def pool_addresses(self, service_sid: str) -> set[str]:
         async with self._ctx.store.read() as repo:
-            return {sender.address for sender in await repo.whole_pool(service_sid)}
+            return {sender.address for sender in await repo.senders.of_service(service_sid)}
 
     async def list_pool(
         self, account: Account, service_sid: str, kind: SenderKind, query: PageQuery
     ) -> PageResult[PoolSender]:
         service = await self.get(account, service_sid)
         async with self._ctx.store.read() as repo:
-            return await repo.list_pool(service.sid, kind, query)
+            return await repo.senders.page(service.sid, kind, query)
 
     async def get_pool_sender(
         self, account: Account, service_sid: str, kind: SenderKind, sid: str
     ) -> PoolSender:
         service = await self.get(account, service_sid)
         async with self._ctx.store.read() as repo:
-            sender = await repo.get_pool_sender(normalize(sid)) if is_sid(sid) else None
+            sender = await repo.senders.get(normalize(sid)) if is_sid(sid) else None
         if sender is None or sender.service_sid != service.sid or sender.kind is not kind:
             raise errors.NotFound()
         return sender
@@ -259,7 +263,7 @@ class MessagingServicesService:
         sending keep it: they carry their From."""
         sender = await self.get_pool_sender(account, service_sid, kind, sid)
         async with self._ctx.store.transaction() as repo:
-            await repo.remove_pool_sender(sender)
+            await repo.senders.remove(sender)
 
     # --- short codes -----------------------------------------------------------------------
 
@@ -288,8 +292,8 @@ class MessagingServicesService:
         )
         try:
             async with self._ctx.store.transaction() as repo:
-                await repo.insert_short_code(code)
-        except IntegrityConflict:
+                await repo.short_codes.insert(code)
+        except WriteConflict:
             raise errors.InvalidParameter(
                 f"Short code {short_code} is already provisioned"
             ) from None
@@ -298,7 +302,7 @@ class MessagingServicesService:
     async def get_short_code(self, account: Account, sid: str) -> ShortCode:
         async with self._ctx.store.read() as repo:
             code = (
-                await repo.get_short_code(normalize(sid))
+                await repo.short_codes.get(normalize(sid))
                 if is_sid(sid, SidType.SHORT_CODE)
                 else None
             )
@@ -308,7 +312,7 @@ class MessagingServicesService:
 
     async def short_code_owner(self, short_code: str) -> str | None:
         async with self._ctx.store.read() as repo:
-            code = await repo.find_short_code(short_code)
+            code = await repo.short_codes.find(short_code)
         return None if code is None else code.account_sid
 
     async def list_short_codes(
@@ -320,7 +324,7 @@ class MessagingServicesService:
         short_code_like: str | None,
     ) -> PageResult[ShortCode]:
         async with self._ctx.store.read() as repo:
-            return await repo.list_short_codes(
+            return await repo.short_codes.page(
                 account.sid, query, friendly_name=friendly_name, short_code_like=short_code_like
             )
 
@@ -330,7 +334,7 @@ class MessagingServicesService:
         code = await self.get_short_code(account, sid)
         updated = replace(code, **changes, date_updated=self._ctx.now())
         async with self._ctx.store.transaction() as repo:
-            await repo.update_short_code(updated)
+            await repo.short_codes.update(updated)
         return updated
 
 

@@ -17,7 +17,7 @@ from textrelay.domain.phone_numbers import IncomingPhoneNumber, NumberConfig, Nu
 from textrelay.domain.sids import SidType, is_sid, normalize
 from textrelay.services.cache import TtlCache
 from textrelay.services.context import ServiceContext
-from textrelay.storage import IntegrityConflict
+from textrelay.services.errors import WriteConflict
 
 _AREA_CODE_TRIES = 20
 
@@ -81,10 +81,10 @@ class PhoneNumberService:
         unavailable = errors.PhoneNumberUnavailable(f"PhoneNumber {e164} is unavailable.")
         try:
             async with self._ctx.store.transaction() as repo:
-                if await repo.find_number(e164) is not None:
+                if await repo.numbers.find(e164) is not None:
                     raise unavailable
-                await repo.insert_number(number)
-        except IntegrityConflict:
+                await repo.numbers.insert(number)
+        except WriteConflict:
             self._owners.forget(e164)
             # Another request provisioned the same number between our check and insert.
             raise unavailable from None
@@ -116,7 +116,7 @@ class PhoneNumberService:
                 exchange = 200 + digits % 800
                 line = (digits // 800) % 10000
                 candidate = f"+1{area_code}{exchange:03d}{line:04d}"
-                if await repo.find_number(candidate) is None:
+                if await repo.numbers.find(candidate) is None:
                     return candidate
         raise errors.NoNumbersInAreaCode(f"No phone numbers found in area code {area_code}.")
 
@@ -124,7 +124,7 @@ class PhoneNumberService:
         if not is_sid(sid, SidType.PHONE_NUMBER):
             raise errors.NotFound()
         async with self._ctx.store.read() as repo:
-            number = await repo.get_number(normalize(sid))
+            number = await repo.numbers.get(normalize(sid))
         if number is None or number.account_sid != account.sid:
             raise errors.NotFound()
         return number
@@ -134,7 +134,7 @@ class PhoneNumberService:
         owner = self._owners.get(e164)
         if owner is None:
             async with self._ctx.store.read() as repo:
-                owner = await repo.number_owner(e164) or ""
+                owner = await repo.numbers.owner_of(e164) or ""
             self._owners.put(e164, owner)
         return owner or None
 
@@ -143,7 +143,7 @@ class PhoneNumberService:
     ) -> PageResult[IncomingPhoneNumber]:
         pattern = like_pattern(filters.phone_number) if filters.phone_number else None
         async with self._ctx.store.read() as repo:
-            return await repo.list_numbers(
+            return await repo.numbers.page(
                 account.sid,
                 query,
                 friendly_name=filters.friendly_name,
@@ -167,13 +167,13 @@ class PhoneNumberService:
             return number
         updated = replace(updated, date_updated=self._ctx.now())
         async with self._ctx.store.transaction() as repo:
-            await repo.update_number(updated)
+            await repo.numbers.update(updated)
         self._owners.forget(number.phone_number)
         return updated
 
     async def release(self, account: Account, sid: str) -> None:
         number = await self.get(account, sid)
         async with self._ctx.store.transaction() as repo:
-            await repo.delete_number(number)
-            await repo.remove_sender_everywhere(number.sid)  # a released number leaves its pool
+            await repo.numbers.delete(number)
+            await repo.senders.remove_everywhere(number.sid)  # a released number leaves its pool
         self._owners.forget(number.phone_number)

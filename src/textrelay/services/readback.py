@@ -1,5 +1,6 @@
-"""Read-back for tests: what a phone received, a message's history and callback attempts, and
-resetting an account's messages. textrelay's own control API (api/control.py) serves it."""
+"""Read-back for tests: what a phone received, a message's history and callback attempts, the
+jobs still pending (so a test can wait for the pipeline to be idle), and resetting an
+account's messages. textrelay's own control API (api/control.py) serves it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from datetime import datetime
 
 from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, parse_recipient
-from textrelay.domain.messages import Message
+from textrelay.domain.messages import Message, MessageEvent
+from textrelay.domain.webhooks import RecordedAttempt
 from textrelay.services.context import ServiceContext
 from textrelay.services.media import MediaService
-from textrelay.storage.delivery import MessageEvent, RecordedAttempt
 
 MAX_WAIT_S = 30.0
 _POLL_S = 0.25
@@ -30,6 +31,14 @@ class ReceivedFilter:
         if self.contains is not None and self.contains not in message.body:
             return False
         return self.pattern is None or self.pattern.search(message.body) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingJob:
+    """A job not yet done: its message and its kind (a JobKind value)."""
+
+    message_sid: str | None
+    kind: str
 
 
 class ReadbackService:
@@ -52,7 +61,7 @@ class ReadbackService:
         while True:
             seen = self._ctx.messages_changed.generation
             async with self._ctx.store.read() as repo:
-                found = await repo.messages_to(
+                found = await repo.messages.addressed_to(
                     account.sid, to, after_sid=match.after_sid, limit=limit
                 )
             matching = [m for m in found if match.matches(m)]
@@ -63,11 +72,11 @@ class ReadbackService:
 
     async def events(self, message: Message) -> list[MessageEvent]:
         async with self._ctx.store.read() as repo:
-            return await repo.list_message_events(message)
+            return await repo.events.of_message(message)
 
     async def attempts(self, message: Message) -> list[RecordedAttempt]:
         async with self._ctx.store.read() as repo:
-            return await repo.list_webhook_attempts(message.sid)
+            return await repo.attempts.of_message(message.sid)
 
     async def conversation(
         self, account: Account, one: str, other: str, limit: int = 1000
@@ -79,15 +88,32 @@ class ReadbackService:
             except AddressError:
                 addresses.append(text.strip())
         async with self._ctx.store.read() as repo:
-            return await repo.conversation(account.sid, addresses[0], addresses[1], limit=limit)
+            return await repo.messages.conversation(
+                account.sid, addresses[0], addresses[1], limit=limit
+            )
+
+    async def pending_jobs(self, message: Message) -> list[PendingJob]:
+        """The message's jobs not yet done, oldest first. Claimed jobs count, and so does a
+        carrier report parked for a step (manual mode): none left means the pipeline owes the
+        message nothing more."""
+        async with self._ctx.store.read() as repo:
+            kinds = await repo.jobs.pending_kinds(message.sid)
+        return [PendingJob(message.sid, kind) for kind in kinds]
+
+    async def pending_jobs_of_account(self, account: Account) -> list[PendingJob]:
+        """`pending_jobs` for every message of the account (not its subaccounts'), oldest
+        first."""
+        async with self._ctx.store.read() as repo:
+            pending = await repo.jobs.pending_of_account(account.sid)
+        return [PendingJob(sid, kind) for sid, kind in pending]
 
     async def opt_outs(self, account: Account) -> list[tuple[str, str, datetime]]:
         async with self._ctx.store.read() as repo:
-            return await repo.list_opt_outs(account.sid)
+            return await repo.opt_outs.of_account(account.sid)
 
     async def reset(self, account: Account) -> int:
         async with self._ctx.store.transaction() as repo:
-            media = await repo.media_sids_of_account(account.sid)
-            deleted = await repo.reset_account_messages(account.sid)
+            media = await repo.media.sids_of_account(account.sid)
+            deleted = await repo.messages.delete_all_of_account(account.sid)
         await self._media.forget_files(media)
         return deleted

@@ -35,7 +35,7 @@ class SimulatorService:
 
     async def _load(self, _key: str) -> SimulatorConfig:
         async with self._ctx.store.read() as repo:
-            text = await repo.get_meta(_META_KEY)
+            text = await repo.meta.get(_META_KEY)
         if text is None:
             return SimulatorConfig()
         return config_from_data(orjson.loads(text))
@@ -64,5 +64,5 @@ class SimulatorService:
 
     async def _save(self, config: SimulatorConfig) -> None:
         async with self._ctx.store.transaction() as repo:
-            await repo.set_meta(_META_KEY, orjson.dumps(config_to_data(config)).decode())
+            await repo.meta.set(_META_KEY, orjson.dumps(config_to_data(config)).decode())
         self._cache.put(_META_KEY, config)

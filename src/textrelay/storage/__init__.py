@@ -1,13 +1,15 @@
-"""Storage: SQLite and PostgreSQL behind one repository. Every SQL statement lives here."""
+"""Storage: SQLite and PostgreSQL behind one repository of small stores. Every SQL statement
+lives here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textrelay.storage.connection import Database, IntegrityConflict, StorageError
+from textrelay.storage.connection import Database, IntegrityConflict, StorageError, Unlisten
 from textrelay.storage.migrations import migrate
 from textrelay.storage.postgres import PostgresDatabase
 from textrelay.storage.repository import Repository, Store
+from textrelay.storage.signals import Signal
 from textrelay.storage.sqlite import SqliteDatabase
 
 __all__ = [
@@ -15,8 +17,10 @@ __all__ = [
     "DatabaseUrl",
     "IntegrityConflict",
     "Repository",
+    "Signal",
     "StorageError",
     "Store",
+    "Unlisten",
     "migrate",
     "open_database",
     "parse_database_url",

@@ -1,25 +1,18 @@
-"""Queries of the Media subresource. Mixed into Repository."""
+"""Media records: what each attachment of a message is (its bytes live in a MediaStore)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from textrelay.domain.media import Media
 from textrelay.domain.paging import PageQuery, PageResult
-from textrelay.storage.connection import Connection, Row
+from textrelay.storage.connection import Row
+from textrelay.storage.tables import TableStore
 from textrelay.storage.timestamps import from_us, to_us
 
 
-class MediaQueries:
-    _conn: Connection
+class MediaRecordStore(TableStore):
+    __slots__ = ()
 
-    # Provided by Repository.
-    async def _page(
-        self, table: str, where: list[str], params: dict[str, Any], query: PageQuery
-    ) -> tuple[list[Row], bool]:
-        raise NotImplementedError
-
-    async def insert_media(self, media: Media) -> None:
+    async def insert(self, media: Media) -> None:
         await self._conn.execute(
             "INSERT INTO media (sid, account_sid, message_sid, content_type, size_bytes, "
             "source_url, date_created, date_updated) VALUES (:sid, :account_sid, :message_sid, "
@@ -36,29 +29,29 @@ class MediaQueries:
             },
         )
 
-    async def get_media(self, sid: str) -> Media | None:
+    async def get(self, sid: str) -> Media | None:
         row = await self._conn.fetch_one("SELECT * FROM media WHERE sid = :sid", {"sid": sid})
         return None if row is None else _media(row)
 
-    async def media_of_message(self, message_sid: str) -> list[Media]:
+    async def of_message(self, message_sid: str) -> list[Media]:
         rows = await self._conn.fetch_all(
             "SELECT * FROM media WHERE message_sid = :sid ORDER BY seq", {"sid": message_sid}
         )
         return [_media(row) for row in rows]
 
-    async def list_media(self, message_sid: str, query: PageQuery) -> PageResult[Media]:
+    async def page(self, message_sid: str, query: PageQuery) -> PageResult[Media]:
         rows, more = await self._page(
             "media", ["message_sid = :message"], {"message": message_sid}, query
         )
         return PageResult([_media(r) for r in rows], more)
 
-    async def media_sids_of_account(self, account_sid: str) -> list[str]:
+    async def sids_of_account(self, account_sid: str) -> list[str]:
         rows = await self._conn.fetch_all(
             "SELECT sid FROM media WHERE account_sid = :account", {"account": account_sid}
         )
         return [str(row["sid"]) for row in rows]
 
-    async def delete_media(self, sid: str) -> None:
+    async def delete(self, sid: str) -> None:
         await self._conn.execute("DELETE FROM media WHERE sid = :sid", {"sid": sid})
 
 

@@ -1,7 +1,4 @@
-"""Queries of Messaging Services, their sender pools, sticky senders and short codes.
-
-Mixed into Repository.
-"""
+"""Messaging Services, their sender pools and their sticky senders."""
 
 from __future__ import annotations
 
@@ -15,25 +12,19 @@ from textrelay.domain.messaging_services import (
     PoolSender,
     SenderKind,
     ServiceSettings,
-    ShortCode,
 )
 from textrelay.domain.paging import PageQuery, PageResult
-from textrelay.storage.connection import Connection, Row
+from textrelay.storage.connection import Row
+from textrelay.storage.tables import TableStore
 from textrelay.storage.timestamps import from_us, to_us
 
 
-class ServiceQueries:
-    _conn: Connection
+class ServiceStore(TableStore):
+    """Messaging Services; deleting one deletes its sender pool and sticky senders."""
 
-    # Provided by Repository: one page of a table, keyset-paged by seq, newest first.
-    async def _page(
-        self, table: str, where: list[str], params: dict[str, Any], query: PageQuery
-    ) -> tuple[list[Row], bool]:
-        raise NotImplementedError
+    __slots__ = ()
 
-    # --- services --------------------------------------------------------------------------
-
-    async def insert_service(self, service: MessagingServiceResource) -> None:
+    async def insert(self, service: MessagingServiceResource) -> None:
         await self._conn.execute(
             "INSERT INTO messaging_services (sid, account_sid, friendly_name, settings, "
             "date_created, date_updated) VALUES (:sid, :account_sid, :friendly_name, "
@@ -41,20 +32,20 @@ class ServiceQueries:
             _service_params(service),
         )
 
-    async def update_service(self, service: MessagingServiceResource) -> None:
+    async def update(self, service: MessagingServiceResource) -> None:
         await self._conn.execute(
             "UPDATE messaging_services SET friendly_name = :friendly_name, "
             "settings = :settings, date_updated = :date_updated WHERE sid = :sid",
             _service_params(service),
         )
 
-    async def get_service(self, sid: str) -> MessagingServiceResource | None:
+    async def get(self, sid: str) -> MessagingServiceResource | None:
         row = await self._conn.fetch_one(
             "SELECT * FROM messaging_services WHERE sid = :sid", {"sid": sid}
         )
         return None if row is None else _service(row)
 
-    async def list_services(
+    async def page(
         self, account_sid: str, query: PageQuery
     ) -> PageResult[MessagingServiceResource]:
         rows, more = await self._page(
@@ -62,7 +53,7 @@ class ServiceQueries:
         )
         return PageResult([_service(r) for r in rows], more)
 
-    async def delete_service(self, sid: str) -> None:
+    async def delete(self, sid: str) -> None:
         for sql in (
             "DELETE FROM sticky_senders WHERE service_sid = :sid",
             "DELETE FROM service_senders WHERE service_sid = :sid",
@@ -70,9 +61,13 @@ class ServiceQueries:
         ):
             await self._conn.execute(sql, {"sid": sid})
 
-    # --- sender pools ----------------------------------------------------------------------
 
-    async def insert_pool_sender(self, sender: PoolSender) -> None:
+class SenderStore(TableStore):
+    """The sender pools of Messaging Services: numbers, short codes and alphanumeric IDs."""
+
+    __slots__ = ()
+
+    async def insert(self, sender: PoolSender) -> None:
         await self._conn.execute(
             "INSERT INTO service_senders (sid, service_sid, account_sid, kind, address, "
             "country_code, capabilities, date_created, date_updated) VALUES (:sid, "
@@ -91,16 +86,14 @@ class ServiceQueries:
             },
         )
 
-    async def get_pool_sender(self, sid: str) -> PoolSender | None:
+    async def get(self, sid: str) -> PoolSender | None:
         """The pool entry of a sender SID, in whichever service holds it."""
         row = await self._conn.fetch_one(
             "SELECT * FROM service_senders WHERE sid = :sid", {"sid": sid}
         )
         return None if row is None else _pool_sender(row)
 
-    async def find_pool_sender(
-        self, service_sid: str, kind: SenderKind, address: str
-    ) -> PoolSender | None:
+    async def find(self, service_sid: str, kind: SenderKind, address: str) -> PoolSender | None:
         row = await self._conn.fetch_one(
             "SELECT * FROM service_senders WHERE service_sid = :service AND kind = :kind "
             "AND address = :address",
@@ -108,7 +101,7 @@ class ServiceQueries:
         )
         return None if row is None else _pool_sender(row)
 
-    async def find_pool_address(self, address: str) -> PoolSender | None:
+    async def find_address(self, address: str) -> PoolSender | None:
         """The pool entry of a number or short code by its address, in any service."""
         row = await self._conn.fetch_one(
             "SELECT * FROM service_senders WHERE address = :address AND kind <> 'alpha_sender'",
@@ -116,7 +109,7 @@ class ServiceQueries:
         )
         return None if row is None else _pool_sender(row)
 
-    async def list_pool(
+    async def page(
         self, service_sid: str, kind: SenderKind, query: PageQuery
     ) -> PageResult[PoolSender]:
         rows, more = await self._page(
@@ -127,14 +120,14 @@ class ServiceQueries:
         )
         return PageResult([_pool_sender(r) for r in rows], more)
 
-    async def whole_pool(self, service_sid: str) -> list[PoolSender]:
+    async def of_service(self, service_sid: str) -> list[PoolSender]:
         rows = await self._conn.fetch_all(
             "SELECT * FROM service_senders WHERE service_sid = :service ORDER BY seq",
             {"service": service_sid},
         )
         return [_pool_sender(r) for r in rows]
 
-    async def remove_pool_sender(self, sender: PoolSender) -> None:
+    async def remove(self, sender: PoolSender) -> None:
         # Removing a sender deletes the sticky mappings to it (§2).
         await self._conn.execute(
             "DELETE FROM sticky_senders WHERE service_sid = :service AND sender = :address",
@@ -144,15 +137,19 @@ class ServiceQueries:
             "DELETE FROM service_senders WHERE sid = :sid", {"sid": sender.sid}
         )
 
-    async def remove_sender_everywhere(self, sid: str) -> None:
+    async def remove_everywhere(self, sid: str) -> None:
         """A released number leaves the pool it was in."""
-        sender = await self.get_pool_sender(sid)
+        sender = await self.get(sid)
         if sender is not None:
-            await self.remove_pool_sender(sender)
+            await self.remove(sender)
 
-    # --- sticky senders --------------------------------------------------------------------
 
-    async def sticky_sender(self, service_sid: str, channel: str, recipient: str) -> str | None:
+class StickySenderStore(TableStore):
+    """The sender a service last used for a recipient, when the service keeps it sticky."""
+
+    __slots__ = ()
+
+    async def get(self, service_sid: str, channel: str, recipient: str) -> str | None:
         row = await self._conn.fetch_one(
             "SELECT sender FROM sticky_senders WHERE service_sid = :service "
             "AND channel = :channel AND recipient = :recipient",
@@ -160,65 +157,13 @@ class ServiceQueries:
         )
         return None if row is None else str(row["sender"])
 
-    async def set_sticky_sender(
-        self, service_sid: str, channel: str, recipient: str, sender: str
-    ) -> None:
+    async def set(self, service_sid: str, channel: str, recipient: str, sender: str) -> None:
         await self._conn.execute(
             "INSERT INTO sticky_senders (service_sid, channel, recipient, sender) VALUES "
             "(:service, :channel, :recipient, :sender) ON CONFLICT (service_sid, channel, "
             "recipient) DO UPDATE SET sender = excluded.sender",
             {"service": service_sid, "channel": channel, "recipient": recipient, "sender": sender},
         )
-
-    # --- short codes -----------------------------------------------------------------------
-
-    async def insert_short_code(self, code: ShortCode) -> None:
-        await self._conn.execute(
-            "INSERT INTO short_codes (sid, account_sid, short_code, friendly_name, country_code, "
-            "api_version, sms_url, sms_method, sms_fallback_url, sms_fallback_method, "
-            "date_created, date_updated) VALUES (:sid, :account_sid, :short_code, "
-            ":friendly_name, :country_code, :api_version, :sms_url, :sms_method, "
-            ":sms_fallback_url, :sms_fallback_method, :date_created, :date_updated)",
-            _short_code_params(code),
-        )
-
-    async def update_short_code(self, code: ShortCode) -> None:
-        await self._conn.execute(
-            "UPDATE short_codes SET friendly_name = :friendly_name, api_version = :api_version, "
-            "sms_url = :sms_url, sms_method = :sms_method, sms_fallback_url = :sms_fallback_url, "
-            "sms_fallback_method = :sms_fallback_method, date_updated = :date_updated "
-            "WHERE sid = :sid",
-            _short_code_params(code),
-        )
-
-    async def get_short_code(self, sid: str) -> ShortCode | None:
-        row = await self._conn.fetch_one("SELECT * FROM short_codes WHERE sid = :sid", {"sid": sid})
-        return None if row is None else _short_code(row)
-
-    async def find_short_code(self, short_code: str) -> ShortCode | None:
-        row = await self._conn.fetch_one(
-            "SELECT * FROM short_codes WHERE short_code = :code", {"code": short_code}
-        )
-        return None if row is None else _short_code(row)
-
-    async def list_short_codes(
-        self,
-        account_sid: str,
-        query: PageQuery,
-        *,
-        friendly_name: str | None = None,
-        short_code_like: str | None = None,
-    ) -> PageResult[ShortCode]:
-        where = ["account_sid = :account"]
-        params: dict[str, Any] = {"account": account_sid}
-        if friendly_name is not None:
-            where.append("friendly_name = :friendly_name")
-            params["friendly_name"] = friendly_name
-        if short_code_like is not None:
-            where.append("short_code LIKE :pattern")
-            params["pattern"] = short_code_like
-        rows, more = await self._page("short_codes", where, params, query)
-        return PageResult([_short_code(r) for r in rows], more)
 
 
 def _service_params(service: MessagingServiceResource) -> dict[str, Any]:
@@ -254,40 +199,6 @@ def _pool_sender(row: Row) -> PoolSender:
         address=row["address"],
         country_code=row["country_code"],
         capabilities=tuple(orjson.loads(row["capabilities"])),
-        date_created=from_us(row["date_created"]),
-        date_updated=from_us(row["date_updated"]),
-    )
-
-
-def _short_code_params(code: ShortCode) -> dict[str, Any]:
-    return {
-        "sid": code.sid,
-        "account_sid": code.account_sid,
-        "short_code": code.short_code,
-        "friendly_name": code.friendly_name,
-        "country_code": code.country_code,
-        "api_version": code.api_version,
-        "sms_url": code.sms_url,
-        "sms_method": code.sms_method,
-        "sms_fallback_url": code.sms_fallback_url,
-        "sms_fallback_method": code.sms_fallback_method,
-        "date_created": to_us(code.date_created),
-        "date_updated": to_us(code.date_updated),
-    }
-
-
-def _short_code(row: Row) -> ShortCode:
-    return ShortCode(
-        sid=row["sid"],
-        account_sid=row["account_sid"],
-        short_code=row["short_code"],
-        friendly_name=row["friendly_name"],
-        country_code=row["country_code"],
-        api_version=row["api_version"],
-        sms_url=row["sms_url"],
-        sms_method=row["sms_method"],
-        sms_fallback_url=row["sms_fallback_url"],
-        sms_fallback_method=row["sms_fallback_method"],
         date_created=from_us(row["date_created"]),
         date_updated=from_us(row["date_updated"]),
     )

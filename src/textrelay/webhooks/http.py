@@ -14,10 +14,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import aiohttp
 from yarl import URL
 
+from textrelay.domain.codes import HTTP_CONNECTION_FAILURE, HTTP_RETRIEVAL_FAILURE, TwilioCode
 from textrelay.domain.webhooks import (
     FORM_CONTENT_TYPE,
-    HTTP_CONNECTION_FAILURE,
-    HTTP_RETRIEVAL_FAILURE,
     RESPONSE_EXCERPT_CHARS,
     USER_AGENT,
     ConnectionPolicy,
@@ -122,9 +121,10 @@ class HttpWebhookTransport:
             return (loop.time() - started) * 1000
 
         def recorded(
-            code: int | None = None, kind: FailureKind | None = None, message: str | None = None
+            code: TwilioCode | None = None, kind: FailureKind | None = None, detail: str = ""
         ) -> WebhookAttempt:
-            """The attempt as it stands: a success, or a failure with its code."""
+            """The attempt as it stands: a success, or a failure with its code, the code's
+            message and `detail`."""
             return WebhookAttempt(
                 url=target,
                 method=method,
@@ -134,8 +134,8 @@ class HttpWebhookTransport:
                 content=body,
                 set_cookies=set_cookies,
                 latency_ms=elapsed_ms(),
-                error_code=code,
-                error_message=message,
+                error_code=code.code if code else None,
+                error_message=f"{code.message}: {detail}" if code else None,
                 failure=kind,
                 response_content_type=content_type,
             )
@@ -150,7 +150,7 @@ class HttpWebhookTransport:
             return recorded(
                 HTTP_CONNECTION_FAILURE,
                 FailureKind.OTHER,
-                f"HTTP connection failure: invalid URL: {_describe(exc)}",
+                f"invalid URL: {_describe(exc)}",
             )
         target = str(parsed)  # as it goes on the wire (percent-encoded): what Twilio signs
         signature = twilio_signature(
@@ -197,45 +197,45 @@ class HttpWebhookTransport:
                         return recorded(
                             HTTP_RETRIEVAL_FAILURE,
                             FailureKind.OTHER,
-                            f"HTTP retrieval failure: partial response: {_describe(exc)}",
+                            f"partial response: {_describe(exc)}",
                         )
         except aiohttp.ConnectionTimeoutError as exc:
             return recorded(
                 HTTP_CONNECTION_FAILURE,
                 FailureKind.CONNECT,
-                f"HTTP connection failure: connect timeout: {_describe(exc)}",
+                f"connect timeout: {_describe(exc)}",
             )
         except (aiohttp.SocketTimeoutError, TimeoutError) as exc:
             if status_code is not None:
                 return recorded(
                     HTTP_RETRIEVAL_FAILURE,
                     FailureKind.OTHER,
-                    "HTTP retrieval failure: partial response: timeout exceeded",
+                    "partial response: timeout exceeded",
                 )
             if progress.connected:
                 return recorded(
                     HTTP_RETRIEVAL_FAILURE,
                     FailureKind.READ_TIMEOUT,
-                    f"HTTP retrieval failure: timed out waiting for the response {_describe(exc)}",
+                    f"timed out waiting for the response {_describe(exc)}",
                 )
             return recorded(
                 HTTP_CONNECTION_FAILURE,
                 FailureKind.CONNECT,
-                "HTTP connection failure: timeout exceeded while connecting",
+                "timeout exceeded while connecting",
             )
         except aiohttp.ClientConnectorError as exc:
             # Refused, DNS, TLS handshake.
             return recorded(
                 HTTP_CONNECTION_FAILURE,
                 FailureKind.CONNECT,
-                f"HTTP connection failure: {_describe(exc)}",
+                _describe(exc),
             )
         except (aiohttp.ClientError, ValueError) as exc:
             # Connection reset mid-request, malformed HTTP, and anything else aiohttp reports.
             return recorded(
                 HTTP_RETRIEVAL_FAILURE,
                 FailureKind.OTHER,
-                f"HTTP retrieval failure: {_describe(exc)}",
+                _describe(exc),
             )
 
         if 200 <= status_code < 300:
@@ -247,10 +247,10 @@ class HttpWebhookTransport:
         else:
             # 3xx: Twilio does not follow redirects; other codes are not HTTP.
             kind = FailureKind.OTHER
-        message = f"HTTP retrieval failure: the receiver answered {status_code}"
+        detail = f"the receiver answered {status_code}"
         if 300 <= status_code < 400 and location:
-            message += f" (redirect to {location} not followed)"
-        return recorded(HTTP_RETRIEVAL_FAILURE, kind, message)
+            detail += f" (redirect to {location} not followed)"
+        return recorded(HTTP_RETRIEVAL_FAILURE, kind, detail)
 
 
 def _with_query(url: str, params: tuple[tuple[str, str], ...]) -> str:

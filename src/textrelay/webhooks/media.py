@@ -11,11 +11,9 @@ import asyncio
 
 import aiohttp
 
+from textrelay.domain.codes import HTTP_RETRIEVAL_FAILURE, INVALID_CONTENT_TYPE, MEDIA_TOO_LARGE
 from textrelay.domain.media import (
     MAX_MMS_BYTES,
-    MEDIA_FETCH_FAILED,
-    MEDIA_TOO_LARGE,
-    MEDIA_TYPE_UNSUPPORTED,
     FetchedMedia,
     MediaFailure,
     is_accepted,
@@ -57,31 +55,31 @@ class HttpMediaFetcher:
                 async with self._client().get(url, timeout=timeout, allow_redirects=True) as answer:
                     if not 200 <= answer.status < 300:
                         return MediaFailure(
-                            MEDIA_FETCH_FAILED, f"fetching {url} answered {answer.status}"
+                            HTTP_RETRIEVAL_FAILURE.code, f"fetching {url} answered {answer.status}"
                         )
                     content_type = answer.headers.get("Content-Type")
                     if not is_accepted(content_type):
                         return MediaFailure(
-                            MEDIA_TYPE_UNSUPPORTED,
+                            INVALID_CONTENT_TYPE.code,
                             f"{url} is {media_type(content_type) or 'of no type'}, "
                             "not a type MMS can carry",
                         )
                     declared = answer.content_length
                     if declared is not None and declared > budget_bytes:
-                        return MediaFailure(MEDIA_TOO_LARGE, f"{url} is {declared} bytes")
+                        return MediaFailure(MEDIA_TOO_LARGE.code, f"{url} is {declared} bytes")
                     chunks: list[bytes] = []
                     size = 0
                     async for chunk in answer.content.iter_chunked(_CHUNK_BYTES):
                         size += len(chunk)
                         if size > budget_bytes:
                             return MediaFailure(
-                                MEDIA_TOO_LARGE, f"{url} is over {budget_bytes} bytes"
+                                MEDIA_TOO_LARGE.code, f"{url} is over {budget_bytes} bytes"
                             )
                         chunks.append(chunk)
         except TimeoutError:
             return MediaFailure(
-                MEDIA_FETCH_FAILED, f"fetching {url} took over {TOTAL_TIMEOUT_S:g} s"
+                HTTP_RETRIEVAL_FAILURE.code, f"fetching {url} took over {TOTAL_TIMEOUT_S:g} s"
             )
         except (aiohttp.ClientError, ValueError) as exc:
-            return MediaFailure(MEDIA_FETCH_FAILED, f"fetching {url} failed: {exc}")
+            return MediaFailure(HTTP_RETRIEVAL_FAILURE.code, f"fetching {url} failed: {exc}")
         return FetchedMedia(media_type(content_type), b"".join(chunks))

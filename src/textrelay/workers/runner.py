@@ -1,9 +1,10 @@
 """The job runner: claims due jobs, runs each on its own task, sleeps until there is work.
 
-Claiming is one statement (storage/delivery.py): on PostgreSQL it skips rows other workers
-hold, so any number of runners in any number of processes share the queue; on SQLite one
-process owns it. A runner sleeps until the earliest due job, or until a commit inserts a job
-(a Signal in this process, NOTIFY from others): no polling while idle.
+It reaches the queue through services/queue.JobQueue. Claiming is one statement
+(storage/jobs.py): on PostgreSQL it skips rows other workers hold, so any number of runners in
+any number of processes share the queue; on SQLite one process owns it. A runner sleeps until
+the earliest due job, or until a commit inserts a job (a Signal in this process, NOTIFY from
+others): no polling while idle.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 
-from textrelay.domain.delivery import Job, JobKind
-from textrelay.services.context import ServiceContext
-from textrelay.storage import Database, StorageError
-from textrelay.storage.delivery import JOBS_CHANNEL
+from textrelay.domain.jobs import Job, JobKind
+from textrelay.services.errors import StorageFailure
+from textrelay.services.queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +42,11 @@ class RunnerSettings:
 class JobRunner:
     def __init__(
         self,
-        ctx: ServiceContext,
-        database: Database,
+        queue: JobQueue,
         handlers: Mapping[JobKind, Handler],
         settings: RunnerSettings,
     ) -> None:
-        self._ctx = ctx
-        self._database = database
+        self._queue = queue
         self._handlers = handlers
         self._settings = settings
         self._active: set[asyncio.Task[None]] = set()
@@ -58,13 +55,10 @@ class JobRunner:
 
     async def run(self) -> None:
         """Run until stop(); then wait for the jobs in hand (their leases cover a crash)."""
-        if self._database.dialect == "sqlite":
-            # One process owns a SQLite queue: claims found at start are a dead process's.
-            async with self._ctx.store.transaction() as repo:
-                released = await repo.release_all_claims(now=self._ctx.clock())
-            if released:
-                log.info("took back %d job(s) claimed before a restart", released)
-        unlisten = await self._database.listen(JOBS_CHANNEL, self._ctx.jobs_ready.notify)
+        released = await self._queue.take_back_orphans()
+        if released:
+            log.info("took back %d job(s) claimed before a restart", released)
+        unlisten = await self._queue.open()
         try:
             while not self._stopping.is_set():
                 await self._cycle()
@@ -74,16 +68,20 @@ class JobRunner:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._ctx.jobs_ready.notify()
+        self._queue.ready.notify()
 
     async def _cycle(self) -> None:
-        seen = self._ctx.jobs_ready.generation
+        seen = self._queue.ready.generation
         free = self._settings.concurrency - len(self._active)
         jobs: list[Job] = []
         if free > 0:
             try:
-                jobs = await self._claim(min(free, self._settings.batch))
-            except StorageError:
+                jobs = await self._queue.claim(
+                    limit=min(free, self._settings.batch),
+                    lease_s=self._settings.lease_s,
+                    claim_prefix=self.claim_prefix,
+                )
+            except StorageFailure:
                 log.exception("claiming jobs failed; trying again shortly")
                 await asyncio.sleep(1.0)
                 return
@@ -96,13 +94,6 @@ class JobRunner:
             return
         await self._sleep(full=len(self._active) >= self._settings.concurrency, seen=seen)
 
-    async def _claim(self, limit: int) -> list[Job]:
-        now = self._ctx.clock()
-        lease_until = now + timedelta(seconds=self._settings.lease_s)
-        claim = f"{self.claim_prefix}-{secrets.token_hex(6)}"
-        async with self._ctx.store.transaction() as repo:
-            return await repo.claim_jobs(now=now, lease_until=lease_until, claim=claim, limit=limit)
-
     async def _sleep(self, *, full: bool, seen: int) -> None:
         if full:
             # Every slot busy: wake when one frees (or on stop).
@@ -112,16 +103,12 @@ class JobRunner:
             finally:
                 stop.cancel()
             return
-        try:
-            async with self._ctx.store.read() as repo:
-                due = await repo.next_due_at()
-        except StorageError:
-            due = None
+        due = await self._queue.next_due_at()
         timeout = _MAX_IDLE_S
         if due is not None:
-            timeout = min(max((due - self._ctx.clock()).total_seconds(), 0.0), _MAX_IDLE_S)
+            timeout = min(max((due - self._queue.now()).total_seconds(), 0.0), _MAX_IDLE_S)
         if timeout > 0:
-            await self._ctx.jobs_ready.wait(timeout, since=seen)
+            await self._queue.ready.wait(timeout, since=seen)
 
     async def _run_one(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)
@@ -137,11 +124,8 @@ class JobRunner:
 
     async def _back_off(self, job: Job) -> None:
         delay = min(2.0**job.attempts, _ERROR_BACKOFF_MAX_S)
-        with contextlib.suppress(StorageError):
-            async with self._ctx.store.transaction() as repo:
-                await repo.reschedule_job(
-                    job, due_at=self._ctx.clock() + timedelta(seconds=delay), payload=job.payload
-                )
+        with contextlib.suppress(StorageFailure):
+            await self._queue.back_off(job, delay)
 
     async def _drain(self, grace_s: float = 5.0) -> None:
         if not self._active:

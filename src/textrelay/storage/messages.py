@@ -1,0 +1,262 @@
+"""Messages: the API's Messages resource, the read-back and console queries over it, and the
+status writes of the delivery pipeline.
+
+A message owns its jobs, status history, webhook attempts and media rows: deleting it deletes
+them first (its jobs are found through its row).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from textrelay.domain.messages import LogFilter, Message, MessageFilter
+from textrelay.domain.paging import PageQuery, PageResult
+from textrelay.domain.statuses import MessageStatus
+from textrelay.storage.connection import Row
+from textrelay.storage.message_rows import message_from_row, message_params
+from textrelay.storage.tables import TableStore
+from textrelay.storage.timestamps import from_us, to_us
+
+
+class MessageStore(TableStore):
+    __slots__ = ()
+
+    # --- the resource ----------------------------------------------------------------------
+
+    async def insert(self, message: Message) -> None:
+        await self._conn.execute(
+            "INSERT INTO messages (sid, account_sid, direction, status, from_addr, to_addr, "
+            "body, num_segments, num_media, messaging_service_sid, error_code, error_message, "
+            "price, price_unit, tags, options, date_created, date_updated, date_sent) VALUES "
+            "(:sid, :account_sid, :direction, :status, :from_addr, :to_addr, :body, "
+            ":num_segments, :num_media, :messaging_service_sid, :error_code, :error_message, "
+            ":price, :price_unit, :tags, :options, :date_created, :date_updated, :date_sent)",
+            message_params(message),
+        )
+        self._changes.messages = True
+
+    async def update(self, message: Message) -> None:
+        await self._conn.execute(
+            "UPDATE messages SET status = :status, from_addr = :from_addr, body = :body, "
+            "num_segments = :num_segments, num_media = :num_media, "
+            "messaging_service_sid = :messaging_service_sid, error_code = :error_code, "
+            "error_message = :error_message, price = :price, price_unit = :price_unit, "
+            "tags = :tags, options = :options, date_updated = :date_updated, "
+            "date_sent = :date_sent WHERE sid = :sid",
+            message_params(message),
+        )
+        self._changes.messages = True
+
+    async def get(self, sid: str) -> Message | None:
+        row = await self._conn.fetch_one("SELECT * FROM messages WHERE sid = :sid", {"sid": sid})
+        return None if row is None else message_from_row(row)
+
+    async def delete(self, message: Message) -> None:
+        await self._conn.execute(
+            "DELETE FROM jobs WHERE message_seq = (SELECT seq FROM messages WHERE sid = :sid)",
+            {"sid": message.sid},
+        )
+        for table in ("message_events", "webhook_attempts", "media"):
+            await self._conn.execute(
+                f"DELETE FROM {table} WHERE message_sid = :sid", {"sid": message.sid}
+            )
+        await self._delete_keeping_anchor("messages", message.sid)
+        self._changes.messages = True
+
+    async def page(
+        self, account_sid: str, query: PageQuery, filters: MessageFilter
+    ) -> PageResult[Message]:
+        where = ["account_sid = :account"]
+        params: dict[str, Any] = {"account": account_sid}
+        if filters.to is not None:
+            where.append("to_addr = :to")
+            params["to"] = filters.to
+        if filters.from_ is not None:
+            where.append("from_addr = :from")
+            params["from"] = filters.from_
+        if filters.date_sent_from is not None:
+            where.append("date_sent >= :sent_from")
+            params["sent_from"] = to_us(filters.date_sent_from)
+        if filters.date_sent_until is not None:
+            where.append("date_sent < :sent_until")
+            params["sent_until"] = to_us(filters.date_sent_until)
+        rows, has_next = await self._page("messages", where, params, query)
+        return PageResult([message_from_row(r) for r in rows], has_next)
+
+    # --- status changes --------------------------------------------------------------------
+
+    async def transition(self, message: Message, *, from_status: MessageStatus) -> bool:
+        """Write a status change if the message still has `from_status` (a cancel, redaction
+        or deletion may have come first); False if not."""
+        changed = await self._conn.execute(
+            "UPDATE messages SET status = :status, from_addr = :from_addr, "
+            "num_segments = :num_segments, error_code = :error_code, "
+            "error_message = :error_message, price = :price, price_unit = :price_unit, "
+            "date_updated = :date_updated, date_sent = :date_sent "
+            "WHERE sid = :sid AND status = :from_status",
+            {
+                "sid": message.sid,
+                "status": message.status.value,
+                "from_addr": message.from_,
+                "num_segments": message.num_segments,
+                "error_code": message.error_code,
+                "error_message": message.error_message,
+                "price": message.price,
+                "price_unit": message.price_unit,
+                "date_updated": to_us(message.date_updated),
+                "date_sent": None if message.date_sent is None else to_us(message.date_sent),
+                "from_status": from_status.value,
+            },
+        )
+        self._changes.messages = True
+        return changed == 1
+
+    # --- read-back (textrelay's control API) and the delivery rules ------------------------
+
+    async def addressed_to(
+        self, account_sid: str, to: str, *, after_sid: str | None, limit: int
+    ) -> list[Message]:
+        """Outbound messages of the account addressed to `to`, newest first; only those after
+        `after_sid` when it is given (and known)."""
+        after = 0
+        if after_sid is not None:
+            row = await self._conn.fetch_one(
+                "SELECT seq FROM messages WHERE sid = :sid", {"sid": after_sid}
+            )
+            after = 0 if row is None else int(row["seq"])
+        rows = await self._conn.fetch_all(
+            "SELECT * FROM messages WHERE account_sid = :account AND to_addr = :to "
+            "AND direction <> 'inbound' "
+            "AND seq > :after ORDER BY seq DESC LIMIT :limit",
+            {"account": account_sid, "to": to, "after": after, "limit": limit},
+        )
+        return [message_from_row(row) for row in rows]
+
+    async def conversation(
+        self, account_sid: str, one: str, other: str, *, limit: int
+    ) -> list[Message]:
+        """Messages of the account between two addresses, either way, oldest first (the
+        newest `limit`)."""
+        rows = await self._conn.fetch_all(
+            "SELECT * FROM messages WHERE account_sid = :account AND ("
+            "(to_addr = :one AND from_addr = :other) OR (to_addr = :other AND from_addr = :one)"
+            ") ORDER BY seq DESC LIMIT :limit",
+            {"account": account_sid, "one": one, "other": other, "limit": limit},
+        )
+        return [message_from_row(row) for row in reversed(rows)]
+
+    async def last_inbound_at(
+        self, account_sid: str, handset: str, receiver: str
+    ) -> datetime | None:
+        """When `handset` last wrote to `receiver` (WhatsApp's customer-service window)."""
+        # Newest first along the (account, To, seq) index: stops at the first match.
+        row = await self._conn.fetch_one(
+            "SELECT date_created AS last FROM messages WHERE account_sid = :account "
+            "AND to_addr = :receiver AND from_addr = :handset AND direction = 'inbound' "
+            "ORDER BY seq DESC LIMIT 1",
+            {"account": account_sid, "receiver": receiver, "handset": handset},
+        )
+        return None if row is None else from_us(row["last"])
+
+    async def of_service(
+        self, service_sid: str, statuses: tuple[MessageStatus, ...]
+    ) -> list[Message]:
+        marks = ", ".join(f":s{i}" for i in range(len(statuses)))
+        rows = await self._conn.fetch_all(
+            f"SELECT * FROM messages WHERE messaging_service_sid = :service "
+            f"AND status IN ({marks}) ORDER BY seq",
+            {"service": service_sid, **{f"s{i}": s.value for i, s in enumerate(statuses)}},
+        )
+        return [message_from_row(row) for row in rows]
+
+    async def delete_all_of_account(self, account_sid: str) -> int:
+        """Delete every message of the account with its jobs, history and attempts."""
+        owned = "SELECT sid FROM messages WHERE account_sid = :account"
+        await self._conn.execute(
+            "DELETE FROM jobs WHERE message_seq IN "
+            "(SELECT seq FROM messages WHERE account_sid = :account)",
+            {"account": account_sid},
+        )
+        for table in ("message_events", "media"):
+            await self._conn.execute(
+                f"DELETE FROM {table} WHERE message_sid IN ({owned})", {"account": account_sid}
+            )
+        await self._conn.execute(
+            "DELETE FROM webhook_attempts WHERE account_sid = :account", {"account": account_sid}
+        )
+        self._changes.messages = True
+        return await self._conn.execute(
+            "DELETE FROM messages WHERE account_sid = :account", {"account": account_sid}
+        )
+
+    # --- the console's log and phone views -------------------------------------------------
+
+    async def search(
+        self, account_sid: str, log: LogFilter, *, before_seq: int | None, limit: int
+    ) -> list[tuple[int, Message]]:
+        """Newest first, from `before_seq` down: keyset-paged, so page 1000 costs what page 1
+        costs. Filters that no index serves (text, error code) scan backwards until the page
+        is full."""
+        where = ["account_sid = :account"]
+        params: dict[str, Any] = {"account": account_sid, "limit": limit}
+        if before_seq is not None:
+            where.append("seq < :before")
+            params["before"] = before_seq
+        if log.direction == "inbound":
+            where.append("direction = 'inbound'")
+        elif log.direction == "outbound":
+            where.append("direction <> 'inbound'")
+        for column, value, name in (
+            ("status", log.status, "status"),
+            ("to_addr", log.to, "to"),
+            ("from_addr", log.from_, "from"),
+            ("messaging_service_sid", log.service_sid, "service"),
+            ("error_code", log.error_code, "error_code"),
+        ):
+            if value is not None:
+                where.append(f"{column} = :{name}")
+                params[name] = value
+        if log.text:
+            where.append("LOWER(body) LIKE :text")
+            escaped = log.text.lower().replace("%", "").replace("_", "")
+            params["text"] = f"%{escaped}%"
+        if log.created_from is not None:
+            where.append("date_created >= :created_from")
+            params["created_from"] = to_us(log.created_from)
+        if log.created_until is not None:
+            where.append("date_created < :created_until")
+            params["created_until"] = to_us(log.created_until)
+        rows = await self._conn.fetch_all(
+            f"SELECT * FROM messages WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT :limit",
+            params,
+        )
+        return [(int(row["seq"]), message_from_row(row)) for row in rows]
+
+    async def recent_correspondents(self, account_sid: str, *, limit: int) -> list[str]:
+        """Addresses the account has talked with lately (not its own), newest first."""
+        rows: list[Row] = list(
+            await self._conn.fetch_all(
+                "SELECT direction, to_addr, from_addr FROM messages WHERE account_sid = :account "
+                "ORDER BY seq DESC LIMIT 2000",
+                {"account": account_sid},
+            )
+        )
+        seen: dict[str, None] = {}
+        for row in rows:
+            other = row["from_addr"] if row["direction"] == "inbound" else row["to_addr"]
+            if other:
+                seen.setdefault(str(other), None)
+            if len(seen) >= limit:
+                break
+        return [*seen]
+
+    async def latest_change(self) -> tuple[object, ...]:
+        """The newest message, status change and webhook attempt: when any of these moves,
+        something the console shows has changed (three index lookups)."""
+        row = await self._conn.fetch_one(
+            "SELECT (SELECT MAX(seq) FROM messages) AS m, "
+            "(SELECT MAX(seq) FROM message_events) AS e, "
+            "(SELECT MAX(seq) FROM webhook_attempts) AS w"
+        )
+        return () if row is None else (row["m"], row["e"], row["w"])
