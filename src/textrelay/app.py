@@ -26,8 +26,9 @@ from textrelay.api.front_door import ApiFrontDoor
 from textrelay.api.routes import ROUTES
 from textrelay.carriers.simulator import SimulatorCarrier
 from textrelay.console.access import ConsoleAccess
+from textrelay.console.rendering import ConsoleServices
 from textrelay.console.routes import console_routes
-from textrelay.console.views import Console, ConsoleServices
+from textrelay.console.views import Console
 from textrelay.domain.accounts import Account
 from textrelay.domain.errors import TwilioError
 from textrelay.domain.jobs import JobKind
@@ -42,8 +43,8 @@ from textrelay.services.errors import StorageFailure, service_failure
 from textrelay.services.inbound import InboundService
 from textrelay.services.media import MediaService
 from textrelay.services.message_log import MessageLogService
-from textrelay.services.messaging import MessagingService, ScheduleWindow
-from textrelay.services.messaging_services import MessagingServicesService
+from textrelay.services.messages import MessageService, ScheduleWindow
+from textrelay.services.messaging_services import MessagingServiceRegistry
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.queue import JobQueue
 from textrelay.services.readback import ReadbackService
@@ -79,13 +80,13 @@ def random_source(seed: int | None) -> Callable[[int], bytes]:
 class Services:
     ctx: ServiceContext
     accounts: AccountService
-    messaging: MessagingService
+    messages: MessageService
     numbers: PhoneNumberService
     simulator: SimulatorService
     delivery: DeliveryService
     callbacks: CallbackService
     webhooks: HttpWebhookTransport
-    messaging_services: MessagingServicesService
+    messaging_services: MessagingServiceRegistry
     clock: AdjustableClock
     inbound: InboundService
     media: MediaService
@@ -100,7 +101,7 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
     adjustable.jobs_ready = ctx.store.jobs_ready
     numbers = PhoneNumberService(ctx)
     accounts = AccountService(ctx)
-    messaging_services = MessagingServicesService(ctx)
+    messaging_services = MessagingServiceRegistry(ctx)
     simulator = SimulatorService(ctx)
     webhooks = HttpWebhookTransport()
     fetcher = HttpMediaFetcher()
@@ -110,7 +111,7 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
         max_deliveries=settings.callback_max_attempts,
         base_delay_s=settings.callback_retry_base_s,
     )
-    messaging = MessagingService(
+    messages = MessageService(
         ctx,
         numbers,
         messaging_services,
@@ -121,7 +122,7 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
     return Services(
         ctx=ctx,
         accounts=accounts,
-        messaging=messaging,
+        messages=messages,
         numbers=numbers,
         simulator=simulator,
         delivery=DeliveryService(
@@ -131,7 +132,7 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
         webhooks=webhooks,
         messaging_services=messaging_services,
         clock=adjustable,
-        inbound=InboundService(ctx, accounts, messaging, webhooks, media),
+        inbound=InboundService(ctx, accounts, messages, webhooks, media),
         media=media,
         media_fetcher=fetcher,
         readback=ReadbackService(ctx, media),
@@ -180,7 +181,7 @@ async def configure_simulator(settings: Settings, simulator: SimulatorService) -
 def console_services(services: Services) -> ConsoleServices:
     return ConsoleServices(
         accounts=services.accounts,
-        messages=services.messaging,
+        messages=services.messages,
         numbers=services.numbers,
         messaging_services=services.messaging_services,
         delivery=services.delivery,
@@ -213,7 +214,7 @@ def build_app(settings: Settings, services: Services, main_account: Account) -> 
     )
     app.state.api = api = ApiContext(
         accounts=services.accounts,
-        messaging=services.messaging,
+        messages=services.messages,
         numbers=services.numbers,
         max_body_bytes=settings.max_body_bytes,
         simulator=services.simulator,

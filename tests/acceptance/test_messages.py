@@ -21,7 +21,7 @@ def set_status(server: TextrelayServer, sid: str, status: MessageStatus) -> None
     from dataclasses import replace
 
     async def run(rt):  # type: ignore[no-untyped-def]
-        async with rt.services.messaging._ctx.store.transaction() as repo:
+        async with rt.services.messages._ctx.store.transaction() as repo:
             message = await repo.messages.get(sid)
             await repo.messages.update(replace(message, status=status))
 
@@ -145,9 +145,11 @@ def test_date_sent_filters(server: TextrelayServer, client: Client, sender: str)
     async def mark_sent(rt):  # type: ignore[no-untyped-def]
         from dataclasses import replace
 
-        async with rt.services.messaging._ctx.store.transaction() as repo:
+        async with rt.services.messages._ctx.store.transaction() as repo:
             stored = await repo.messages.get(message.sid)
-            await repo.messages.update(replace(stored, status=MessageStatus.SENT, date_sent=sent_at))
+            await repo.messages.update(
+                replace(stored, status=MessageStatus.SENT, date_sent=sent_at)
+            )
 
     server.call(mark_sent)
 

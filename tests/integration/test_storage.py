@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import POSTGRES_URL, DatabaseUnderTest
 from textrelay.domain.accounts import Account, AccountStatus, AccountType
-from textrelay.domain.jobs import JobKind
+from textrelay.domain.jobs import JobKind, StatusCallback
 from textrelay.domain.messages import Message, MessageFilter, SendOptions
 from textrelay.domain.paging import InvalidPageToken, PageAnchor, PageDirection, PageQuery
 from textrelay.domain.statuses import Direction, MessageStatus
@@ -114,7 +114,8 @@ def test_jobs_of_an_older_schema_still_find_their_message_after_migration_5(
             async with store.read() as repo:
                 before = await repo.jobs.pending_kinds(message.sid)
             async with store.transaction() as repo:
-                await repo.jobs.insert(JobKind.CALLBACK, message.sid, {}, due_at=NOW, now=NOW)
+                callback = StatusCallback(message.account_sid, "http://127.0.0.1/cb", (), "token")
+                await repo.jobs.insert(message.sid, callback, due_at=NOW, now=NOW)
                 dropped = await repo.jobs.drop_pending(message.sid, JobKind.DISPATCH)
             async with store.read() as repo:
                 after = await repo.jobs.pending_kinds(message.sid)

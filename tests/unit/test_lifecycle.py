@@ -1,4 +1,4 @@
-"""The outbound lifecycle's pure rules (domain/delivery): the statuses a step passes through
+"""The outbound lifecycle's pure rules (domain/lifecycle): the statuses a step passes through
 (path_to) and what one status change does to a message (advance). messaging-and-webhooks.md
 §3 (statuses), §10 (price), §11 (error codes)."""
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from textrelay.domain import codes
-from textrelay.domain.delivery import IllegalTransition, advance, path_to
+from textrelay.domain.lifecycle import IllegalTransition, advance, path_to
 from textrelay.domain.messages import Message
 from textrelay.domain.statuses import Direction, MessageStatus, can_transition
 

@@ -12,7 +12,7 @@ import pytest
 
 from textrelay.carriers.simulator import SimulatorCarrier
 from textrelay.domain import codes
-from textrelay.domain.delivery import PlannedEvent, Submission
+from textrelay.domain.lifecycle import PlannedEvent, Submission
 from textrelay.domain.messages import Message
 from textrelay.domain.simulation import (
     DEFAULT_PRICE_PER_SEGMENT,

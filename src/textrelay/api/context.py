@@ -16,8 +16,8 @@ from textrelay.services.clock import AdjustableClock
 from textrelay.services.delivery import DeliveryService
 from textrelay.services.inbound import InboundService
 from textrelay.services.media import MediaService
-from textrelay.services.messaging import MessagingService
-from textrelay.services.messaging_services import MessagingServicesService
+from textrelay.services.messages import MessageService
+from textrelay.services.messaging_services import MessagingServiceRegistry
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.readback import ReadbackService
 from textrelay.services.simulator import SimulatorService
@@ -26,13 +26,13 @@ from textrelay.services.simulator import SimulatorService
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     accounts: AccountService
-    messaging: MessagingService
+    messages: MessageService
     numbers: PhoneNumberService
     max_body_bytes: int
     simulator: SimulatorService
     delivery: DeliveryService
     readback: ReadbackService
-    messaging_services: MessagingServicesService
+    messaging_services: MessagingServiceRegistry
     inbound: InboundService
     media: MediaService
     clock: AdjustableClock

@@ -21,7 +21,7 @@ from textrelay.api.short_codes import short_code_json
 from textrelay.domain import errors
 from textrelay.domain.addresses import AddressError, parse_recipient
 from textrelay.domain.dates import iso8601
-from textrelay.domain.delivery import FINAL_STATUSES
+from textrelay.domain.lifecycle import FINAL_STATUSES
 from textrelay.domain.simulation import OUTCOMES, config_to_data
 from textrelay.domain.statuses import MessageStatus
 from textrelay.services.readback import PendingJob, ReceivedFilter
@@ -73,7 +73,7 @@ async def simulator_rules(request: Request) -> Response:
 async def message_step(request: Request) -> Response:
     account = await path_account(request)
     ctx = api(request)
-    message = await ctx.messaging.get(account, request.path_params["sid"])
+    message = await ctx.messages.get(account, request.path_params["sid"])
     data = await _json_body(request)
     outcome = _outcome(data.get("status"))
     error_code = data.get("error_code")
@@ -100,7 +100,7 @@ async def message_read(request: Request) -> Response:
     """The handset read a delivered WhatsApp message (`read`, EventType=READ)."""
     account = await path_account(request)
     ctx = api(request)
-    message = await ctx.messaging.get(account, request.path_params["sid"])
+    message = await ctx.messages.get(account, request.path_params["sid"])
     read = await ctx.delivery.mark_read(message)
     return json_response({"message": message_json(read)})
 
@@ -108,7 +108,7 @@ async def message_read(request: Request) -> Response:
 async def message_events(request: Request) -> Response:
     account = await path_account(request)
     ctx = api(request)
-    message = await ctx.messaging.get(account, request.path_params["sid"])
+    message = await ctx.messages.get(account, request.path_params["sid"])
     events = await ctx.readback.events(message)
     return json_response(
         {
@@ -130,7 +130,7 @@ async def message_events(request: Request) -> Response:
 async def message_callbacks(request: Request) -> Response:
     account = await path_account(request)
     ctx = api(request)
-    message = await ctx.messaging.get(account, request.path_params["sid"])
+    message = await ctx.messages.get(account, request.path_params["sid"])
     attempts = await ctx.readback.attempts(message)
     return json_response(
         {
@@ -164,7 +164,7 @@ async def message_jobs(request: Request) -> Response:
     """The message's jobs not yet done, oldest first; none left: the pipeline is idle."""
     account = await path_account(request)
     ctx = api(request)
-    message = await ctx.messaging.get(account, request.path_params["sid"])
+    message = await ctx.messages.get(account, request.path_params["sid"])
     pending = await ctx.readback.pending_jobs(message)
     return json_response({"message_sid": message.sid, "jobs": _jobs_json(pending)})
 

@@ -82,5 +82,5 @@ class ApiFrontDoor:
         account = await authorized_account(api.accounts, authorization or "", account_sid)
         raw = await receive_body(receive, content_length, api.max_body_bytes)
         params = await decode_form(content_type, raw, scope)
-        message = await api.messaging.create(account, message_request(params))
+        message = await api.messages.create(account, message_request(params))
         return orjson.dumps(message_json(message))

@@ -15,12 +15,12 @@ from textrelay.domain import errors
 from textrelay.domain.dates import TimeSpan, parse_filter_date, parse_timestamp
 from textrelay.domain.messages import SendOptions
 from textrelay.domain.paging import parse_page_query
-from textrelay.services.messaging import MessageListFilter, MessageRequest
+from textrelay.services.messages import MessageListFilter, MessageRequest
 
 
 async def messages_collection(request: Request) -> Response:
     account = await path_account(request)
-    messaging = api(request).messaging
+    messaging = api(request).messages
     if request.method == "POST":
         params = await form(request)
         message = await messaging.create(account, message_request(params))
@@ -50,7 +50,7 @@ async def messages_collection(request: Request) -> Response:
 
 async def message_instance(request: Request) -> Response:
     account = await path_account(request)
-    messaging = api(request).messaging
+    messaging = api(request).messages
     sid = request.path_params["sid"]
     if request.method == "DELETE":
         await messaging.delete(account, sid)

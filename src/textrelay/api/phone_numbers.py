@@ -17,7 +17,7 @@ from textrelay.api.serializers import account_path, number_json
 from textrelay.domain import errors
 from textrelay.domain.paging import parse_page_query
 from textrelay.domain.phone_numbers import IncomingPhoneNumber, NumberConfig, NumberType
-from textrelay.services.messaging import is_web_url
+from textrelay.services.messages import is_web_url
 from textrelay.services.phone_numbers import NumberFilter
 
 _TYPED_COLLECTIONS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 
-from textrelay.domain.delivery import Submission
+from textrelay.domain.lifecycle import Submission
 from textrelay.domain.messages import Message
 from textrelay.domain.simulation import SimulatorConfig, plan
 

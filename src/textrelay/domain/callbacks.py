@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from textrelay.domain.addresses import split_channel
-from textrelay.domain.delivery import raw_dlr_done_date
+from textrelay.domain.lifecycle import raw_dlr_done_date
 from textrelay.domain.messages import API_VERSION, Message
 from textrelay.domain.statuses import MessageStatus
 

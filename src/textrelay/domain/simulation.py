@@ -17,7 +17,7 @@ import phonenumbers
 
 from textrelay.domain import codes, magic
 from textrelay.domain.addresses import region_of
-from textrelay.domain.delivery import PlannedEvent, Submission, segment_price
+from textrelay.domain.lifecycle import PlannedEvent, Submission, segment_price
 from textrelay.domain.messages import Message
 from textrelay.domain.statuses import MessageStatus
 

@@ -7,6 +7,9 @@ error that sends the caller to the fallback URL (§5.2). Fetching, following `ac
 `<Redirect>`, counting replies and documents across a session (MAX_REPLIES, MAX_DOCUMENTS) and
 checking `to`/`from` against the account's numbers (14101, 14102, 14108) are the caller's.
 
+One module on purpose (~430 lines): it is one parser of one document format, and its checks
+read best in the order TwiML's elements nest.
+
 Documented limitations: the `version` attribute of `<Response>` is accepted but not checked
 (Twilio's 12101); the legacy `<Sms>` verb is treated as unknown (12200).
 """

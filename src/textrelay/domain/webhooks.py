@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import parse_qsl
 
@@ -188,3 +188,29 @@ class RecordedAttempt:
     params: tuple[tuple[str, str], ...]
     started_at: datetime
     attempt: WebhookAttempt
+
+
+def recorded_attempts(
+    kind: str,
+    message_sid: str | None,
+    request: WebhookRequest,
+    attempts: Iterable[WebhookAttempt],
+    *,
+    started_at: datetime,
+) -> list[RecordedAttempt]:
+    """A webhook's attempts as recorded, whatever the webhook: each starts when the one
+    before it ended (its start plus its latency)."""
+    recorded = []
+    for attempt in attempts:
+        recorded.append(
+            RecordedAttempt(
+                kind=kind,
+                message_sid=message_sid,
+                idempotency_token=request.idempotency_token,
+                params=request.params,
+                started_at=started_at,
+                attempt=attempt,
+            )
+        )
+        started_at += timedelta(milliseconds=attempt.latency_ms)
+    return recorded

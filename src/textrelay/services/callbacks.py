@@ -11,10 +11,15 @@ import secrets
 from datetime import datetime, timedelta
 
 from textrelay.domain.callbacks import status_callback_params
-from textrelay.domain.delivery import CALLBACK_STATUSES
-from textrelay.domain.jobs import Job, JobKind
+from textrelay.domain.jobs import Job, StatusCallback
+from textrelay.domain.lifecycle import CALLBACK_STATUSES
 from textrelay.domain.messages import Message
-from textrelay.domain.webhooks import RecordedAttempt, RetryPolicy, WebhookRequest
+from textrelay.domain.webhooks import (
+    RecordedAttempt,
+    RetryPolicy,
+    WebhookRequest,
+    recorded_attempts,
+)
 from textrelay.services.accounts import AccountService
 from textrelay.services.context import ServiceContext
 from textrelay.services.ports import WebhookTransport
@@ -30,14 +35,13 @@ async def promise_status_callback(repo: Repository, message: Message, *, now: da
     url = message.options.status_callback
     if url is None or message.status not in CALLBACK_STATUSES:
         return
-    payload = {
-        "account_sid": message.account_sid,
-        "url": url,
-        "params": status_callback_params(message, reported_at=now),
-        "token": idempotency_token(),
-        "kind": "status_callback",
-    }
-    await repo.jobs.insert(JobKind.CALLBACK, message.sid, payload, due_at=now, now=now)
+    callback = StatusCallback(
+        account_sid=message.account_sid,
+        url=url,
+        params=status_callback_params(message, reported_at=now),
+        token=idempotency_token(),
+    )
+    await repo.jobs.insert(message.sid, callback, due_at=now, now=now)
 
 
 def idempotency_token() -> str:
@@ -62,31 +66,29 @@ class CallbackService:
         """Deliver a recorded webhook again (the console's "resend"): same URL and parameters,
         a new idempotency token, signed anew when it goes."""
         now = self._ctx.clock()
-        payload = {
-            "account_sid": message.account_sid,
-            "url": recorded.attempt.url,
-            "params": recorded.params,
-            "token": idempotency_token(),
-            "kind": f"{recorded.kind} (resent)",
-        }
+        callback = StatusCallback(
+            account_sid=message.account_sid,
+            url=recorded.attempt.url,
+            params=recorded.params,
+            token=idempotency_token(),
+            label=f"{recorded.kind} (resent)",
+        )
         async with self._ctx.store.transaction() as repo:
-            await repo.jobs.insert(JobKind.CALLBACK, message.sid, payload, due_at=now, now=now)
+            await repo.jobs.insert(message.sid, callback, due_at=now, now=now)
 
     async def deliver(self, job: Job) -> None:
-        payload = job.payload
-        account_sid = str(payload["account_sid"])
-        account = await self._accounts.cached(account_sid)
+        callback = job.payload_as(StatusCallback)
+        account = await self._accounts.cached(callback.account_sid)
         if account is None:  # the account is gone: nobody to sign for
             async with self._ctx.store.transaction() as repo:
                 await repo.jobs.finish(job)
             return
-        params = tuple((str(k), str(v)) for k, v in payload["params"])
         request = WebhookRequest(
-            url=str(payload["url"]),
-            params=params,
+            url=callback.url,
+            params=callback.params,
             auth_token=account.auth_token,
-            idempotency_token=str(payload["token"]),
-            method=str(payload.get("method", "POST")),
+            idempotency_token=callback.token,
+            method=callback.method,
         )
         started = self._ctx.clock()
         outcome = await self._transport.deliver(request)
@@ -98,17 +100,8 @@ class CallbackService:
                 await repo.jobs.finish(job)
             else:
                 due = self._ctx.clock() + timedelta(seconds=delay)
-                await repo.jobs.reschedule(job, due_at=due, payload=dict(payload))
-            for attempt in outcome.attempts:
-                await repo.attempts.insert(
-                    account_sid=account_sid,
-                    recorded=RecordedAttempt(
-                        kind=str(payload.get("kind", "status_callback")),
-                        message_sid=job.message_sid,
-                        idempotency_token=request.idempotency_token,
-                        params=params,
-                        started_at=started,
-                        attempt=attempt,
-                    ),
-                )
-                started += timedelta(milliseconds=attempt.latency_ms)
+                await repo.jobs.reschedule(job, due_at=due)
+            for record in recorded_attempts(
+                callback.label, job.message_sid, request, outcome.attempts, started_at=started
+            ):
+                await repo.attempts.insert(callback.account_sid, record)

@@ -10,36 +10,33 @@ to the status check in the same transaction, never twice.
 from __future__ import annotations
 
 import logging
-import random
 import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
 
-from textrelay.domain import codes, errors, opt_out
+from textrelay.domain import codes, errors
 from textrelay.domain.addresses import (
     Channel,
     channel_of,
-    region_of,
     segments_on,
     session_open,
 )
-from textrelay.domain.delivery import (
+from textrelay.domain.jobs import CarrierReports, Job, JobKind
+from textrelay.domain.lifecycle import (
     FINAL_STATUSES,
     IllegalTransition,
     PlannedEvent,
     advance,
     path_to,
 )
-from textrelay.domain.jobs import Job, JobKind
 from textrelay.domain.media import MediaFailure
 from textrelay.domain.messages import DEFAULT_VALIDITY_PERIOD_S, Message
-from textrelay.domain.messaging_services import Recipient, choose_sender
 from textrelay.domain.statuses import MessageStatus
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
 from textrelay.services.media import MediaService
 from textrelay.services.ports import Carrier
+from textrelay.services.sender_choice import choose_from_pool, opted_out
 from textrelay.storage import Repository
 
 log = logging.getLogger(__name__)
@@ -97,24 +94,20 @@ class DeliveryService:
         if not submission.events:
             await self._finish(job)  # the carrier keeps it queued (Twilio's magic sender)
             return
-        payload = {
-            "events": [_event_data(e) for e in submission.events],
-            "price": submission.price,
-            "price_unit": submission.price_unit,
-            "manual": submission.manual,
-        }
+        reports = CarrierReports.of(submission)
         try:
             async with self._ctx.store.transaction() as repo:
                 if not await repo.jobs.finish(job):
                     raise LeaseLost
                 if submission.manual:
-                    await self._insert_carrier_job(repo, message, payload, delay_ms=None)
-                    await self._store(repo, message, was=MessageStatus.QUEUED)  # still queued?
+                    await self._insert_carrier_job(repo, message, reports, delay_ms=None)
+                    # Still queued? (A cancel may have come first.)
+                    await self._write_status(repo, message, was=MessageStatus.QUEUED)
                 else:
                     queued = message.status
                     message = await self._apply(repo, message, MessageStatus.SENDING, None, None)
-                    message = await self._run_events(repo, message, payload)
-                    await self._store(repo, message, was=queued)
+                    message = await self._report_due_events(repo, message, reports)
+                    await self._write_status(repo, message, was=queued)
         except (LeaseLost, StaleMessage):
             await self._finish(job)
 
@@ -123,12 +116,12 @@ class DeliveryService:
         the service's choice) and becomes `queued`, with its callback; or `failed` with 21703
         when no sender in the pool can reach the recipient."""
         async with self._ctx.store.transaction() as repo:
-            sender = message.options.pinned_from or await self._choose(repo, message)
+            sender = message.options.pinned_from or await choose_from_pool(repo, message)
             was = message.status
             refusal = None
             if sender is None:
                 refusal = codes.NO_ELIGIBLE_SENDER.code
-            elif await self._opted_out(repo, message, sender):
+            elif await opted_out(repo, message, sender):
                 # Checked again at send time: a STOP after scheduling still holds (§6).
                 refusal = codes.RECIPIENT_UNSUBSCRIBED.code
             if refusal is not None:
@@ -139,43 +132,8 @@ class DeliveryService:
                 segments = segments_on(channel_of(message.to), message.body)
                 message = replace(message, from_=sender, num_segments=segments)
                 message = await self._apply(repo, message, MessageStatus.QUEUED, None, None)
-            await self._store(repo, message, was=was)
+            await self._write_status(repo, message, was=was)
         return message
-
-    @staticmethod
-    async def _opted_out(repo: Repository, message: Message, sender: str) -> bool:
-        scopes = await repo.opt_outs.scopes_of(message.to)
-        if not scopes:
-            return False
-        return bool(scopes & opt_out.sender_scopes(sender, message.messaging_service_sid))
-
-    async def _choose(self, repo: Repository, message: Message) -> str | None:
-        service_sid = message.messaging_service_sid
-        service = await repo.services.get(service_sid) if service_sid else None
-        if service is None:
-            return None
-        pool = await repo.senders.of_service(service.sid)
-        sticky = None
-        if service.settings.sticky_sender:
-            sticky = await repo.sticky_senders.get(service.sid, "sms", message.to)
-        recipient = Recipient(
-            message.to,
-            region_of(message.to) if message.to.startswith("+") else None,
-            channel=channel_of(message.to),
-        )
-        draws = random.Random(message.sid)  # spread evenly; the same SID, the same choice
-        chosen = choose_sender(
-            pool,
-            recipient,
-            area_code_geomatch=service.settings.area_code_geomatch,
-            sticky=sticky,
-            draw=draws.randrange,
-        )
-        if chosen is None:
-            return None
-        if service.settings.sticky_sender and chosen.address != sticky:
-            await repo.sticky_senders.set(service.sid, "sms", message.to, chosen.address)
-        return chosen.address
 
     async def _outside_session_window(self, message: Message) -> bool:
         """WhatsApp (and Messenger) free-form messages need the recipient to have written in
@@ -197,7 +155,7 @@ class DeliveryService:
         try:
             async with self._ctx.store.transaction() as repo:
                 read = await self._apply(repo, message, MessageStatus.READ, None, None)
-                await self._store(repo, read, was=message.status)
+                await self._write_status(repo, read, was=message.status)
         except StaleMessage:
             raise errors.NothingToStep(message.sid, message.status.value) from None
         return read
@@ -214,7 +172,7 @@ class DeliveryService:
                 if not await repo.jobs.finish(job):
                     raise LeaseLost
                 failed = await self._apply(repo, message, MessageStatus.FAILED, error_code, None)
-                await self._store(repo, failed, was=message.status)
+                await self._write_status(repo, failed, was=message.status)
         except (LeaseLost, StaleMessage):
             await self._finish(job)
 
@@ -230,10 +188,10 @@ class DeliveryService:
         try:
             async with self._ctx.store.transaction() as repo:
                 was = message.status
-                message = await self._reach(
-                    repo, message, PlannedEvent(status, error_code), {"events": []}
+                message = await self._advance_to(
+                    repo, message, PlannedEvent(status, error_code), CarrierReports(())
                 )
-                await self._store(repo, message, was=was)
+                await self._write_status(repo, message, was=was)
                 if message.status in FINAL_STATUSES:
                     # A live receipt overtakes whatever the simulator had planned.
                     await repo.jobs.drop_pending(message.sid, JobKind.CARRIER)
@@ -247,49 +205,51 @@ class DeliveryService:
         if message is None or message.status in FINAL_STATUSES:
             await self._finish(job)
             return
-        payload = dict(job.payload)
-        if payload.get("manual"):
+        reports = job.payload_as(CarrierReports)
+        if reports.manual:
             # A parked job whose step command died mid-way: park it again.
             async with self._ctx.store.transaction() as repo:
-                await repo.jobs.reschedule(job, due_at=None, payload=payload)
+                await repo.jobs.reschedule(job, due_at=None)
             return
         try:
             async with self._ctx.store.transaction() as repo:
                 if not await repo.jobs.finish(job):
                     raise LeaseLost
                 was = message.status
-                message = await self._run_events(repo, message, payload, first_now=True)
-                await self._store(repo, message, was=was)
+                message = await self._report_due_events(repo, message, reports, first_is_due=True)
+                await self._write_status(repo, message, was=was)
         except (LeaseLost, StaleMessage):
             await self._finish(job)
 
-    async def _run_events(
+    async def _report_due_events(
         self,
         repo: Repository,
         message: Message,
-        payload: dict[str, Any],
+        reports: CarrierReports,
         *,
-        first_now: bool = False,
+        first_is_due: bool = False,
     ) -> Message:
-        """Apply the planned events that are due now; the rest become one carrier job."""
-        events = [_event_from(e) for e in payload["events"]]
-        while events and (first_now or events[0].delay_ms == 0):
-            first_now = False
-            event = events.pop(0)
-            message = await self._reach(repo, message, event, payload)
+        """Apply the planned events that are due now (those without a delay, and the first
+        one when its job's time has come); the rest become one carrier job."""
+        events = list(reports.events)
+        while events and (first_is_due or events[0].delay_ms == 0):
+            first_is_due = False
+            message = await self._advance_to(repo, message, events.pop(0), reports)
         if events and message.status not in FINAL_STATUSES:
-            payload = dict(payload, events=[_event_data(e) for e in events])
-            await self._insert_carrier_job(repo, message, payload, delay_ms=events[0].delay_ms)
+            rest = replace(reports, events=tuple(events))
+            await self._insert_carrier_job(repo, message, rest, delay_ms=events[0].delay_ms)
         return message
 
-    async def _store(self, repo: Repository, message: Message, *, was: MessageStatus) -> None:
+    async def _write_status(
+        self, repo: Repository, message: Message, *, was: MessageStatus
+    ) -> None:
         """Write the message's new status once, after every change of this transaction,
         provided it is still in the status it had (a cancel or a step may have come first)."""
         if not await repo.messages.transition(message, from_status=was):
             raise StaleMessage
 
-    async def _reach(
-        self, repo: Repository, message: Message, event: PlannedEvent, payload: dict[str, Any]
+    async def _advance_to(
+        self, repo: Repository, message: Message, event: PlannedEvent, reports: CarrierReports
     ) -> Message:
         """Apply `event`, passing through the statuses between (queued → sending → sent). A
         message still queued past its validity period fails with 30036 instead."""
@@ -300,14 +260,14 @@ class DeliveryService:
             raise StaleMessage
         for status in route:
             final = status is event.status
-            price = payload.get("price") if status is MessageStatus.SENT else None
+            price = reports.price if status is MessageStatus.SENT else None
             message = await self._apply(
                 repo,
                 message,
                 status,
                 event.error_code if final else None,
                 price,
-                price_unit=payload.get("price_unit"),
+                price_unit=reports.price_unit,
             )
         return message
 
@@ -322,7 +282,7 @@ class DeliveryService:
         price_unit: str | None = None,
     ) -> Message:
         """One status change: its history row and its callback job now; the message row is
-        written once per transaction, by _store."""
+        written once per transaction, by _write_status."""
         now = self._ctx.now()
         try:
             changed = advance(
@@ -335,11 +295,17 @@ class DeliveryService:
         return changed
 
     async def _insert_carrier_job(
-        self, repo: Repository, message: Message, payload: dict[str, Any], *, delay_ms: int | None
+        self,
+        repo: Repository,
+        message: Message,
+        reports: CarrierReports,
+        *,
+        delay_ms: int | None,
     ) -> None:
+        """The carrier's remaining reports, due after `delay_ms` (None: parked for a step)."""
         now = self._ctx.clock()
         due = None if delay_ms is None else now + timedelta(milliseconds=delay_ms)
-        await repo.jobs.insert(JobKind.CARRIER, message.sid, payload, due_at=due, now=now)
+        await repo.jobs.insert(message.sid, reports, due_at=due, now=now)
 
     # --- step (manual mode, and tests in any mode) -------------------------------------
 
@@ -394,21 +360,25 @@ class DeliveryService:
                     code = error_code
                     if code is None and outcome is not MessageStatus.DELIVERED:
                         code = codes.UNKNOWN_ERROR.code
-                    payload = carrier.payload if carrier is not None else {}
-                    message = await self._reach(
-                        repo, message, PlannedEvent(outcome, code), dict(payload)
+                    reports = (
+                        carrier.payload_as(CarrierReports)
+                        if carrier is not None
+                        else CarrierReports(())
+                    )
+                    message = await self._advance_to(
+                        repo, message, PlannedEvent(outcome, code), reports
                     )
                 else:
                     assert carrier is not None
-                    payload = dict(carrier.payload)
-                    events = [_event_from(e) for e in payload["events"]]
-                    message = await self._reach(repo, message, events[0], payload)
-                    rest = events[1:]
+                    reports = carrier.payload_as(CarrierReports)
+                    message = await self._advance_to(repo, message, reports.events[0], reports)
+                    rest = reports.events[1:]
                     if rest and message.status not in FINAL_STATUSES:
-                        payload["events"] = [_event_data(e) for e in rest]
-                        due = None if payload.get("manual") else rest[0].delay_ms
-                        await self._insert_carrier_job(repo, message, payload, delay_ms=due)
-                await self._store(repo, message, was=was)
+                        due = None if reports.manual else rest[0].delay_ms
+                        await self._insert_carrier_job(
+                            repo, message, replace(reports, events=rest), delay_ms=due
+                        )
+                await self._write_status(repo, message, was=was)
         except (LeaseLost, StaleMessage):
             raise errors.NothingToStep(message.sid, message.status.value) from None
         return StepResult(message, _passed(before, message.status))
@@ -431,15 +401,3 @@ _WAITING_FOR_SENDER = frozenset({MessageStatus.ACCEPTED, MessageStatus.SCHEDULED
 
 def _passed(before: MessageStatus, after: MessageStatus) -> tuple[MessageStatus, ...]:
     return path_to(before, after) if before is not after else ()
-
-
-def _event_data(event: PlannedEvent) -> dict[str, Any]:
-    return {
-        "status": event.status.value,
-        "error_code": event.error_code,
-        "delay_ms": event.delay_ms,
-    }
-
-
-def _event_from(data: dict[str, Any]) -> PlannedEvent:
-    return PlannedEvent(MessageStatus(data["status"]), data.get("error_code"), data["delay_ms"])

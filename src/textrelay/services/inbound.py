@@ -9,24 +9,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Any
 
 from textrelay.domain import codes, cookies, errors, opt_out, twiml
 from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, channel_of, parse_recipient, segments_on
 from textrelay.domain.inbound import inbound_params
-from textrelay.domain.jobs import Job, JobKind
+from textrelay.domain.jobs import AutoReply, InboundWebhook, Job
 from textrelay.domain.media import is_accepted
 from textrelay.domain.messages import Message, SendOptions
 from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length
 from textrelay.domain.sids import SidType
 from textrelay.domain.statuses import Direction, MessageStatus
-from textrelay.domain.webhooks import RecordedAttempt, WebhookAttempt, WebhookRequest
+from textrelay.domain.webhooks import (
+    RecordedAttempt,
+    WebhookAttempt,
+    WebhookRequest,
+    recorded_attempts,
+)
 from textrelay.services.accounts import AccountService
 from textrelay.services.callbacks import idempotency_token
 from textrelay.services.context import ServiceContext
 from textrelay.services.media import MediaService
-from textrelay.services.messaging import MAX_MEDIA, MessageRequest, MessagingService
+from textrelay.services.messages import MAX_MEDIA, MessageRequest, MessageService
 from textrelay.services.ports import WebhookTransport
 from textrelay.storage import Repository
 
@@ -48,13 +52,13 @@ class InboundService:
         self,
         ctx: ServiceContext,
         accounts: AccountService,
-        messaging: MessagingService,
+        messages: MessageService,
         transport: WebhookTransport,
         media: MediaService,
     ) -> None:
         self._ctx = ctx
         self._accounts = accounts
-        self._messaging = messaging
+        self._messages = messages
         self._media = media
         self._transport = transport
 
@@ -129,43 +133,26 @@ class InboundService:
                     at=now if decision.opted_out else None,
                 )
             if webhook is not None:
-                await repo.jobs.insert(
-                    JobKind.INBOUND,
-                    message.sid,
-                    _job_payload(message, webhook, links),
-                    due_at=now,
-                    now=now,
-                )
+                call = _webhook_call(message, webhook, links)
+                await repo.jobs.insert(message.sid, call, due_at=now, now=now)
             if decision.reply is not None:
                 # The keyword still reaches the app's webhook (§6), and the auto-reply is
                 # promised in the same transaction as the opt-out it confirms.
-                await repo.jobs.insert(
-                    JobKind.AUTO_REPLY,
-                    message.sid,
-                    {
-                        "account_sid": account.sid,
-                        "to": handset,
-                        "from": number_text,
-                        "body": decision.reply,
-                    },
-                    due_at=now,
-                    now=now,
-                )
+                reply = AutoReply(account.sid, to=handset, from_=number_text, body=decision.reply)
+                await repo.jobs.insert(message.sid, reply, due_at=now, now=now)
         if keyword is not None:
             self._ctx.opt_outs.changed()
         return message
 
     async def send_auto_reply(self, job: Job) -> None:
         """An `auto_reply` job: Twilio's answer to STOP, START or HELP."""
-        payload = job.payload
-        account = await self._accounts.cached(str(payload["account_sid"]))
+        reply = job.payload_as(AutoReply)
+        account = await self._accounts.cached(reply.account_sid)
         if account is not None:
             try:
-                await self._messaging.create(
+                await self._messages.create(
                     account,
-                    MessageRequest(
-                        to=str(payload["to"]), from_=str(payload["from"]), body=str(payload["body"])
-                    ),
+                    MessageRequest(to=reply.to, from_=reply.from_, body=reply.body),
                     direction=Direction.OUTBOUND_REPLY,
                     honour_opt_outs=False,
                 )
@@ -226,14 +213,12 @@ class InboundService:
 
     async def run_webhook(self, job: Job) -> None:
         """Call the app, fall back on failure, follow redirects, send the replies."""
-        payload = job.payload
-        account = await self._accounts.cached(str(payload["account_sid"]))
+        webhook = job.payload_as(InboundWebhook)
+        account = await self._accounts.cached(webhook.account_sid)
         if account is None:
             await self._finish(job, [])
             return
-        params = tuple((str(k), str(v)) for k, v in payload["params"])
         recorded: list[RecordedAttempt] = []
-        token = str(payload["token"])
         inbound = await self._inbound_message(job.message_sid)
         pair = (account.sid, inbound.to, inbound.from_ or "") if inbound is not None else None
         cookie = await self._cookie(pair)
@@ -244,9 +229,9 @@ class InboundService:
             nonlocal cookie
             request = WebhookRequest(
                 url=url,
-                params=params + extra,
+                params=webhook.params + extra,
                 auth_token=account.auth_token,
-                idempotency_token=token,
+                idempotency_token=webhook.token,
                 method=method,
                 cookie=cookie,
             )
@@ -256,27 +241,20 @@ class InboundService:
             if last is not None and last.set_cookies:
                 cookie = cookies.merge(cookie, last.set_cookies)
             answer = _answer(last)
-            for attempt in outcome.attempts:
-                if attempt is last and answer.error is not None and attempt.error_code is None:
-                    attempt = _with_error(attempt, answer.error.code, answer.error.message)
-                recorded.append(
-                    RecordedAttempt(
-                        kind="inbound",
-                        message_sid=job.message_sid,
-                        idempotency_token=token,
-                        params=request.params,
-                        started_at=started,
-                        attempt=attempt,
-                    )
-                )
+            attempts = list(outcome.attempts)
+            if attempts and answer.error is not None and attempts[-1].error_code is None:
+                # The answer itself was the failure (bad TwiML, say): the attempt says so.
+                attempts[-1] = _with_error(attempts[-1], answer.error.code, answer.error.message)
+            recorded.extend(
+                recorded_attempts("inbound", job.message_sid, request, attempts, started_at=started)
+            )
             return answer
 
-        url, method = str(payload["url"]), str(payload["method"])
+        url, method = webhook.url, webhook.method
         answer = await call(url, method)
-        fallback = payload.get("fallback_url")
-        if answer.error is not None and fallback:
+        if answer.error is not None and webhook.fallback_url:
             extra = (("ErrorCode", str(answer.error.code)), ("ErrorUrl", url))
-            url, method = str(fallback), str(payload.get("fallback_method", "POST"))
+            url, method = webhook.fallback_url, webhook.fallback_method
             answer = await call(url, method, extra)
         replies = [(reply, url) for reply in answer.replies]
         documents = 1
@@ -324,7 +302,7 @@ class InboundService:
             options=SendOptions(status_callback=callback, media_urls=reply.media_urls),
         )
         try:
-            await self._messaging.create(account, request, direction=Direction.OUTBOUND_REPLY)
+            await self._messages.create(account, request, direction=Direction.OUTBOUND_REPLY)
         except errors.TwilioError as exc:
             # Twilio logs a refused reply (14101, 14102, 21610 …) and goes on with the next.
             log.info("reply to %s refused: %s %s", inbound.sid, exc.code, exc.message)
@@ -353,23 +331,23 @@ class InboundService:
             await repo.jobs.finish(job)
             if pair is not None:
                 await repo.cookies.keep(*pair, cookie, at=self._ctx.clock())
+            account_sid = job.payload_as(InboundWebhook).account_sid
             for record in recorded:
-                account_sid = str(job.payload["account_sid"])
-                await repo.attempts.insert(account_sid=account_sid, recorded=record)
+                await repo.attempts.insert(account_sid, record)
 
 
-def _job_payload(
+def _webhook_call(
     message: Message, webhook: Webhook, media: list[tuple[str, str]]
-) -> dict[str, Any]:
-    return {
-        "account_sid": message.account_sid,
-        "url": webhook.url,
-        "method": webhook.method,
-        "fallback_url": webhook.fallback_url,
-        "fallback_method": webhook.fallback_method,
-        "params": inbound_params(message, media),
-        "token": idempotency_token(),
-    }
+) -> InboundWebhook:
+    return InboundWebhook(
+        account_sid=message.account_sid,
+        url=webhook.url,
+        method=webhook.method,
+        fallback_url=webhook.fallback_url,
+        fallback_method=webhook.fallback_method or "POST",
+        params=inbound_params(message, media),
+        token=idempotency_token(),
+    )
 
 
 def _answer(attempt: WebhookAttempt | None) -> twiml.TwimlAnswer:

@@ -33,7 +33,7 @@ from textrelay.storage import Repository
 _SHORT_CODE_LENGTHS = range(3, 9)
 
 
-class MessagingServicesService:
+class MessagingServiceRegistry:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
 

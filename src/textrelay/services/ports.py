@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from textrelay.domain.delivery import Submission
+from textrelay.domain.lifecycle import Submission
 from textrelay.domain.media import FetchedMedia, MediaFailure
 from textrelay.domain.messages import Message
 from textrelay.domain.webhooks import WebhookOutcome, WebhookRequest

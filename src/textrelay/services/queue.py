@@ -64,6 +64,4 @@ class JobQueue:
     async def back_off(self, job: Job, delay_s: float) -> None:
         """Give a job whose handler failed back to the queue, due again after `delay_s`."""
         async with self._ctx.store.transaction() as repo:
-            await repo.jobs.reschedule(
-                job, due_at=self.now() + timedelta(seconds=delay_s), payload=job.payload
-            )
+            await repo.jobs.reschedule(job, due_at=self.now() + timedelta(seconds=delay_s))

@@ -9,11 +9,10 @@ the wake-up of other processes (NOTIFY).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import orjson
 
-from textrelay.domain.jobs import Job, JobKind
+from textrelay.domain.jobs import Job, JobKind, JobPayload, payload_from_json
 from textrelay.storage.connection import Row
 from textrelay.storage.tables import TableStore
 from textrelay.storage.timestamps import from_us, to_us
@@ -46,20 +45,20 @@ class JobStore(TableStore):
 
     async def insert(
         self,
-        kind: JobKind,
         message_sid: str | None,
-        payload: dict[str, Any],
+        payload: JobPayload,
         *,
         due_at: datetime | None,
         now: datetime,
     ) -> None:
+        """A job of the payload's kind; `due_at` None parks it until a step takes it."""
         await self._conn.execute(
             "INSERT INTO jobs (kind, message_sid, message_seq, payload, due_at, created_at) "
             f"VALUES (:kind, :sid, {_SEQ_OF}, :payload, :due_at, :created_at)",
             {
-                "kind": kind.value,
+                "kind": payload.kind.value,
                 "sid": message_sid,
-                "payload": orjson.dumps(payload).decode(),
+                "payload": orjson.dumps(payload.to_json()).decode(),
                 "due_at": None if due_at is None else to_us(due_at),
                 "created_at": to_us(now),
             },
@@ -88,9 +87,7 @@ class JobStore(TableStore):
             await self._wake_workers()  # the message's next callback may go now
         return changed == 1
 
-    async def reschedule(
-        self, job: Job, *, due_at: datetime | None, payload: dict[str, Any]
-    ) -> bool:
+    async def reschedule(self, job: Job, *, due_at: datetime | None) -> bool:
         """Release a job to run again at `due_at` (None: parked); False if the lease was lost."""
         changed = await self._conn.execute(
             "UPDATE jobs SET due_at = :due_at, claim = NULL, payload = :payload "
@@ -99,7 +96,7 @@ class JobStore(TableStore):
                 "seq": job.seq,
                 "claim": job.claim,
                 "due_at": None if due_at is None else to_us(due_at),
-                "payload": orjson.dumps(payload).decode(),
+                "payload": orjson.dumps(job.payload.to_json()).decode(),
             },
         )
         self._changes.jobs = True
@@ -177,11 +174,12 @@ class JobStore(TableStore):
 
 
 def _job(row: Row, claim: str) -> Job:
+    kind = JobKind(row["kind"])
     return Job(
         seq=int(row["seq"]),
-        kind=JobKind(row["kind"]),
+        kind=kind,
         message_sid=row["message_sid"],
-        payload=orjson.loads(row["payload"]),
+        payload=payload_from_json(kind, orjson.loads(row["payload"])),
         attempts=int(row["attempts"]),
         claim=claim,
     )

@@ -25,7 +25,7 @@ from textrelay.domain.addresses import (
     segments_on,
 )
 from textrelay.domain.dates import TimeSpan
-from textrelay.domain.jobs import JobKind
+from textrelay.domain.jobs import Dispatch, JobKind
 from textrelay.domain.messages import Message, MessageFilter, SendOptions
 from textrelay.domain.messaging_services import MessagingServiceResource, ServiceSettings
 from textrelay.domain.paging import PageQuery, PageResult
@@ -36,7 +36,7 @@ from textrelay.domain.statuses import CANCELABLE, IN_FLIGHT, Direction, MessageS
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
 from textrelay.services.media import MediaService
-from textrelay.services.messaging_services import MessagingServicesService
+from textrelay.services.messaging_services import MessagingServiceRegistry
 from textrelay.services.phone_numbers import PhoneNumberService
 
 MAX_MEDIA = 10
@@ -96,12 +96,12 @@ def is_web_url(url: str, *, allow_underscore_host: bool = True) -> bool:
     return allow_underscore_host or "_" not in parts.hostname
 
 
-class MessagingService:
+class MessageService:
     def __init__(
         self,
         ctx: ServiceContext,
         numbers: PhoneNumberService,
-        services: MessagingServicesService,
+        services: MessagingServiceRegistry,
         media: MediaService,
         *,
         auto_provision_senders: bool = False,
@@ -190,7 +190,7 @@ class MessagingService:
         async with self._ctx.store.transaction() as repo:
             await repo.messages.insert(message)
             # The outbox: the message and the job that sends it commit together.
-            await repo.jobs.insert(JobKind.DISPATCH, message.sid, {}, due_at=due, now=now)
+            await repo.jobs.insert(message.sid, Dispatch(), due_at=due, now=now)
         return message
 
     async def _service(
