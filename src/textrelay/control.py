@@ -250,20 +250,20 @@ class Control:
 
     def pending_jobs(self, message_sid: str | None = None) -> list[dict[str, Any]]:
         """Jobs not yet done for the message, or for every message of the account: each
-        `{"message_sid", "kind"}` (dispatch, carrier, callback, inbound, auto_reply), oldest
-        first. A carrier report parked for a step (manual mode) counts until it is stepped."""
+        `{"message_sid", "kind", "parked"}` (kind: dispatch, carrier, callback, inbound,
+        auto_reply), oldest first. `parked`: a carrier report waiting for a step (manual
+        mode), which does not run by itself."""
         path = f"{self._message(message_sid)}/Jobs" if message_sid else f"{self._account}/Jobs"
         jobs: list[dict[str, Any]] = self._call("GET", path)["jobs"]
         return jobs
 
     def wait_idle(self, message_sid: str | None = None, *, timeout_s: float = 10.0) -> None:
-        """Wait until no job is pending for the message (or the account): every status change,
-        callback and webhook it was promised has run, so whatever has not happened will not.
-        TimeoutError naming the jobs left; in manual mode a parked report never leaves by
-        itself (step it, or wait on `pending_jobs`)."""
+        """Wait until nothing more will happen by itself for the message (or the account): no
+        job pending but those parked for a step, so every status change, callback and webhook
+        it was promised has run. TimeoutError naming the jobs left."""
         deadline = time.monotonic() + timeout_s
         while True:
-            jobs = self.pending_jobs(message_sid)
+            jobs = [job for job in self.pending_jobs(message_sid) if not job["parked"]]
             if not jobs:
                 return
             if time.monotonic() >= deadline:

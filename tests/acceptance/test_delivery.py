@@ -505,7 +505,7 @@ def test_pending_jobs_show_what_the_pipeline_still_owes_a_message(
         arrived = [r.params["MessageStatus"] for r in receiver.for_message(message.sid)]
         idle, idle_account = control.pending_jobs(message.sid), control.pending_jobs()
 
-    assert parked == [{"message_sid": message.sid, "kind": "carrier"}]
+    assert parked == [{"message_sid": message.sid, "kind": "carrier", "parked": True}]
     assert of_account == parked
     assert arrived == ["sent", "delivered"]
     assert (idle, idle_account) == ([], [])
@@ -514,15 +514,36 @@ def test_pending_jobs_show_what_the_pipeline_still_owes_a_message(
 def test_wait_idle_names_the_jobs_left_when_it_times_out(
     isolated_server: Callable[..., TextrelayServer],
 ) -> None:
+    server = isolated_server(simulator_mode="timed")
+    client = server.client()
+    number = client.incoming_phone_numbers.create(area_code="415").phone_number
+    with server.control() as control:
+        control.configure_simulator(send_delay_ms=60_000)
+        sid = client.messages.create(to="+14155550126", from_=number, body="x").sid
+        with pytest.raises(TimeoutError) as timed_out:
+            control.wait_idle(timeout_s=0.5)
+
+    assert f"of {sid}" in str(timed_out.value)
+
+
+def test_a_report_parked_for_a_step_leaves_the_pipeline_idle(
+    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
+) -> None:
     server = isolated_server(simulator_mode="manual")
     client = server.client()
     number = client.incoming_phone_numbers.create(area_code="415").phone_number
-    sid = client.messages.create(to="+14155550126", from_=number, body="x").sid
+    message = client.messages.create(
+        to="+14155550127", from_=number, body="x", status_callback=receiver.url()
+    )
 
-    with server.control() as control, pytest.raises(TimeoutError) as timed_out:
-        control.wait_idle(timeout_s=0.5)
+    with server.control() as control:
+        control.wait_idle(message.sid)
+        left = control.pending_jobs(message.sid)
+        status = client.messages(message.sid).fetch().status
 
-    assert f"of {sid}" in str(timed_out.value)
+    # Idle means nothing more happens by itself: the parked report waits for a step.
+    assert left == [{"message_sid": message.sid, "kind": "carrier", "parked": True}]
+    assert status == "queued"
 
 
 def test_pending_jobs_are_the_callers_own(

@@ -32,7 +32,6 @@ async def accounts_collection(request: Request) -> Response:
             query=page,
             filters=query.pairs(),
             result=result,
-            sid_of=lambda a: a.sid,
             render=account_json,
         )
     )
@@ -72,7 +71,6 @@ async def keys_collection(request: Request) -> Response:
             query=page,
             filters=query.pairs(),
             result=result,
-            sid_of=lambda k: k.sid,
             render=key_json,
         )
     )

@@ -21,10 +21,11 @@ from textrelay.api.short_codes import short_code_json
 from textrelay.domain import errors
 from textrelay.domain.addresses import AddressError, parse_recipient
 from textrelay.domain.dates import iso8601
+from textrelay.domain.jobs import PendingJob
 from textrelay.domain.lifecycle import FINAL_STATUSES
 from textrelay.domain.simulation import OUTCOMES, config_to_data
 from textrelay.domain.statuses import MessageStatus
-from textrelay.services.readback import PendingJob, ReceivedFilter
+from textrelay.services.readback import ReceivedFilter
 
 PREFIX = "/textrelay/v1"
 
@@ -176,8 +177,11 @@ async def account_jobs(request: Request) -> Response:
     return json_response({"account_sid": account.sid, "jobs": _jobs_json(pending)})
 
 
-def _jobs_json(pending: list[PendingJob]) -> list[dict[str, str | None]]:
-    return [{"message_sid": job.message_sid, "kind": job.kind} for job in pending]
+def _jobs_json(pending: list[PendingJob]) -> list[dict[str, str | bool | None]]:
+    return [
+        {"message_sid": job.message_sid, "kind": job.kind.value, "parked": job.parked}
+        for job in pending
+    ]
 
 
 # --- read-back -----------------------------------------------------------------------------

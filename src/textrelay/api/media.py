@@ -30,7 +30,6 @@ async def collection(request: Request) -> Response:
             query=page,
             filters=query.pairs(),
             result=result,
-            sid_of=lambda m: m.sid,
             render=media_json,
         )
     )

@@ -42,7 +42,6 @@ async def messages_collection(request: Request) -> Response:
             query=page,
             filters=query.pairs(),
             result=result,
-            sid_of=lambda m: m.sid,
             render=message_json,
         )
     )

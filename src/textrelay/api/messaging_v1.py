@@ -8,14 +8,14 @@ carry this server's own scheme, host and port so the SDK follows them here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from textrelay.api.context import api, caller, form
 from textrelay.api.forms import Params, query_params
-from textrelay.api.paging import page_links
+from textrelay.api.paging import ListedT, page_links
 from textrelay.api.responses import json_response, no_content
 from textrelay.domain import errors
 from textrelay.domain.accounts import Account
@@ -32,8 +32,6 @@ from textrelay.domain.messaging_services import (
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.paging import parse_page_query as parse_page
 from textrelay.services.accounts import AccountService
-
-T = TypeVar("T")
 
 V1_DEFAULT_PAGE_SIZE = 50
 
@@ -80,9 +78,7 @@ async def services_collection(request: Request) -> Response:
     query = query_params(request)
     page = _page_query(query)
     result = await services.list(account, page)
-    return json_response(
-        v1_envelope(request, "services", page, result, lambda s: s.sid, service_json)
-    )
+    return json_response(v1_envelope(request, "services", page, result, service_json))
 
 
 async def service_instance(request: Request) -> Response:
@@ -210,9 +206,7 @@ def pool_collection(pool: str) -> Callable[[Request], Any]:
             return json_response(pool_sender_json(sender, base), 201)
         page = _page_query(query_params(request))
         result = await services.list_pool(account, service_sid, kind, page)
-        return json_response(
-            v1_envelope(request, key, page, result, lambda s: s.sid, pool_sender_json)
-        )
+        return json_response(v1_envelope(request, key, page, result, pool_sender_json))
 
     return endpoint
 
@@ -273,9 +267,8 @@ def v1_envelope(
     request: Request,
     key: str,
     query: PageQuery,
-    result: PageResult[T],
-    sid_of: Callable[[T], str],
-    render: Callable[[T, str], dict[str, Any]],
+    result: PageResult[ListedT],
+    render: Callable[[ListedT, str], dict[str, Any]],
 ) -> dict[str, Any]:
     """`{"meta": {...}, key: [...]}` with absolute URLs (messaging-and-webhooks.md §1.4)."""
     base = _base_url(request)
@@ -284,7 +277,6 @@ def v1_envelope(
         filters=request.query_params.multi_items(),
         query=query,
         result=result,
-        sid_of=sid_of,
     )
     return {
         "meta": {

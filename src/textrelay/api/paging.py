@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from textrelay.domain.paging import PageAnchor, PageDirection, PageQuery, PageResult
 
-T = TypeVar("T")
+
+class Listed(Protocol):
+    """What a list holds: resources named by a SID, which the page tokens carry."""
+
+    @property
+    def sid(self) -> str: ...
+
+
+ListedT = TypeVar("ListedT", bound=Listed)
 
 _PAGING_PARAMS = frozenset({"PageSize", "Page", "PageToken"})
 
@@ -35,8 +43,7 @@ def page_links(
     path: str,
     filters: Sequence[tuple[str, str]],
     query: PageQuery,
-    result: PageResult[T],
-    sid_of: Callable[[T], str],
+    result: PageResult[ListedT],
 ) -> PageLinks:
     """Links that repeat the filters and carry Twilio's page tokens (keyset paging)."""
     kept = [(k, v) for k, v in filters if k not in _PAGING_PARAMS]
@@ -50,10 +57,10 @@ def page_links(
     items = result.items
     next_link = None
     if result.has_next and items:
-        next_link = link(query.page + 1, PageAnchor(PageDirection.AFTER, sid_of(items[-1])))
+        next_link = link(query.page + 1, PageAnchor(PageDirection.AFTER, items[-1].sid))
     previous_link = None
     if query.page > 0 and items:
-        previous_link = link(query.page - 1, PageAnchor(PageDirection.BEFORE, sid_of(items[0])))
+        previous_link = link(query.page - 1, PageAnchor(PageDirection.BEFORE, items[0].sid))
     return PageLinks(link(0, None), link(query.page, query.anchor), next_link, previous_link)
 
 
@@ -63,11 +70,10 @@ def envelope(
     key: str,
     query: PageQuery,
     filters: Sequence[tuple[str, str]],
-    result: PageResult[T],
-    sid_of: Callable[[T], str],
-    render: Callable[[T], dict[str, Any]],
+    result: PageResult[ListedT],
+    render: Callable[[ListedT], dict[str, Any]],
 ) -> dict[str, Any]:
-    links = page_links(path=path, filters=filters, query=query, result=result, sid_of=sid_of)
+    links = page_links(path=path, filters=filters, query=query, result=result)
     items = result.items
     start = query.page * query.page_size
     return {

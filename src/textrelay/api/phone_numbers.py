@@ -139,7 +139,6 @@ async def _collection(request: Request, type_name: str | None) -> Response:
             query=page,
             filters=query.pairs(),
             result=result,
-            sid_of=lambda n: n.sid,
             render=lambda n: _typed_json(n, type_name),
         )
     )

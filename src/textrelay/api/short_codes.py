@@ -39,7 +39,6 @@ async def collection(request: Request) -> Response:
             query=page,
             filters=query.pairs(),
             result=result,
-            sid_of=lambda c: c.sid,
             render=short_code_json,
         )
     )

@@ -9,6 +9,7 @@ from importlib import resources
 
 import jinja2
 from starlette.datastructures import FormData
+from starlette.requests import Request
 
 from textrelay.domain.accounts import Account
 from textrelay.domain.dates import iso8601
@@ -73,6 +74,12 @@ def page_of(account: Account, found: Visible) -> str:
     if isinstance(found, PoolSender):
         return f"/console/account#{found.service_sid}"
     return f"/console/account#{found.sid}"
+
+
+def live_template(request: Request, page: str, region: str) -> str:
+    """A live page's template: the whole `page`, or only its changing `region` when the page's
+    script fetches it again with `?partial=1` (static/console.js)."""
+    return region if request.query_params.get("partial") else page
 
 
 def form_text(form: FormData, name: str) -> str:

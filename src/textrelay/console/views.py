@@ -15,7 +15,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from textrelay.console.access import ConsoleAccess
 from textrelay.console.live import change_events
-from textrelay.console.rendering import ConsoleServices, day_of, form_text, page_of, templates
+from textrelay.console.rendering import (
+    ConsoleServices,
+    day_of,
+    form_text,
+    live_template,
+    page_of,
+    templates,
+)
 from textrelay.domain import errors
 from textrelay.domain.accounts import Account
 from textrelay.domain.lifecycle import FINAL_STATUSES
@@ -62,6 +69,14 @@ class Console:
             self._access.remember_csrf_seed(response, seed)
         return response
 
+    def _problem(
+        self, request: Request, status: int, account: Account, title: str, detail: str
+    ) -> Response:
+        """An error, a refusal or a miss, shown as a page."""
+        return self._page(
+            request, "problem.html", status, account=account, title=title, detail=detail
+        )
+
     async def _account(self, request: Request) -> Account | None:
         """The account the console acts as, or None when a login is needed."""
         sid = self._access.session_account(request)
@@ -85,25 +100,14 @@ class Console:
                 form = await request.form()
                 token = form.get("csrf")
                 if not self._access.csrf_valid(request, token if isinstance(token, str) else None):
-                    return self._page(
-                        request,
-                        "problem.html",
-                        403,
-                        account=account,
-                        title="Refused",
-                        detail="The form has expired; reload the page.",
+                    return self._problem(
+                        request, 403, account, "Refused", "The form has expired; reload the page."
                     )
             try:
                 return await handler(request, account)
             except errors.TwilioError as exc:
-                return self._page(
-                    request,
-                    "problem.html",
-                    exc.status if exc.status < 500 else 400,
-                    account=account,
-                    title=f"Error {exc.code}",
-                    detail=exc.message,
-                )
+                status = exc.status if exc.status < 500 else 400
+                return self._problem(request, status, account, f"Error {exc.code}", exc.message)
             finally:
                 await request.close()  # a parsed form's uploads are temporary files
 
@@ -133,7 +137,7 @@ class Console:
         next_url = None
         if more and rows:
             next_url = "/console/?" + urlencode({**kept, "before": str(rows[-1][0])})
-        template = "log_rows.html" if q.get("partial") else "log.html"
+        template = live_template(request, "log.html", "log_rows.html")
         response = self._page(
             request,
             template,
@@ -156,14 +160,8 @@ class Console:
         if text and not is_sid(text):
             # Not a SID: a free-text search of message bodies.
             return RedirectResponse("/console/?" + urlencode({"q": text}), status_code=303)
-        return self._page(
-            request,
-            "problem.html",
-            404,
-            account=account,
-            title="No such resource",
-            detail=f"{text or 'Nothing'} names nothing in account {account.sid}.",
-        )
+        detail = f"{text or 'Nothing'} names nothing in account {account.sid}."
+        return self._problem(request, 404, account, "No such resource", detail)
 
     async def _locate(self, account: Account, text: str) -> str | None:
         """The console page of what a SID names, if this account may see it."""
@@ -180,7 +178,7 @@ class Console:
         media = await self._services.media.of_message(message)
         pending = await self._services.log.pending_job_kinds(message)
         segments = count_segments(message.body)
-        template = "message_body.html" if request.query_params.get("partial") else "message.html"
+        template = live_template(request, "message.html", "message_body.html")
         return self._page(
             request,
             template,
@@ -244,7 +242,7 @@ class Console:
             for m in reversed(thread):
                 if m.direction.value != "inbound":
                     codes += [(c, m) for c in _OTP.findall(m.body)]
-        template = "phone_body.html" if request.query_params.get("partial") else "phone.html"
+        template = live_template(request, "phone.html", "phone_body.html")
         return self._page(
             request,
             template,

@@ -210,6 +210,16 @@ class Job:
         return self.payload
 
 
+@dataclass(frozen=True, slots=True)
+class PendingJob:
+    """A job not yet done, as the control API lists it."""
+
+    message_sid: str | None
+    kind: JobKind
+    parked: bool
+    """Waiting for a step command (manual mode): it does not run by itself."""
+
+
 P = TypeVar("P", Dispatch, CarrierReports, StatusCallback, InboundWebhook, AutoReply)
 
 

@@ -24,6 +24,7 @@ from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.sids import SidType, is_sid, normalize
 from textrelay.services.cache import TtlCache
 from textrelay.services.context import ServiceContext
+from textrelay.services.owned import get_owned
 
 MAIN_ACCOUNT_KEY = "main_account_sid"
 MAX_FRIENDLY_NAME = 64
@@ -283,13 +284,7 @@ class AccountService:
         return CreatedKey(key, secret)
 
     async def get_key(self, account: Account, sid: str) -> ApiKey:
-        if not is_sid(sid, SidType.API_KEY):
-            raise errors.NotFound()
-        async with self._ctx.store.read() as repo:
-            key = await repo.keys.get(normalize(sid))
-        if key is None or key.account_sid != account.sid:
-            raise errors.NotFound()
-        return key
+        return await get_owned(self._ctx, account, sid, lambda repo: repo.keys, SidType.API_KEY)
 
     async def list_keys(self, account: Account, query: PageQuery) -> PageResult[ApiKey]:
         async with self._ctx.store.read() as repo:

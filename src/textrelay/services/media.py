@@ -10,9 +10,10 @@ from textrelay.domain.accounts import Account
 from textrelay.domain.media import MAX_MMS_BYTES, FetchedMedia, Media, MediaFailure
 from textrelay.domain.messages import Message
 from textrelay.domain.paging import PageQuery, PageResult
-from textrelay.domain.sids import SidType, is_sid, normalize
+from textrelay.domain.sids import MESSAGE_SID_TYPES, SidType, is_sid, normalize
 from textrelay.services.context import ServiceContext
 from textrelay.services.errors import service_failure
+from textrelay.services.owned import get_owned
 from textrelay.services.ports import MediaFetcher, MediaStore
 from textrelay.storage import StorageError
 
@@ -114,11 +115,7 @@ class MediaService:
                 await self._store.delete(sid)
 
     async def _message_sid(self, account: Account, message_sid: str) -> str:
-        if not is_sid(message_sid, SidType.MESSAGE, SidType.MMS_MESSAGE):
-            raise errors.NotFound()
-        sid = normalize(message_sid)
-        async with self._ctx.store.read() as repo:
-            message = await repo.messages.get(sid)
-        if message is None or message.account_sid != account.sid:
-            raise errors.NotFound()
-        return sid
+        message = await get_owned(
+            self._ctx, account, message_sid, lambda repo: repo.messages, *MESSAGE_SID_TYPES
+        )
+        return message.sid

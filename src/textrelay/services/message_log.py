@@ -4,13 +4,16 @@ moves when anything shown changes (for pages on other processes' changes)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from textrelay.domain.accounts import Account, ApiKey
 from textrelay.domain.media import Media
 from textrelay.domain.messages import LogFilter, Message
 from textrelay.domain.messaging_services import MessagingServiceResource, PoolSender, ShortCode
 from textrelay.domain.phone_numbers import IncomingPhoneNumber
-from textrelay.domain.sids import is_sid, normalize
+from textrelay.domain.sids import SidType, is_sid, normalize
 from textrelay.services.context import ServiceContext
+from textrelay.services.owned import BySid, find_owned
 from textrelay.storage import Repository
 
 Owned = (
@@ -57,32 +60,25 @@ class MessageLogService:
         if not is_sid(text):
             return None
         sid = normalize(text)
-        async with self._ctx.store.read() as repo:
-            if sid.startswith("AC"):
+        if sid.startswith("AC"):
+            async with self._ctx.store.read() as repo:
                 found = await repo.accounts.get(sid)
-                if found is not None and account.sid in (found.sid, found.owner_account_sid):
-                    return found
-                return None
-            resource = await _fetch(repo, sid)
-        if resource is None or resource.account_sid != account.sid:
+            if found is not None and account.sid in (found.sid, found.owner_account_sid):
+                return found
             return None
-        return resource
+        store = _STORE_OF_PREFIX.get(sid[:2])
+        return None if store is None else await find_owned(self._ctx, account, sid, store)
 
 
-async def _fetch(repo: Repository, sid: str) -> Owned | None:
-    prefix = sid[:2]
-    if prefix in ("SM", "MM"):
-        return await repo.messages.get(sid)
-    if prefix == "ME":
-        return await repo.media.get(sid)
-    if prefix == "PN":
-        return await repo.numbers.get(sid)
-    if prefix == "MG":
-        return await repo.services.get(sid)
-    if prefix == "SC":
-        return await repo.short_codes.get(sid)
-    if prefix == "SK":
-        return await repo.keys.get(sid)
-    if prefix == "AI":
-        return await repo.senders.get(sid)
-    return None
+_STORE_OF_PREFIX: Mapping[str, Callable[[Repository], BySid[Owned]]] = {
+    SidType.MESSAGE: lambda repo: repo.messages,
+    SidType.MMS_MESSAGE: lambda repo: repo.messages,
+    SidType.MEDIA: lambda repo: repo.media,
+    SidType.PHONE_NUMBER: lambda repo: repo.numbers,
+    SidType.MESSAGING_SERVICE: lambda repo: repo.services,
+    SidType.SHORT_CODE: lambda repo: repo.short_codes,
+    SidType.API_KEY: lambda repo: repo.keys,
+    SidType.ALPHA_SENDER: lambda repo: repo.senders,
+}
+"""Where each kind of owned resource is kept, by its SID's prefix (SidType values are
+str: a SID's first two characters look them up)."""

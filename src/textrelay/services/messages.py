@@ -30,13 +30,14 @@ from textrelay.domain.messages import Message, MessageFilter, SendOptions
 from textrelay.domain.messaging_services import MessagingServiceResource, ServiceSettings
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length
-from textrelay.domain.sids import MESSAGE_SID_TYPES, SidType, is_sid, normalize
+from textrelay.domain.sids import MESSAGE_SID_TYPES, SidType, is_sid
 from textrelay.domain.smart_encoding import smart_encode
 from textrelay.domain.statuses import CANCELABLE, IN_FLIGHT, Direction, MessageStatus
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
 from textrelay.services.media import MediaService
 from textrelay.services.messaging_services import MessagingServiceRegistry
+from textrelay.services.owned import get_owned
 from textrelay.services.phone_numbers import PhoneNumberService
 
 MAX_MEDIA = 10
@@ -290,13 +291,9 @@ class MessageService:
     # --- read ------------------------------------------------------------------------------
 
     async def get(self, account: Account, sid: str) -> Message:
-        if not is_sid(sid, *MESSAGE_SID_TYPES):
-            raise errors.NotFound()
-        async with self._ctx.store.read() as repo:
-            message = await repo.messages.get(normalize(sid))
-        if message is None or message.account_sid != account.sid:
-            raise errors.NotFound()
-        return message
+        return await get_owned(
+            self._ctx, account, sid, lambda repo: repo.messages, *MESSAGE_SID_TYPES
+        )
 
     async def list(
         self, account: Account, query: PageQuery, filters: MessageListFilter

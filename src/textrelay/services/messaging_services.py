@@ -6,7 +6,7 @@ service lives in services/messaging.py (create) and services/delivery.py (sender
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +28,7 @@ from textrelay.domain.statuses import MessageStatus
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
 from textrelay.services.errors import WriteConflict
+from textrelay.services.owned import BySid, OwnedT, find_owned, get_owned
 from textrelay.storage import Repository
 
 _SHORT_CODE_LENGTHS = range(3, 9)
@@ -66,6 +67,8 @@ class MessagingServiceRegistry:
 
     async def find(self, account: Account, sid: str) -> MessagingServiceResource | None:
         """The account's service `sid`, or None (another account's service is invisible)."""
+        # services/owned.find_owned's rule, written out: every create naming a
+        # MessagingServiceSid comes through here, and the hot path takes no helper frames.
         if not is_sid(sid, SidType.MESSAGING_SERVICE):
             return None
         async with self._ctx.store.read() as repo:
@@ -124,16 +127,13 @@ class MessagingServiceRegistry:
         self, account: Account, service_sid: str, phone_number_sid: str | None
     ) -> PoolSender:
         service = await self.get(account, service_sid)
-        if not phone_number_sid:
-            raise errors.MissingParameter("PhoneNumberSid")
-        async with self._ctx.store.read() as repo:
-            number = (
-                await repo.numbers.get(normalize(phone_number_sid))
-                if is_sid(phone_number_sid, SidType.PHONE_NUMBER)
-                else None
-            )
-        if number is None or number.account_sid != account.sid:
-            raise errors.SenderNotFound("PhoneNumberSid", phone_number_sid)
+        number = await self._named_sender(
+            account,
+            "PhoneNumberSid",
+            phone_number_sid,
+            SidType.PHONE_NUMBER,
+            lambda repo: repo.numbers,
+        )
         caps = number.capabilities
         capabilities = tuple(
             name for name, on in (("MMS", caps.mms), ("SMS", caps.sms), ("Voice", caps.voice)) if on
@@ -151,16 +151,13 @@ class MessagingServiceRegistry:
         self, account: Account, service_sid: str, short_code_sid: str | None
     ) -> PoolSender:
         service = await self.get(account, service_sid)
-        if not short_code_sid:
-            raise errors.MissingParameter("ShortCodeSid")
-        async with self._ctx.store.read() as repo:
-            code = (
-                await repo.short_codes.get(normalize(short_code_sid))
-                if is_sid(short_code_sid, SidType.SHORT_CODE)
-                else None
-            )
-        if code is None or code.account_sid != account.sid:
-            raise errors.SenderNotFound("ShortCodeSid", short_code_sid)
+        code = await self._named_sender(
+            account,
+            "ShortCodeSid",
+            short_code_sid,
+            SidType.SHORT_CODE,
+            lambda repo: repo.short_codes,
+        )
         return await self._add(
             service,
             SenderKind.SHORT_CODE,
@@ -190,6 +187,22 @@ class MessagingServiceRegistry:
             None,
             ("SMS",),
         )
+
+    async def _named_sender(
+        self,
+        account: Account,
+        parameter: str,
+        sid: str | None,
+        kind: SidType,
+        store: Callable[[Repository], BySid[OwnedT]],
+    ) -> OwnedT:
+        """The account's number or short code whose SID `parameter` gives (20404 if none)."""
+        if not sid:
+            raise errors.MissingParameter(parameter)
+        found = await find_owned(self._ctx, account, sid, store, kind)
+        if found is None:
+            raise errors.SenderNotFound(parameter, sid)
+        return found
 
     async def _add(
         self,
@@ -300,15 +313,9 @@ class MessagingServiceRegistry:
         return code
 
     async def get_short_code(self, account: Account, sid: str) -> ShortCode:
-        async with self._ctx.store.read() as repo:
-            code = (
-                await repo.short_codes.get(normalize(sid))
-                if is_sid(sid, SidType.SHORT_CODE)
-                else None
-            )
-        if code is None or code.account_sid != account.sid:
-            raise errors.NotFound()
-        return code
+        return await get_owned(
+            self._ctx, account, sid, lambda repo: repo.short_codes, SidType.SHORT_CODE
+        )
 
     async def short_code_owner(self, short_code: str) -> str | None:
         async with self._ctx.store.read() as repo:

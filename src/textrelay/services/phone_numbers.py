@@ -14,10 +14,11 @@ from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, friendly_name_for, parse_e164
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.phone_numbers import IncomingPhoneNumber, NumberConfig, NumberType
-from textrelay.domain.sids import SidType, is_sid, normalize
+from textrelay.domain.sids import SidType
 from textrelay.services.cache import TtlCache
 from textrelay.services.context import ServiceContext
 from textrelay.services.errors import WriteConflict
+from textrelay.services.owned import get_owned
 
 _AREA_CODE_TRIES = 20
 
@@ -121,13 +122,9 @@ class PhoneNumberService:
         raise errors.NoNumbersInAreaCode(f"No phone numbers found in area code {area_code}.")
 
     async def get(self, account: Account, sid: str) -> IncomingPhoneNumber:
-        if not is_sid(sid, SidType.PHONE_NUMBER):
-            raise errors.NotFound()
-        async with self._ctx.store.read() as repo:
-            number = await repo.numbers.get(normalize(sid))
-        if number is None or number.account_sid != account.sid:
-            raise errors.NotFound()
-        return number
+        return await get_owned(
+            self._ctx, account, sid, lambda repo: repo.numbers, SidType.PHONE_NUMBER
+        )
 
     async def owner_of(self, e164: str) -> str | None:
         """The SID of the account owning `e164`, if any account does."""

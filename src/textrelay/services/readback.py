@@ -11,6 +11,7 @@ from datetime import datetime
 
 from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, parse_recipient
+from textrelay.domain.jobs import PendingJob
 from textrelay.domain.messages import Message, MessageEvent
 from textrelay.domain.webhooks import RecordedAttempt
 from textrelay.services.context import ServiceContext
@@ -31,14 +32,6 @@ class ReceivedFilter:
         if self.contains is not None and self.contains not in message.body:
             return False
         return self.pattern is None or self.pattern.search(message.body) is not None
-
-
-@dataclass(frozen=True, slots=True)
-class PendingJob:
-    """A job not yet done: its message and its kind (a JobKind value)."""
-
-    message_sid: str | None
-    kind: str
 
 
 class ReadbackService:
@@ -97,15 +90,13 @@ class ReadbackService:
         carrier report parked for a step (manual mode): none left means the pipeline owes the
         message nothing more."""
         async with self._ctx.store.read() as repo:
-            kinds = await repo.jobs.pending_kinds(message.sid)
-        return [PendingJob(message.sid, kind) for kind in kinds]
+            return await repo.jobs.pending_of_message(message.sid)
 
     async def pending_jobs_of_account(self, account: Account) -> list[PendingJob]:
         """`pending_jobs` for every message of the account (not its subaccounts'), oldest
         first."""
         async with self._ctx.store.read() as repo:
-            pending = await repo.jobs.pending_of_account(account.sid)
-        return [PendingJob(sid, kind) for sid, kind in pending]
+            return await repo.jobs.pending_of_account(account.sid)
 
     async def opt_outs(self, account: Account) -> list[tuple[str, str, datetime]]:
         async with self._ctx.store.read() as repo:

@@ -51,8 +51,7 @@ class AccountStore(TableStore):
         if status is not None:
             where.append("status = :status")
             params["status"] = status
-        rows, has_next = await self._page("accounts", where, params, query)
-        return PageResult([_account(r) for r in rows], has_next)
+        return await self._page("accounts", where, params, query, _account)
 
 
 class KeyStore(TableStore):
@@ -83,10 +82,9 @@ class KeyStore(TableStore):
         await self._delete_keeping_anchor("api_keys", key.sid)
 
     async def page(self, account_sid: str, query: PageQuery) -> PageResult[ApiKey]:
-        rows, has_next = await self._page(
-            "api_keys", ["account_sid = :account"], {"account": account_sid}, query
+        return await self._page(
+            "api_keys", ["account_sid = :account"], {"account": account_sid}, query, _key
         )
-        return PageResult([_key(r) for r in rows], has_next)
 
 
 def _account_params(account: Account) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import orjson
 
-from textrelay.domain.jobs import Job, JobKind, JobPayload, payload_from_json
+from textrelay.domain.jobs import Job, JobKind, JobPayload, PendingJob, payload_from_json
 from textrelay.storage.connection import Row
 from textrelay.storage.tables import TableStore
 from textrelay.storage.timestamps import from_us, to_us
@@ -137,15 +137,25 @@ class JobStore(TableStore):
         )
         return [str(row["kind"]) for row in rows]
 
-    async def pending_of_account(self, account_sid: str) -> list[tuple[str | None, str]]:
-        """(message SID, kind) of every job not yet done for the account's messages, oldest
-        first: what a test waits on to know the pipeline is idle."""
+    async def pending_of_message(self, message_sid: str) -> list[PendingJob]:
+        """The message's jobs not yet done, oldest first (claimed ones too)."""
         rows = await self._conn.fetch_all(
-            "SELECT j.message_sid, j.kind FROM jobs j JOIN messages m ON m.seq = j.message_seq "
-            "WHERE m.account_sid = :account ORDER BY j.seq",
+            f"SELECT message_sid, kind, due_at, claim FROM jobs WHERE message_seq = {_SEQ_OF} "
+            "ORDER BY seq",
+            {"sid": message_sid},
+        )
+        return [_pending(row) for row in rows]
+
+    async def pending_of_account(self, account_sid: str) -> list[PendingJob]:
+        """Every job not yet done for the account's messages, oldest first: what a test waits
+        on to know the pipeline is idle."""
+        rows = await self._conn.fetch_all(
+            "SELECT j.message_sid, j.kind, j.due_at, j.claim FROM jobs j "
+            "JOIN messages m ON m.seq = j.message_seq WHERE m.account_sid = :account "
+            "ORDER BY j.seq",
             {"account": account_sid},
         )
-        return [(row["message_sid"], str(row["kind"])) for row in rows]
+        return [_pending(row) for row in rows]
 
     async def next_due_at(self) -> datetime | None:
         """When the next job can be claimed (a callback waiting for an older one of its
@@ -183,3 +193,9 @@ def _job(row: Row, claim: str) -> Job:
         attempts=int(row["attempts"]),
         claim=claim,
     )
+
+
+def _pending(row: Row) -> PendingJob:
+    # Parked: no due time and nobody holding it (a step command takes it).
+    parked = row["due_at"] is None and row["claim"] is None
+    return PendingJob(row["message_sid"], JobKind(row["kind"]), parked)

@@ -40,10 +40,9 @@ class MediaRecordStore(TableStore):
         return [_media(row) for row in rows]
 
     async def page(self, message_sid: str, query: PageQuery) -> PageResult[Media]:
-        rows, more = await self._page(
-            "media", ["message_sid = :message"], {"message": message_sid}, query
+        return await self._page(
+            "media", ["message_sid = :message"], {"message": message_sid}, query, _media
         )
-        return PageResult([_media(r) for r in rows], more)
 
     async def sids_of_account(self, account_sid: str) -> list[str]:
         rows = await self._conn.fetch_all(

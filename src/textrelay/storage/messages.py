@@ -81,8 +81,7 @@ class MessageStore(TableStore):
         if filters.date_sent_until is not None:
             where.append("date_sent < :sent_until")
             params["sent_until"] = to_us(filters.date_sent_until)
-        rows, has_next = await self._page("messages", where, params, query)
-        return PageResult([message_from_row(r) for r in rows], has_next)
+        return await self._page("messages", where, params, query, message_from_row)
 
     # --- status changes --------------------------------------------------------------------
 

@@ -48,10 +48,13 @@ class ServiceStore(TableStore):
     async def page(
         self, account_sid: str, query: PageQuery
     ) -> PageResult[MessagingServiceResource]:
-        rows, more = await self._page(
-            "messaging_services", ["account_sid = :account"], {"account": account_sid}, query
+        return await self._page(
+            "messaging_services",
+            ["account_sid = :account"],
+            {"account": account_sid},
+            query,
+            _service,
         )
-        return PageResult([_service(r) for r in rows], more)
 
     async def delete(self, sid: str) -> None:
         for sql in (
@@ -112,13 +115,13 @@ class SenderStore(TableStore):
     async def page(
         self, service_sid: str, kind: SenderKind, query: PageQuery
     ) -> PageResult[PoolSender]:
-        rows, more = await self._page(
+        return await self._page(
             "service_senders",
             ["service_sid = :service", "kind = :kind"],
             {"service": service_sid, "kind": kind.value},
             query,
+            _pool_sender,
         )
-        return PageResult([_pool_sender(r) for r in rows], more)
 
     async def of_service(self, service_sid: str) -> list[PoolSender]:
         rows = await self._conn.fetch_all(

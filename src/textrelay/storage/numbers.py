@@ -84,8 +84,7 @@ class NumberStore(TableStore):
         if friendly_name is not None:
             where.append("friendly_name = :friendly_name")
             params["friendly_name"] = friendly_name
-        rows, has_next = await self._page("incoming_phone_numbers", where, params, query)
-        return PageResult([_number(r) for r in rows], has_next)
+        return await self._page("incoming_phone_numbers", where, params, query, _number)
 
 
 def _number_params(number: IncomingPhoneNumber) -> dict[str, Any]:

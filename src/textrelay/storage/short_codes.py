@@ -59,8 +59,7 @@ class ShortCodeStore(TableStore):
         if short_code_like is not None:
             where.append("short_code LIKE :pattern")
             params["pattern"] = short_code_like
-        rows, more = await self._page("short_codes", where, params, query)
-        return PageResult([_short_code(r) for r in rows], more)
+        return await self._page("short_codes", where, params, query, _short_code)
 
 
 def _short_code_params(code: ShortCode) -> dict[str, Any]:

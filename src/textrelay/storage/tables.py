@@ -3,10 +3,13 @@ valid."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from textrelay.domain.paging import InvalidPageToken, PageDirection, PageQuery
+from textrelay.domain.paging import InvalidPageToken, PageDirection, PageQuery, PageResult
 from textrelay.storage.connection import Connection, Row
+
+T = TypeVar("T")
 
 
 class Changes:
@@ -32,9 +35,15 @@ class TableStore:
         self._changes = changes
 
     async def _page(
-        self, table: str, where: list[str], params: dict[str, Any], query: PageQuery
-    ) -> tuple[list[Row], bool]:
-        """One page, newest first, seeking from the query's anchor; and whether more follow."""
+        self,
+        table: str,
+        where: list[str],
+        params: dict[str, Any],
+        query: PageQuery,
+        row_to: Callable[[Row], T],
+    ) -> PageResult[T]:
+        """One page, newest first, seeking from the query's anchor, each row made a `T` by
+        `row_to`; and whether more follow."""
         clauses = list(where)
         bound = dict(params, limit=query.page_size + 1)
         order = "DESC"
@@ -56,8 +65,8 @@ class TableStore:
         if backwards:
             rows.reverse()
             # A page reached backwards always has the page it came from after it.
-            return rows, True
-        return rows, more
+            more = True
+        return PageResult([row_to(row) for row in rows], more)
 
     async def _delete_keeping_anchor(self, table: str, sid: str) -> None:
         """Delete a row, remembering its place so a page token naming it stays valid."""
