@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import secrets
 import socket
@@ -17,6 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
+from textrelay.api.connections import ConnectionLimits, http_protocol
 from textrelay.api.context import ApiContext
 from textrelay.api.errors import (
     http_error_handler,
@@ -25,7 +27,7 @@ from textrelay.api.errors import (
 from textrelay.api.front_door import ApiFrontDoor
 from textrelay.api.routes import ROUTES
 from textrelay.carriers.simulator import SimulatorCarrier
-from textrelay.console.access import ConsoleAccess
+from textrelay.console.access import LINK_PARAMETER, ConsoleAccess, is_loopback
 from textrelay.console.rendering import ConsoleServices
 from textrelay.console.routes import console_routes
 from textrelay.console.views import Console
@@ -37,6 +39,7 @@ from textrelay.domain.webhooks import RetryPolicy
 from textrelay.services.accounts import AccountService
 from textrelay.services.callbacks import CallbackService
 from textrelay.services.clock import AdjustableClock
+from textrelay.services.console_sessions import ConsoleSessionService
 from textrelay.services.context import Clock, ServiceContext
 from textrelay.services.delivery import DeliveryService
 from textrelay.services.errors import StorageFailure, service_failure
@@ -154,7 +157,7 @@ def media_directory(settings: Settings) -> str:
 
 def build_runner(settings: Settings, services: Services) -> JobRunner:
     return JobRunner(
-        JobQueue(services.ctx),
+        JobQueue(services.ctx, lease_clock=services.clock.unadjusted),
         {
             JobKind.DISPATCH: services.delivery.dispatch,
             JobKind.CARRIER: services.delivery.carrier_event,
@@ -162,20 +165,26 @@ def build_runner(settings: Settings, services: Services) -> JobRunner:
             JobKind.INBOUND: services.inbound.run_webhook,
             JobKind.AUTO_REPLY: services.inbound.send_auto_reply,
         },
-        RunnerSettings(concurrency=settings.worker_concurrency, lease_s=settings.job_lease_s),
+        RunnerSettings(
+            concurrency=settings.worker_concurrency,
+            webhook_concurrency=settings.webhook_concurrency,
+            webhook_host_concurrency=settings.webhook_host_concurrency,
+            lease_s=settings.job_lease_s,
+        ),
     )
 
 
 async def configure_simulator(settings: Settings, simulator: SimulatorService) -> None:
-    """Apply the simulator settings file and mode given at start, if any."""
+    """Apply the simulator settings file and mode given at start, if any, as the server-wide
+    settings (accounts with settings of their own keep theirs)."""
     if settings.simulator_config is not None:
         try:
             config = read_simulator_file(settings.simulator_config)
         except SettingsError as exc:
             raise SettingsError(f"simulator_config {exc}") from None
-        await simulator.update(config, replace_all=True)
+        await simulator.update(None, config, replace_all=True)
     if settings.simulator_mode is not None:
-        await simulator.update({"mode": settings.simulator_mode})
+        await simulator.update(None, {"mode": settings.simulator_mode})
 
 
 def console_services(services: Services) -> ConsoleServices:
@@ -190,15 +199,26 @@ def console_services(services: Services) -> ConsoleServices:
         media=services.media,
         readback=services.readback,
         simulator=services.simulator,
+        sessions=ConsoleSessionService(services.ctx),
         log=MessageLogService(services.ctx),
         clock=services.clock,
         changes=services.ctx.messages_changed,
     )
 
 
-def build_app(settings: Settings, services: Services, main_account: Account) -> ApiFrontDoor:
+def build_app(
+    settings: Settings,
+    services: Services,
+    main_account: Account,
+    *,
+    console_token: str | None = None,
+) -> ApiFrontDoor:
     access = ConsoleAccess.for_server(
-        settings.host, main_account.auth_token, settings.console_password
+        settings.host,
+        main_account.auth_token,
+        settings.console_password,
+        allowed_hosts=settings.console_allowed_hosts,
+        local_token=console_token,
     )
     app = Starlette(
         routes=[
@@ -248,6 +268,10 @@ class Runtime:
     services: Services
     app: ApiFrontDoor
     main_account: Account
+    main_token_generated: bool = False
+    """Whether this start generated the main account's auth token (`serve` prints it then)."""
+    console_token: str = field(default="", repr=False)
+    """This start's console token (console/access.py): the printed console link carries it."""
     runner: JobRunner | None = None
     _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -255,16 +279,34 @@ class Runtime:
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
         database, services = await open_services(settings, clock)
         try:
-            main = await services.accounts.ensure_main_account(
+            ensured = await services.accounts.ensure_main_account(
                 settings.account_sid, settings.auth_token
             )
         except BaseException:
             await close_services(database, services)
             raise
-        runtime = cls(settings, database, services, build_app(settings, services, main), main)
+        main = ensured.account
+        console_token = secrets.token_urlsafe(24)
+        runtime = cls(
+            settings,
+            database,
+            services,
+            build_app(settings, services, main, console_token=console_token),
+            main,
+            main_token_generated=ensured.token_generated,
+            console_token=console_token,
+        )
         if settings.workers:
             runtime.start_workers()
         return runtime
+
+    def console_url(self, base_url: str) -> str:
+        """The console's link for a person at this machine: on a loopback address it carries
+        this start's token, which signs the browser in as the main account on first visit.
+        Each process of a deployment prints its own; a session begun on one works on all."""
+        if is_loopback(self.settings.host):
+            return f"{base_url}/console/?{LINK_PARAMETER}={self.console_token}"
+        return f"{base_url}/console/"
 
     def start_workers(self) -> None:
         """Run the job runner on this loop until close(); kept referenced and awaited there."""
@@ -277,10 +319,17 @@ class Runtime:
 
         No lifespan: the runtime is built before the server starts and closed after it stops.
         """
+        limits = ConnectionLimits(
+            head_timeout_s=self.settings.header_timeout_s,
+            body_timeout_s=self.settings.body_timeout_s,
+            max_connections=self.settings.max_connections,
+        )
         config = uvicorn.Config(
             self.app,
             loop="none",
-            http="httptools",
+            # httptools, with read deadlines, a connection limit and Twilio-shaped answers to
+            # what never reaches the app (api/connections.py).
+            http=http_protocol(limits),
             lifespan="off",
             access_log=False,
             server_header=False,
@@ -312,6 +361,28 @@ async def open_services(settings: Settings, clock: Clock) -> tuple[Database, Ser
         await database.close()
         raise
     return database, services
+
+
+async def read_main_account(settings: Settings) -> Account | None:
+    """`textrelay credentials`: the main account `serve` uses on this database (the configured
+    SID, else the one generated on first start), or None when there is none yet. Reads only:
+    it neither migrates nor creates a missing SQLite file. StorageFailure if it cannot read."""
+    if _no_sqlite_file(settings.database_url):
+        return None
+    database = await _opened(settings)
+    try:
+        store = Store(database, translate=service_failure)
+        ctx = ServiceContext(store, SidGenerator(random_source(None)), system_clock)
+        return await AccountService(ctx).main_account(settings.account_sid)
+    finally:
+        await database.close()
+
+
+def _no_sqlite_file(database_url: str) -> bool:
+    parsed = parse_database_url(database_url)
+    return parsed.dialect == "sqlite" and (
+        parsed.target == ":memory:" or not os.path.exists(parsed.target)
+    )
 
 
 async def open_migrated_database(settings: Settings) -> Database:

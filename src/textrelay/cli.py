@@ -15,7 +15,13 @@ from typing import Any
 import click
 
 from textrelay import __version__
-from textrelay.app import Runtime, Worker, listening_socket, migrate_database
+from textrelay.app import (
+    Runtime,
+    Worker,
+    listening_socket,
+    migrate_database,
+    read_main_account,
+)
 from textrelay.cli_client import messages, send, simulate, text
 from textrelay.domain.errors import TwilioError
 from textrelay.domain.sids import explain
@@ -26,6 +32,7 @@ from textrelay.settings import (
     SettingsError,
     env_name,
     flag_name,
+    secrets_in_flags,
     unknown_variables,
 )
 
@@ -56,6 +63,12 @@ def _load(overrides: dict[str, Any]) -> Settings:
     for name, likely in unknown_variables(os.environ):
         hint = f" (did you mean {likely}?)" if likely else ""
         click.echo(f"warning: {name} is not a textrelay setting and is ignored{hint}", err=True)
+    for name in secrets_in_flags(overrides):
+        click.echo(
+            f"warning: {flag_name(name)} shows a secret to every user of this machine (ps); "
+            f"set {env_name(name)} instead",
+            err=True,
+        )
     try:
         return Settings.load(overrides)
     except SettingsError as exc:
@@ -111,12 +124,18 @@ async def _serve(settings: Settings) -> None:
         base_url = f"http://{_url_host(host)}:{port}"
         account = runtime.main_account
         click.echo(f"textrelay {__version__} listening on {base_url}")
-        click.echo(f"  console:     {base_url}/console/")
+        click.echo(f"  console:     {runtime.console_url(base_url)}")
         click.echo(f"  database:    {_redacted(settings.database_url)}")
         click.echo(f"  account sid: {account.sid}")
-        click.echo(f"  auth token:  {account.auth_token}")
-        client_call = f'textrelay.client("{base_url}", "{account.sid}", "{account.auth_token}")'
-        click.echo(f"  python:      {client_call}")
+        # The token only when this start generated it: a banner lands in logs, and the
+        # token is the account's password. `textrelay credentials` prints it on request.
+        if runtime.main_token_generated:
+            click.echo(f"  auth token:  {account.auth_token} (new: shown this once)")
+            argument = f'"{account.auth_token}"'
+        else:
+            click.echo("  auth token:  not shown; `textrelay credentials` prints it")
+            argument = 'os.environ["TEXTRELAY_AUTH_TOKEN"]'
+        click.echo(f'  python:      textrelay.client("{base_url}", "{account.sid}", {argument})')
         sys.stdout.flush()
         await runtime.http_server(settings.log_level).serve(sockets=[sock])
     finally:
@@ -129,6 +148,8 @@ WORKER_SETTINGS = (
     "db_pool_size",
     "log_level",
     "worker_concurrency",
+    "webhook_concurrency",
+    "webhook_host_concurrency",
     "job_lease_s",
     "callback_retry",
     "callback_max_attempts",
@@ -208,6 +229,22 @@ def migrate_command(**overrides: Any) -> None:
     except StorageFailure as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
+
+
+@main.command()
+@_setting_options("database_url", "account_sid")
+def credentials(**overrides: Any) -> None:
+    """Print the main account's SID and auth token, which `serve` prints only once."""
+    settings = _load(overrides)
+    try:
+        account = asyncio.run(read_main_account(settings))
+    except StorageFailure as exc:
+        raise click.ClickException(str(exc)) from None
+    if account is None:
+        where = _redacted(settings.database_url)
+        raise click.ClickException(f"no main account in {where} yet: start `textrelay serve`")
+    click.echo(f"account sid: {account.sid}")
+    click.echo(f"auth token:  {account.auth_token}")
 
 
 @main.group()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+from click.core import ParameterSource
 
 from textrelay.control import Control, ControlError, ControlUnavailable
 from textrelay.domain.codes import UNKNOWN_ERROR
@@ -45,6 +46,17 @@ def _failure(exc: ControlError | ControlUnavailable) -> Failure:
     if exc.code is None:
         return Failure(f"error: {exc.message}")  # an answer that is not Twilio's error
     return Failure(f"error {exc.code}: {exc.message}")
+
+
+def _warn_if_flag(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Warn that a secret given as a flag shows in `ps` to every user of the machine."""
+    if param.name and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
+        click.echo(
+            f"warning: {param.opts[0]} shows a secret to every user of this machine (ps); "
+            f"set {param.envvar} instead",
+            err=True,
+        )
+    return value
 
 
 def _connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -80,7 +92,8 @@ def _connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             envvar="TEXTRELAY_AUTH_TOKEN",
             required=True,
             show_envvar=True,
-            help="That account's auth token.",
+            callback=_warn_if_flag,
+            help="That account's auth token (better as the variable: a flag shows in `ps`).",
         ),
     )
     for option in reversed(options):

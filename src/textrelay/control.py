@@ -286,11 +286,13 @@ class Control:
         return code
 
     def advance_clock(self, seconds: float) -> str:
-        """Move the server's "now" forward (server-wide): scheduled messages come due."""
+        """Move the server's "now" forward (server-wide): scheduled messages come due. Only
+        the server's main account may (ControlError 403/20403 for any other)."""
         now: str = self._call("POST", f"{_PREFIX}/Clock", json={"advance_s": seconds})["now"]
         return now
 
-    # --- simulator (server-wide); each call answers with the settings it leaves ----------
+    # --- simulator: this account's settings (its own, else those it inherits; the main
+    # account's are the server-wide default); each call answers with the settings it leaves
 
     def simulator(self) -> dict[str, Any]:
         config: dict[str, Any] = self._call("GET", f"{_PREFIX}/Simulator")

@@ -37,7 +37,10 @@ class TextrelayForTest:
     client: Client
     """The official twilio client, acting as `account`, talking to textrelay."""
     control: Control
-    """Read-back, stepping and simulator settings (textrelay.control.Control)."""
+    """Read-back, stepping and simulator settings (textrelay.control.Control), as `account`:
+    the simulator settings it changes are this test's account's own, so tests sharing a
+    server never see each other's mode or rules. The clock is the server's: only the main
+    account moves it (`server.control().advance_clock(…)`)."""
     _numbers: list[str] = field(default_factory=list)
 
     @property

@@ -33,6 +33,8 @@ class Setting:
     help: str
     parse: Callable[[str], Any]
     default: Any
+    secret: bool = False
+    """A flag would show it to every user of the machine (`ps`): give it as the variable."""
 
 
 def _bool(text: str) -> bool:
@@ -114,6 +116,10 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip().lower() for name in text.split(",") if name.strip())
+
+
 def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return lambda text: None if text == "" else parse(text)
 
@@ -138,6 +144,7 @@ SETTINGS: tuple[Setting, ...] = (
         "The main account's auth token (32 hex). Generated once and kept when unset.",
         _optional(_auth_token),
         None,
+        secret=True,
     ),
     Setting(
         "seed",
@@ -154,6 +161,26 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_body_bytes", "Largest request body accepted (413 above).", _positive, 1_048_576),
     Setting(
+        "header_timeout_s",
+        "Seconds a client has to send a request's line and headers (from connecting, or from "
+        "the request's first byte on a kept-alive connection); then the connection is closed.",
+        _seconds,
+        10.0,
+    ),
+    Setting(
+        "body_timeout_s",
+        "Seconds a client has to send a request's body once its headers are in; then the "
+        "connection is closed.",
+        _seconds,
+        30.0,
+    ),
+    Setting(
+        "max_connections",
+        "Open HTTP connections at most; one more is answered 429 (20429) and closed.",
+        _positive,
+        500,
+    ),
+    Setting(
         "sqlite_synchronous",
         "SQLite durability: normal survives a process crash, full also a power loss.",
         _synchronous,
@@ -167,12 +194,31 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
         True,
     ),
-    Setting("worker_concurrency", "Jobs one worker runs at once.", _positive, 64),
+    Setting(
+        "worker_concurrency",
+        "Delivery jobs (dispatch, carrier reports, auto-replies) one worker runs at once.",
+        _positive,
+        64,
+    ),
+    Setting(
+        "webhook_concurrency",
+        "Webhook jobs (status callbacks, inbound webhooks) one worker runs at once (keep it "
+        "below the webhook transport's 100 connections).",
+        _positive,
+        96,
+    ),
+    Setting(
+        "webhook_host_concurrency",
+        "Webhook jobs to one host:port one worker runs at once (a slow receiver's share).",
+        _positive,
+        48,
+    ),
     Setting(
         "job_lease_s",
-        "Seconds a worker holds a job before another may take it (outlast a 15 s webhook).",
+        "Seconds a claimed job stays with a worker that stopped renewing it (renewed every "
+        "third of that while it runs): how soon a dead worker's jobs run again.",
         _seconds,
-        60.0,
+        15.0,
     ),
     Setting(
         "callback_retry",
@@ -210,6 +256,14 @@ SETTINGS: tuple[Setting, ...] = (
         "An admin password for the web console (it asks for a login off loopback).",
         _optional(str),
         None,
+        secret=True,
+    ),
+    Setting(
+        "console_allowed_hosts",
+        "Host names the web console answers to, comma-separated, besides loopback names and "
+        "`host` (DNS rebinding: other Host headers get 403); * for any.",
+        _names,
+        (),
     ),
     Setting(
         "media_dir",
@@ -243,18 +297,24 @@ class Settings:
     seed: int | None = None
     auto_provision_senders: bool = False
     max_body_bytes: int = 1_048_576
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections: int = 500
     sqlite_synchronous: str = "NORMAL"
     db_pool_size: int = 10
     log_level: str = "info"
     workers: bool = True
     worker_concurrency: int = 64
-    job_lease_s: float = 60.0
+    webhook_concurrency: int = 96
+    webhook_host_concurrency: int = 48
+    job_lease_s: float = 15.0
     callback_retry: str = "twilio"
     callback_max_attempts: int = 8
     callback_retry_base_s: float = 1.0
     schedule_min_ahead_s: int = 900
     schedule_max_ahead_s: int = 3_024_000
     console_password: str | None = None
+    console_allowed_hosts: tuple[str, ...] = ()
     media_dir: str | None = None
     simulator_config: str | None = None
     simulator_mode: str | None = None
@@ -306,6 +366,25 @@ def unknown_variables(environ: Mapping[str, str]) -> list[tuple[str, str | None]
 def _likely(misspelt: str, known: set[str]) -> str | None:
     matches = get_close_matches(misspelt, sorted(known), n=1, cutoff=0.75)
     return ENV_PREFIX + matches[0] if matches else None
+
+
+def secrets_in_flags(overrides: Mapping[str, Any]) -> list[str]:
+    """The settings among `overrides` (None means "not given") that carry a secret: a secret
+    setting, or a database URL with a password. Any user of the machine can read a process's
+    command line (`ps`); its environment, only its owner and root."""
+    return [
+        setting.name
+        for setting in SETTINGS
+        if overrides.get(setting.name) is not None
+        and (setting.secret or _url_with_password(setting, overrides[setting.name]))
+    ]
+
+
+def _url_with_password(setting: Setting, value: Any) -> bool:
+    if setting.name != "database_url" or not str(value).startswith(("postgresql:", "postgres:")):
+        return False
+    credentials = str(value).split("://", 1)[-1].rpartition("@")[0]
+    return ":" in credentials
 
 
 def env_name(name: str) -> str:

@@ -102,6 +102,14 @@ class TextrelayServer:
         assert self.runtime is not None, "server not started"
         return self.runtime.main_account
 
+    @property
+    def console_url(self) -> str:
+        """The console's link as `serve` prints it: on loopback it carries this start's token,
+        so opening it signs a browser (or an httpx client keeping cookies) in as the main
+        account."""
+        assert self.runtime is not None, "server not started"
+        return self.runtime.console_url(self.base_url)
+
     def call(self, make: Callable[[Runtime], Awaitable[T]], timeout_s: float = 30.0) -> T:
         """Run `make(runtime)` on the server's loop and return its result."""
         assert self._loop is not None, "server not started"
@@ -135,6 +143,8 @@ class TextrelayServer:
         )
 
     def control(self, account: Account | None = None) -> Control:
-        """A client of the control API (read-back, step, simulator) acting as `account`."""
+        """A client of the control API (read-back, step, simulator) acting as `account`; the
+        main account's is the one that changes the server-wide simulator settings and moves
+        the clock."""
         account = account or self.main_account
         return Control(self.base_url, account.sid, account.auth_token)

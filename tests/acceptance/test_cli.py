@@ -34,9 +34,20 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _credentials(db: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*TEXTRELAY, "credentials", "--database-url", f"sqlite:///{db}"],
+        capture_output=True,
+        text=True,
+        env=_env(**env),
+        timeout=30,
+    )
+
+
 @contextmanager
 def serving(db: Path, *args: str, **env: str) -> Iterator[Started]:
-    """`textrelay serve` on a free port, until its banner names the account."""
+    """`textrelay serve` on a free port, until its banner names the account; the credentials
+    as `textrelay credentials` prints them (the banner shows the token only when new)."""
     command = [*TEXTRELAY, "serve", "--port", "0", "--database-url", f"sqlite:///{db}", *args]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(**env)
@@ -53,18 +64,20 @@ def serving(db: Path, *args: str, **env: str) -> Iterator[Started]:
         # Until the banner's last line, or the end of the output (the process died).
         eventually(
             next_line,
-            until=lambda line: not line or "auth token:" in line,
+            until=lambda line: not line or "python:" in line,
             timeout_s=START_TIMEOUT_S,
             interval_s=0,
-            what="the banner's auth token line",
+            what="the banner's python line",
         )
         output = "".join(lines)
         base = re.search(r"listening on (http://\S+)", output)
-        sid = re.search(r"account sid: (AC[0-9a-f]{32})", output)
-        token = re.search(r"auth token:\s+([0-9a-f]{32})", output)
         assert base, output
-        assert sid, output
-        assert token, output
+        printed = _credentials(db, **env).stdout
+        sid = re.search(r"account sid: (AC[0-9a-f]{32})", printed)
+        token = re.search(r"auth token:\s+([0-9a-f]{32})", printed)
+        assert sid, printed
+        assert token, printed
+        assert f"account sid: {sid.group(1)}" in output
         yield Started(base.group(1), sid.group(1), token.group(1), output)
     finally:
         process.terminate()
@@ -89,6 +102,82 @@ def test_generated_main_account_is_kept_across_restarts(tmp_path: Path) -> None:
         pass
 
     assert (second.account_sid, second.auth_token) == (first.account_sid, first.auth_token)
+
+
+def test_the_banner_shows_the_auth_token_once_when_it_is_generated(tmp_path: Path) -> None:
+    with serving(tmp_path / "once.db") as first:
+        pass
+    with serving(tmp_path / "once.db") as second:
+        pass
+
+    token = first.auth_token
+    assert f"auth token:  {token} (new: shown this once)" in first.output
+    assert f'"{first.account_sid}", "{token}")' in first.output
+    assert token not in second.output
+    assert "auth token:  not shown; `textrelay credentials` prints it" in second.output
+    assert f'"{first.account_sid}", os.environ["TEXTRELAY_AUTH_TOKEN"])' in second.output
+
+
+def test_a_token_from_the_environment_is_never_printed_by_serve(tmp_path: Path) -> None:
+    token = "3" * 32
+    with serving(tmp_path / "env.db", TEXTRELAY_AUTH_TOKEN=token) as started:
+        pass
+
+    assert started.auth_token == token
+    assert token not in started.output
+
+
+def test_credentials_prints_the_main_account_and_creates_nothing(tmp_path: Path) -> None:
+    missing = _credentials(tmp_path / "none.db")
+    with serving(tmp_path / "cred.db") as started:
+        pass
+    printed = _credentials(tmp_path / "cred.db")
+
+    assert missing.returncode == 1
+    assert "no main account in sqlite:///" in missing.stderr
+    assert not (tmp_path / "none.db").exists()
+    assert printed.returncode == 0
+    assert printed.stdout.splitlines() == [
+        f"account sid: {started.account_sid}",
+        f"auth token:  {started.auth_token}",
+    ]
+
+
+def test_a_secret_given_as_a_flag_is_warned_about(tmp_path: Path) -> None:
+    token = "4" * 32
+    with serving(
+        tmp_path / "flag.db", "--auth-token", token, "--console-password", "hunter2"
+    ) as started:
+        pass
+    client = subprocess.run(
+        [*TEXTRELAY, "messages", "--url", "http://127.0.0.1:1", "--auth-token", token],
+        capture_output=True,
+        text=True,
+        env=_env(TEXTRELAY_ACCOUNT_SID="AC" + "5" * 32),
+        timeout=30,
+    )
+    from_variable = subprocess.run(
+        [*TEXTRELAY, "messages", "--url", "http://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        env=_env(TEXTRELAY_ACCOUNT_SID="AC" + "5" * 32, TEXTRELAY_AUTH_TOKEN=token),
+        timeout=30,
+    )
+
+    assert started.auth_token == token
+    for flag, variable in [
+        ("--auth-token", "TEXTRELAY_AUTH_TOKEN"),
+        ("--console-password", "TEXTRELAY_CONSOLE_PASSWORD"),
+    ]:
+        assert (
+            f"warning: {flag} shows a secret to every user of this machine (ps); "
+            f"set {variable} instead"
+        ) in started.output
+    assert (
+        "warning: --auth-token shows a secret to every user of this machine (ps); "
+        "set TEXTRELAY_AUTH_TOKEN instead"
+    ) in client.stderr
+    assert "warning:" not in from_variable.stderr
 
 
 def test_environment_fixes_the_main_account(tmp_path: Path) -> None:

@@ -575,3 +575,127 @@ def test_pending_jobs_are_the_callers_own(
     assert [job["message_sid"] for job in subs] == [messages["sub"]]
     assert (not_its_message.value.status, not_its_message.value.code) == (404, 20404)
     assert (on_parent.status_code, on_parent.json()["code"]) == (401, 20003)
+
+
+# --- simulator settings per account (issue 12 #3) ---------------------------------------------
+
+
+def _subaccount(server: TextrelayServer, parent: Client, name: str) -> tuple[Client, Control]:
+    sub = parent.api.v2010.accounts.create(friendly_name=name)
+    return (
+        make_client(server.base_url, sub.sid, sub.auth_token),
+        Control(server.base_url, sub.sid, sub.auth_token),
+    )
+
+
+def _send(client: Client, body: str = "hi") -> str:
+    number = client.incoming_phone_numbers.create(area_code="415").phone_number
+    sid: str = client.messages.create(to="+14155550177", from_=number, body=body).sid
+    return sid
+
+
+def _outcome(client: Client, control: Control, sid: str) -> tuple[str, int | None]:
+    return control.wait_until_final(sid), client.messages(sid).fetch().error_code
+
+
+def test_a_subaccounts_rules_and_mode_change_only_its_own_messages(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    server = isolated_server()
+    main = server.client()
+    sub_a, control_a = _subaccount(server, main, "A")
+    sub_b, control_b = _subaccount(server, main, "B")
+    with server.control() as control, control_a, control_b:
+        control_a.add_rule(to_regex=".", outcome="failed", error_code=30007)
+        failed_a = _outcome(sub_a, control_a, _send(sub_a))
+        after_rule = [
+            _outcome(main, control, _send(main)),
+            _outcome(sub_b, control_b, _send(sub_b)),
+        ]
+        control_a.configure_simulator(mode="manual")
+        after_mode = [
+            _outcome(main, control, _send(main)),
+            _outcome(sub_b, control_b, _send(sub_b)),
+        ]
+        settings = [c.simulator() for c in (control, control_a, control_b)]
+
+    assert failed_a == ("failed", 30007)
+    assert after_rule == after_mode == [("delivered", None), ("delivered", None)]
+    assert [(s["mode"], len(s["rules"])) for s in settings] == [
+        ("immediate", 0),
+        ("manual", 1),
+        ("immediate", 0),
+    ]
+
+
+def test_an_account_without_settings_of_its_own_inherits_its_parents(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    server = isolated_server()
+    main = server.client()
+    sub, sub_control = _subaccount(server, main, "inherits")
+    # Another top-level account (the pytest plugin's per-test kind) with a subaccount.
+    tenant = server.new_account("tenant")
+    tenant_client = server.client(tenant)
+    tenant_sub, tenant_sub_control = _subaccount(server, tenant_client, "tenant's sub")
+    with (
+        server.control() as control,
+        server.control(tenant) as tenant_control,
+        sub_control,
+        tenant_sub_control,
+    ):
+        # The tenant's first change copies what it inherits: the server-wide settings.
+        tenant_control.add_rule(body_regex="^TENANT", outcome="failed", error_code=30005)
+        control.add_rule(body_regex="^MAIN", outcome="undelivered", error_code=30003)
+        outcomes = {
+            "sub of main": _outcome(sub, sub_control, _send(sub, "MAIN")),
+            "tenant": _outcome(tenant_client, tenant_control, _send(tenant_client, "MAIN")),
+            "tenant's sub": _outcome(tenant_sub, tenant_sub_control, _send(tenant_sub, "TENANT")),
+            "main": _outcome(main, control, _send(main, "TENANT")),
+        }
+        # Its first change starts from what it inherited; then the settings are its own.
+        copied = sub_control.configure_simulator(delivery_delay_ms=10)
+        control.clear_rules()
+        kept = sub_control.simulator()
+        forgotten = httpx.delete(
+            f"{server.base_url}/textrelay/v1/Accounts/{sub_control.account_sid}/Simulator",
+            auth=(server.main_account.sid, server.main_account.auth_token),
+        )
+
+    assert outcomes == {
+        "sub of main": ("undelivered", 30003),
+        "tenant": ("delivered", None),
+        "tenant's sub": ("failed", 30005),
+        "main": ("delivered", None),
+    }
+    assert [r["body_regex"] for r in copied["rules"]] == ["^MAIN"]
+    assert kept == copied
+    assert forgotten.status_code == 200, forgotten.text
+    assert (forgotten.json()["rules"], forgotten.json()["delivery_delay_ms"]) == ([], 3000)
+
+
+def test_only_the_main_account_moves_the_clock(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    server = isolated_server()
+    sub = server.client().api.v2010.accounts.create(friendly_name="clock")
+    tenant = server.new_account("tenant")
+    refused = []
+    with (
+        server.control() as control,
+        server.control(tenant) as tenant_control,
+        Control(server.base_url, sub.sid, sub.auth_token) as sub_control,
+    ):
+        for other in (sub_control, tenant_control):
+            with pytest.raises(ControlError) as error:
+                other.advance_clock(61)
+            refused.append((error.value.status, error.value.code, error.value.message))
+        read_by_sub = httpx.get(
+            f"{server.base_url}/textrelay/v1/Clock", auth=(sub.sid, sub.auth_token)
+        ).json()
+        moved = control.advance_clock(61)
+
+    assert [(status, code) for status, code, _ in refused] == [(403, 20403)] * 2
+    assert "main account" in refused[0][2]
+    assert read_by_sub["offset_s"] == 0
+    assert moved > read_by_sub["now"]

@@ -5,6 +5,9 @@ Raw requests (httpx), since the official client never sends most of these.
 
 from __future__ import annotations
 
+import json
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -300,3 +303,67 @@ def test_out_of_range_create_values_are_400(
     response = http.post(messages(account), data=data)
 
     assert response.status_code == 400, response.text
+
+
+# --- bytes that are not HTTP: refused below ASGI, still in Twilio's shape (issue 12 #12) -----
+
+
+def raw_exchange(server: TextrelayServer, *chunks: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send `chunks` on a new connection, one write each; the answer's status, headers and
+    body, read until the server closes the connection."""
+    port = int(server.base_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for chunk in chunks:
+            sock.sendall(chunk)
+            time.sleep(0.05)
+        answer = b""
+        while data := sock.recv(65536):
+            answer += data
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines)
+    return int(status_line.split(" ")[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("chunks", "status", "code"),
+    [
+        pytest.param([b"GET /2010-04-01/\xff HTTP/1.1\r\nHost: x\r\n\r\n"], 400, 20001, id="0xff"),
+        pytest.param([b"GET /2010-04-01/\x00 HTTP/1.1\r\nHost: x\r\n\r\n"], 400, 20001, id="nul"),
+        pytest.param([b"GET / HTTP/1.1\r\nA\x00b: c\r\n\r\n"], 400, 20001, id="nul-in-a-header"),
+        pytest.param([b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"], 400, 20001, id="length"),
+        pytest.param([b"GET / HTTP/7.0\r\n\r\n"], 400, 20001, id="version"),
+        pytest.param([b"GARBAGE\r\n\r\n"], 400, 20001, id="not-a-request-line"),
+        pytest.param([b"FOO /2010-04-01/Accounts.json HTTP/1.1\r\n\r\n"], 405, 20004, id="FOO"),
+        pytest.param([b"F", b"OO", b" / HTTP/1.1\r\n\r\n"], 405, 20004, id="FOO-in-pieces"),
+    ],
+)
+def test_malformed_http_is_answered_in_twilios_shape(
+    server: TextrelayServer, chunks: list[bytes], status: int, code: int
+) -> None:
+    answered, headers, body = raw_exchange(server, *chunks)
+
+    assert answered == status, body
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    assert headers["connection"] == "close"
+    assert int(headers["content-length"]) == len(body)
+    error = json.loads(body)
+    assert error == {
+        "code": code,
+        "message": error["message"],
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+    assert error["message"]
+
+
+def test_a_request_after_a_malformed_one_is_served(
+    server: TextrelayServer, account: Account
+) -> None:
+    raw_exchange(server, b"FOO / HTTP/1.1\r\n\r\n")
+
+    response = httpx.get(
+        server.base_url + messages(account), auth=(account.sid, account.auth_token), timeout=10
+    )
+
+    assert response.status_code == 200

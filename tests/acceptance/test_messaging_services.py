@@ -97,6 +97,47 @@ def test_bad_service_parameters_are_refused(
     assert _error(lambda: client.messaging.v1.services.create(**kwargs)) == expected
 
 
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("InboundRequestUrl", "javascript:alert(1)"),
+        ("FallbackUrl", "ftp://example.com/sms"),
+        ("StatusCallback", "file:///etc/passwd"),
+        ("StatusCallback", "https://"),
+    ],
+)
+def test_service_urls_are_checked_like_a_numbers_sms_url(
+    server: TextrelayServer, account: Account, client: Client, name: str, url: str
+) -> None:
+    # The same check, status, code and message as IncomingPhoneNumbers' SmsUrl (issue 12 #9).
+    auth = (account.sid, account.auth_token)
+    existing = client.messaging.v1.services.create(friendly_name="kept")
+    created = httpx.post(
+        f"{server.base_url}/v1/Services", data={"FriendlyName": "x", name: url}, auth=auth
+    )
+    updated = httpx.post(
+        f"{server.base_url}/v1/Services/{existing.sid}", data={name: url}, auth=auth
+    )
+
+    for response in (created, updated):
+        assert (response.status_code, response.json()["code"]) == (400, 20001), response.text
+        assert response.json()["message"] == f"{name} '{url}' is not a valid URL"
+    assert [s.sid for s in client.messaging.v1.services.list()] == [existing.sid]
+    assert client.messaging.v1.services(existing.sid).fetch().inbound_request_url is None
+
+
+def test_a_short_codes_urls_are_checked_like_a_numbers_sms_url(
+    server: TextrelayServer, client: Client, account: Account
+) -> None:
+    sid = _provision_short_code(server, account, "40405")
+    code = client.short_codes(sid)
+
+    assert _error(lambda: code.update(sms_url="javascript:alert(1)")) == (400, 20001)
+    assert _error(lambda: code.update(sms_fallback_url="file:///x")) == (400, 20001)
+    assert code.fetch().sms_url is None
+    assert code.update(sms_url="https://example.com/sms").sms_url == "https://example.com/sms"
+
+
 def test_friendly_name_is_required(server: TextrelayServer, account: Account) -> None:
     response = httpx.post(
         f"{server.base_url}/v1/Services", data={}, auth=(account.sid, account.auth_token)

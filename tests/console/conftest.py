@@ -102,17 +102,22 @@ def start_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ser
 @pytest.fixture
 def open_console(browser: Browser, start_server: ServerFactory) -> Iterator[PageFactory]:
     """Open a page in a new browser context on a server's console (base URL set, so
-    `page.goto("/console/")` works); keyword arguments are context options (viewport,
-    color_scheme). Depends on `start_server` so that pages close before their servers stop:
-    an open event stream would otherwise hold a server's shutdown up."""
+    `page.goto("/console/")` works), signed in through the console link unless
+    `signed_in=False`; other keyword arguments are context options (viewport, color_scheme).
+    Depends on `start_server` so that pages close before their servers stop: an open event
+    stream would otherwise hold a server's shutdown up."""
     contexts: list[BrowserContext] = []
 
-    def open_page(server: TextrelayServer, **options: Any) -> Page:
+    def open_page(server: TextrelayServer, *, signed_in: bool = True, **options: Any) -> Page:
         options.setdefault("viewport", {"width": 1280, "height": 800})
         context = browser.new_context(base_url=server.base_url, **options)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        if signed_in:
+            # The console link `serve` prints: on loopback its token signs the browser in.
+            page.goto(server.console_url)
+        return page
 
     try:
         yield open_page

@@ -216,7 +216,7 @@ def test_off_loopback_the_console_asks_for_a_login_and_checks_its_forms(
 ) -> None:
     server = start_server(host="0.0.0.0")
     main = server.main_account
-    page = open_console(server)
+    page = open_console(server, signed_in=False)
 
     page.goto("/console/")
     expect(page).to_have_url(re.compile(r"/console/login\?next=%2Fconsole%2F$"))
@@ -246,6 +246,54 @@ def test_off_loopback_the_console_asks_for_a_login_and_checks_its_forms(
     no_token = page.request.post("/console/reset", form={"confirm": "yes"}, max_redirects=0)
     assert no_token.status == 403
     assert server.client().api.account.keys.list() == []
+
+
+def test_on_loopback_the_printed_link_signs_in_and_logging_out_ends_it(
+    start_server: ServerFactory, open_console: PageFactory
+) -> None:
+    server = start_server()
+    main = server.main_account
+    page = open_console(server, signed_in=False)
+
+    # Any page of this host, without the link, is not trusted (issue 12, defect 1).
+    page.goto("/console/account")
+    expect(page).to_have_url(re.compile(r"/console/login\?next=%2Fconsole%2Faccount$"))
+    expect(page.locator("main")).to_contain_text("Open the console link textrelay printed")
+
+    page.goto(server.console_url)
+    expect(page).to_have_url(re.compile(r"/console/$"))  # the token is gone from the address
+    expect(page.locator(".who")).to_contain_text(main.sid)
+    session = next(c["value"] for c in page.context.cookies() if c["name"] == "tr_console")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/console/login$"))
+    # The old cookie, put back, no longer signs anyone in (defect 7).
+    page.context.add_cookies([{"name": "tr_console", "value": session, "url": server.base_url}])
+    page.goto("/console/")
+    expect(page).to_have_url(re.compile(r"/console/login\?next=%2Fconsole%2F$"))
+
+
+def test_failed_logins_are_throttled_with_a_message(
+    start_server: ServerFactory, open_console: PageFactory
+) -> None:
+    server = start_server(host="0.0.0.0")
+    main = server.main_account
+    page = open_console(server, signed_in=False)
+    page.goto("/console/login")
+
+    for n in range(11):
+        page.locator("#username").fill(main.sid)
+        page.locator("#password").fill(f"guess-{n}")
+        with page.expect_response(re.compile(r"/console/login$")) as answered:
+            page.get_by_role("button", name="Log in").click()
+    assert answered.value.status == 429
+    assert 0 < int(answered.value.headers["retry-after"]) <= 60
+    expect(page.get_by_role("alert")).to_contain_text("Too many failed logins")
+
+    page.locator("#username").fill(main.sid)
+    page.locator("#password").fill(main.auth_token)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Too many failed logins")
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

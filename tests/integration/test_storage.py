@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Coroutine, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
+import orjson
 import pytest
 
 from tests.conftest import POSTGRES_URL, DatabaseUnderTest
@@ -16,7 +18,11 @@ from textrelay.domain.accounts import Account, AccountStatus, AccountType
 from textrelay.domain.jobs import JobKind, StatusCallback
 from textrelay.domain.messages import Message, MessageFilter, SendOptions
 from textrelay.domain.paging import InvalidPageToken, PageAnchor, PageDirection, PageQuery
+from textrelay.domain.sids import SidGenerator
 from textrelay.domain.statuses import Direction, MessageStatus
+from textrelay.services.accounts import MAIN_ACCOUNT_KEY
+from textrelay.services.context import ServiceContext
+from textrelay.services.simulator import SimulatorService
 from textrelay.storage import Database, IntegrityConflict, Store, migrate, open_database
 from textrelay.storage.migrations import available
 
@@ -347,3 +353,100 @@ def test_a_failing_transaction_leaves_its_concurrent_neighbours_committed(
     assert outcomes.count("refused") == 1
     assert found == accounts
     assert leftover is None
+
+
+# --- simulator settings per account (issue 12 #3) ---------------------------------------------
+
+
+def test_an_accounts_simulator_settings_round_trip_and_are_forgotten(store: LoopStore) -> None:
+    account, other = _account(), _account("AC" + "b" * 32)
+
+    async def scenario() -> tuple[dict[str, str], dict[str, str], bool, dict[str, str]]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(account)
+            await repo.accounts.insert(other)
+            await repo.simulator_settings.set(account.sid, '{"mode": "timed"}', at=NOW)
+            await repo.simulator_settings.set(account.sid, '{"mode": "manual"}', at=NOW)
+        async with store.read() as repo:
+            both = await repo.simulator_settings.get_many([account.sid, other.sid])
+        async with store.transaction() as repo:
+            await repo.simulator_settings.set(other.sid, "{}", at=NOW)
+            forgotten = await repo.simulator_settings.delete(account.sid)
+        async with store.read() as repo:
+            after = await repo.simulator_settings.get_many([account.sid, other.sid])
+            none = await repo.simulator_settings.get_many([])
+        return both, after, forgotten, none
+
+    both, after, forgotten, none = on(store, scenario())
+
+    assert both == {account.sid: '{"mode": "manual"}'}
+    assert forgotten is True
+    assert after == {other.sid: "{}"}
+    assert none == {}
+
+
+def test_a_subaccount_sees_its_parents_change_at_once_through_the_cache(store: LoopStore) -> None:
+    """The carrier reads an account's settings on every dispatch, from a cache: a change made
+    through this process reaches every account that inherits it at once."""
+    main, tenant = _account(), _account("AC" + "b" * 32)
+    sub = replace(_account("AC" + "c" * 32), owner_account_sid=tenant.sid)
+    service = SimulatorService(ServiceContext(store, SidGenerator(secrets.token_bytes), _now))
+
+    async def scenario() -> list[tuple[str, str, str]]:
+        async with store.transaction() as repo:
+            for account in (main, tenant, sub):
+                await repo.accounts.insert(account)
+            await repo.meta.set(MAIN_ACCOUNT_KEY, main.sid)
+
+        async def modes() -> tuple[str, str, str]:
+            configs = [await service.config(a.sid) for a in (main, tenant, sub)]
+            return configs[0].mode.value, configs[1].mode.value, configs[2].mode.value
+
+        seen = [await modes()]
+        await service.update(main, {"mode": "timed"})  # the server-wide default
+        seen.append(await modes())
+        await service.update(tenant, {"mode": "manual"})
+        seen.append(await modes())
+        await service.update(sub, {"mode": "immediate"})
+        await service.update(tenant, {"mode": "timed"})
+        seen.append(await modes())
+        await service.forget(sub)
+        await service.forget(main)
+        seen.append(await modes())
+        return seen
+
+    assert on(store, scenario()) == [
+        ("immediate", "immediate", "immediate"),
+        ("timed", "timed", "timed"),
+        ("timed", "manual", "manual"),
+        ("timed", "timed", "immediate"),
+        ("immediate", "timed", "timed"),
+    ]
+
+
+def test_a_stored_rule_that_no_longer_loads_is_left_out(store: LoopStore) -> None:
+    """Settings saved by a release that matched with Python's `re` may hold a pattern RE2
+    refuses: the other rules and settings still apply, instead of every read failing."""
+    main = _account()
+    service = SimulatorService(ServiceContext(store, SidGenerator(secrets.token_bytes), _now))
+    stored = {
+        "mode": "timed",
+        "rules": [
+            {"body_regex": "(?<=x)y", "outcome": "failed", "error_code": 30007},
+            {"to_prefix": "+1555", "outcome": "undelivered", "error_code": 30003},
+        ],
+    }
+
+    async def scenario() -> tuple[str, list[str | None]]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(main)
+            await repo.meta.set(MAIN_ACCOUNT_KEY, main.sid)
+            await repo.meta.set("simulator", orjson.dumps(stored).decode())
+        config = await service.config(main.sid)
+        return config.mode.value, [rule.to_prefix for rule in config.rules]
+
+    assert on(store, scenario()) == ("timed", ["+1555"])
+
+
+def _now() -> datetime:
+    return NOW

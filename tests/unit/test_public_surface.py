@@ -35,11 +35,20 @@ SETTINGS = [
     ("seed", "TEXTRELAY_SEED", "--seed"),
     ("auto_provision_senders", "TEXTRELAY_AUTO_PROVISION_SENDERS", "--auto-provision-senders"),
     ("max_body_bytes", "TEXTRELAY_MAX_BODY_BYTES", "--max-body-bytes"),
+    ("header_timeout_s", "TEXTRELAY_HEADER_TIMEOUT_S", "--header-timeout-s"),
+    ("body_timeout_s", "TEXTRELAY_BODY_TIMEOUT_S", "--body-timeout-s"),
+    ("max_connections", "TEXTRELAY_MAX_CONNECTIONS", "--max-connections"),
     ("sqlite_synchronous", "TEXTRELAY_SQLITE_SYNCHRONOUS", "--sqlite-synchronous"),
     ("db_pool_size", "TEXTRELAY_DB_POOL_SIZE", "--db-pool-size"),
     ("log_level", "TEXTRELAY_LOG_LEVEL", "--log-level"),
     ("workers", "TEXTRELAY_WORKERS", "--workers"),
     ("worker_concurrency", "TEXTRELAY_WORKER_CONCURRENCY", "--worker-concurrency"),
+    ("webhook_concurrency", "TEXTRELAY_WEBHOOK_CONCURRENCY", "--webhook-concurrency"),
+    (
+        "webhook_host_concurrency",
+        "TEXTRELAY_WEBHOOK_HOST_CONCURRENCY",
+        "--webhook-host-concurrency",
+    ),
     ("job_lease_s", "TEXTRELAY_JOB_LEASE_S", "--job-lease-s"),
     ("callback_retry", "TEXTRELAY_CALLBACK_RETRY", "--callback-retry"),
     ("callback_max_attempts", "TEXTRELAY_CALLBACK_MAX_ATTEMPTS", "--callback-max-attempts"),
@@ -47,6 +56,7 @@ SETTINGS = [
     ("schedule_min_ahead_s", "TEXTRELAY_SCHEDULE_MIN_AHEAD_S", "--schedule-min-ahead-s"),
     ("schedule_max_ahead_s", "TEXTRELAY_SCHEDULE_MAX_AHEAD_S", "--schedule-max-ahead-s"),
     ("console_password", "TEXTRELAY_CONSOLE_PASSWORD", "--console-password"),
+    ("console_allowed_hosts", "TEXTRELAY_CONSOLE_ALLOWED_HOSTS", "--console-allowed-hosts"),
     ("media_dir", "TEXTRELAY_MEDIA_DIR", "--media-dir"),
     ("simulator_config", "TEXTRELAY_SIMULATOR_CONFIG", "--simulator-config"),
     ("simulator_mode", "TEXTRELAY_SIMULATOR_MODE", "--simulator-mode"),
@@ -76,6 +86,7 @@ def _command_paths(group: click.Group, prefix: str = "") -> Iterator[str]:
 
 def test_the_cli_commands() -> None:
     assert sorted(_command_paths(main)) == [
+        "credentials",
         "messages",
         "migrate",
         "send",

@@ -17,6 +17,7 @@ from textrelay.settings import (
     SettingsError,
     env_name,
     flag_name,
+    secrets_in_flags,
     unknown_variables,
 )
 
@@ -224,3 +225,19 @@ def test_unknown_variables_are_the_prefixed_ones_no_setting_reads() -> None:
         ("TEXTRELAY_DATABASE_ULR", "TEXTRELAY_DATABASE_URL"),
         ("TEXTRELAY_SOMETHING_ELSE", None),
     ]
+
+
+def test_secrets_given_as_flags_are_named() -> None:
+    given = {
+        "auth_token": HEX,
+        "console_password": "hunter2",
+        "database_url": "postgresql://textrelay:pw@db:5432/textrelay",
+        "account_sid": "AC" + HEX,
+        "port": "0",
+        "seed": None,
+    }
+
+    assert secrets_in_flags(given) == ["database_url", "auth_token", "console_password"]
+    assert secrets_in_flags({"database_url": "postgresql://textrelay@db/textrelay"}) == []
+    assert secrets_in_flags({"database_url": "sqlite:///a:b@c.db"}) == []
+    assert secrets_in_flags({"auth_token": None, "console_password": None}) == []

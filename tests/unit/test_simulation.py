@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -426,10 +427,25 @@ def _outcomes(
 def _coin_flip_carrier(seed: int) -> SimulatorCarrier:
     config = SimulatorConfig(rules=(Rule(S.UNDELIVERED, 30003, probability=0.5),))
 
-    async def current() -> SimulatorConfig:
+    async def current(_account_sid: str) -> SimulatorConfig:
         return config
 
     return SimulatorCarrier(current, seed=seed)
+
+
+def test_the_carrier_decides_each_message_with_its_own_accounts_settings() -> None:
+    failing = SimulatorConfig(rules=(Rule(S.FAILED, 30007),))
+    by_account = {"AC" + "0" * 32: failing, "AC" + "1" * 32: SimulatorConfig()}
+
+    async def settings(account_sid: str) -> SimulatorConfig:
+        return by_account[account_sid]
+
+    async def run() -> list[tuple[MessageStatus, int | None]]:
+        carrier = SimulatorCarrier(settings)
+        messages = [replace(message(), account_sid=sid) for sid in by_account]
+        return [outcome(await carrier.submit(m)) for m in messages]
+
+    assert asyncio.run(run()) == [(S.FAILED, 30007), (S.DELIVERED, None)]
 
 
 def test_a_seeded_carrier_decides_each_sid_alike_whatever_the_order() -> None:

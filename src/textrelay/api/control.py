@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import Any
 
 import orjson
@@ -19,10 +18,12 @@ from textrelay.api.responses import json_response
 from textrelay.api.serializers import message_json
 from textrelay.api.short_codes import short_code_json
 from textrelay.domain import errors
+from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, parse_recipient
 from textrelay.domain.dates import iso8601
 from textrelay.domain.jobs import PendingJob
 from textrelay.domain.lifecycle import FINAL_STATUSES
+from textrelay.domain.patterns import PatternError, compile_pattern
 from textrelay.domain.simulation import OUTCOMES, config_to_data
 from textrelay.domain.statuses import MessageStatus
 from textrelay.services.readback import ReceivedFilter
@@ -46,25 +47,35 @@ async def _json_body(request: Request) -> dict[str, Any]:
 # --- simulator -----------------------------------------------------------------------------
 
 
+async def _simulator_account(request: Request) -> Account:
+    """Whose simulator settings: the account in the path (the caller's own or a subaccount
+    of it), else the caller's own. The server's main account's are the server-wide ones."""
+    if "account_sid" in request.path_params:
+        return await path_account(request)
+    return (await caller(request)).account
+
+
 async def simulator(request: Request) -> Response:
-    await caller(request)
+    account = await _simulator_account(request)
     service = api(request).simulator
     if request.method == "GET":
-        config = await service.config()
+        config = await service.config(account.sid)
+    elif request.method == "DELETE":
+        config = await service.forget(account)
     else:
         config = await service.update(
-            await _json_body(request), replace_all=request.method == "PUT"
+            account, await _json_body(request), replace_all=request.method == "PUT"
         )
     return json_response(config_to_data(config))
 
 
 async def simulator_rules(request: Request) -> Response:
-    await caller(request)
+    account = await _simulator_account(request)
     service = api(request).simulator
     if request.method == "DELETE":
-        config = await service.update({"rules": []})
+        config = await service.update(account, {"rules": []})
     else:
-        config = await service.add_rule(await _json_body(request))
+        config = await service.add_rule(account, await _json_body(request))
     return json_response(config_to_data(config), 201 if request.method == "POST" else 200)
 
 
@@ -190,7 +201,7 @@ def _jobs_json(pending: list[PendingJob]) -> list[dict[str, str | bool | None]]:
 async def phone_messages(request: Request) -> Response:
     """What a phone number received: outbound messages addressed to it, newest first.
 
-    Query: Contains (substring of the body), Match (regular expression), After (a message
+    Query: Contains (substring of the body), Match (RE2 regular expression), After (a message
     SID: only later ones), Wait (seconds, at most 30: wait until one matches), PageSize.
     """
     account = await path_account(request)
@@ -202,8 +213,8 @@ async def phone_messages(request: Request) -> Response:
     pattern = None
     if query.get("Match"):
         try:
-            pattern = re.compile(query["Match"])
-        except re.error as exc:
+            pattern = compile_pattern(query["Match"])
+        except PatternError as exc:
             raise errors.InvalidParameter(f"Match is not a regular expression: {exc}") from None
     wait_s = _number(query.get("Wait"), "Wait", 0.0, 30.0)
     limit = int(_number(query.get("PageSize"), "PageSize", 1, 1000) or 50)
@@ -263,10 +274,15 @@ async def provision_short_code(request: Request) -> Response:
 
 async def clock(request: Request) -> Response:
     """The server's "now"; POST {"advance_s": N} moves it forward (scheduled messages, validity
-    periods and timed mode follow). Server-wide, like the simulator's settings."""
-    await caller(request)
+    periods and timed mode follow). Server-wide: every account reads it, and only the server's
+    main account moves it (403/20403 for the others)."""
+    principal = await caller(request)
     adjustable = api(request).clock
     if request.method == "POST":
+        if not await api(request).simulator.may_change_server_wide(principal.account):
+            raise errors.Forbidden(
+                "Only the server's main account may move the clock, which every account shares"
+            )
         data = await _json_body(request)
         seconds = data.get("advance_s")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,17 +24,27 @@ def render_error(error: errors.TwilioError, path: str) -> Response:
     message = error.message
     if isinstance(error, errors.NotFound) and message == errors.NotFound.default_message:
         message = errors.NotFound.for_path(path).message
-    body: dict[str, object] = {
-        "code": error.code,
-        "message": message,
-        "more_info": error.more_info,
-        "status": error.status,
-    }
+    body = _error_body(error, message)
     headers = None
     if error.status == 401:
         body["detail"] = "Your AccountSid or AuthToken was incorrect."
         headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
     return json_response(body, error.status, headers)
+
+
+def error_document(error: errors.TwilioError) -> bytes:
+    """`error`'s JSON body as render_error gives it, for the answers written below ASGI, to
+    requests that never reach the application (api/connections.py)."""
+    return orjson.dumps(_error_body(error, error.message))
+
+
+def _error_body(error: errors.TwilioError, message: str) -> dict[str, object]:
+    return {
+        "code": error.code,
+        "message": message,
+        "more_info": error.more_info,
+        "status": error.status,
+    }
 
 
 def error_response(exc: Exception, method: str, path: str) -> Response:

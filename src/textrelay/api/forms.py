@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope
 
 from textrelay.domain import errors
+from textrelay.services.messages import is_web_url
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 MULTIPART_TYPE = "multipart/form-data"
@@ -77,6 +78,15 @@ class Params(Mapping[str, str]):
                 f"Invalid value for {name}: '{raw}' is not a 32-bit integer"
             )
         return value
+
+    def web_url(self, name: str) -> str | None:
+        """A webhook URL parameter: None when absent, "" when given empty (it clears the
+        setting), else an http(s) URL with a host. Every resource's URL parameters go
+        through this one check, with IncomingPhoneNumbers' SmsUrl wording (400/20001)."""
+        url = self.text(name)
+        if url and not is_web_url(url):
+            raise errors.InvalidParameter(f"{name} '{url}' is not a valid URL")
+        return url
 
     def choice(self, name: str, allowed: tuple[str, ...]) -> str | None:
         raw = self.text(name)

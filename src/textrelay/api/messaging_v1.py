@@ -102,7 +102,7 @@ def settings_changes(params: Params) -> dict[str, Any]:
     """The ServiceSettings fields a create or update form sets."""
     changes: dict[str, Any] = {}
     for name, field in _URL_SETTINGS.items():
-        value = params.text(name)
+        value = params.web_url(name)
         if value is not None:
             changes[field] = value or None
     for name, field in _BOOL_SETTINGS.items():

@@ -17,7 +17,6 @@ from textrelay.api.serializers import account_path, number_json
 from textrelay.domain import errors
 from textrelay.domain.paging import parse_page_query
 from textrelay.domain.phone_numbers import IncomingPhoneNumber, NumberConfig, NumberType
-from textrelay.services.messages import is_web_url
 from textrelay.services.phone_numbers import NumberFilter
 
 _TYPED_COLLECTIONS = {
@@ -61,12 +60,9 @@ def number_config(params: Params, base: NumberConfig) -> NumberConfig:
     """`base` with every configuration parameter present in the request applied."""
     changes: dict[str, Any] = {}
     for name, attr in _URLS.items():
-        url = params.text(name)
-        if url is None:
-            continue
-        if url and not is_web_url(url):
-            raise errors.InvalidParameter(f"{name} '{url}' is not a valid URL")
-        changes[attr] = url or None
+        url = params.web_url(name)
+        if url is not None:
+            changes[attr] = url or None
     for name, attr in _METHODS.items():
         method = params.text(name)
         if method is None:

@@ -81,8 +81,19 @@ ROUTES: list[BaseRoute] = [
         )
     ),
     # textrelay's own control API (docs/control-api.md).
+    # The simulator's settings: the caller's own account's, or the named account's.
     Route(f"{control.PREFIX}/Simulator", control.simulator, methods=["GET", "POST", "PUT"]),
     Route(f"{control.PREFIX}/Simulator/Rules", control.simulator_rules, methods=["POST", "DELETE"]),
+    Route(
+        f"{CONTROL_ACCOUNT}/Simulator",
+        control.simulator,
+        methods=["GET", "POST", "PUT", "DELETE"],
+    ),
+    Route(
+        f"{CONTROL_ACCOUNT}/Simulator/Rules",
+        control.simulator_rules,
+        methods=["POST", "DELETE"],
+    ),
     Route(
         f"{CONTROL_ACCOUNT}/Phones/{{number}}/Messages",
         control.phone_messages,

@@ -56,7 +56,7 @@ async def instance(request: Request) -> Response:
         if (version := params.choice("ApiVersion", _API_VERSIONS)) is not None:
             changes["api_version"] = version
         for form_name, field in (("SmsUrl", "sms_url"), ("SmsFallbackUrl", "sms_fallback_url")):
-            if (url := params.text(form_name)) is not None:
+            if (url := params.web_url(form_name)) is not None:
                 changes[field] = url or None
         for form_name, field in (
             ("SmsMethod", "sms_method"),

@@ -18,6 +18,7 @@ from textrelay.domain.messages import Message
 from textrelay.domain.messaging_services import PoolSender
 from textrelay.services.accounts import AccountService
 from textrelay.services.callbacks import CallbackService
+from textrelay.services.console_sessions import ConsoleSessionService
 from textrelay.services.context import Clock, Signal
 from textrelay.services.delivery import DeliveryService
 from textrelay.services.inbound import InboundService
@@ -44,6 +45,7 @@ class ConsoleServices:
     media: MediaService
     readback: ReadbackService
     simulator: SimulatorService
+    sessions: ConsoleSessionService
     log: MessageLogService
     clock: Clock
     changes: Signal

@@ -3,6 +3,7 @@ API; nothing here touches the database directly (shared/DESIGN.md §3)."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Callable, Coroutine
@@ -13,7 +14,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from textrelay.console.access import ConsoleAccess
+from textrelay.console.access import LINK_PARAMETER, ConsoleAccess, LoginThrottle
 from textrelay.console.live import change_events
 from textrelay.console.rendering import (
     ConsoleServices,
@@ -53,6 +54,7 @@ class Console:
         self._access = access
         self._main = main_account
         self._templates = templates()
+        self._throttle = LoginThrottle()
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -61,7 +63,7 @@ class Console:
         html = self._templates.get_template(template).render(
             request=request,
             csrf=self._access.csrf_token(seed),
-            logged_in=self._access.session_account(request) is not None,
+            logged_in=getattr(request.state, "signed_in", False),
             **context,
         )
         response = HTMLResponse(html, status_code=status)
@@ -78,13 +80,41 @@ class Console:
         )
 
     async def _account(self, request: Request) -> Account | None:
-        """The account the console acts as, or None when a login is needed."""
-        sid = self._access.session_account(request)
-        if sid is None:
-            if not self._access.open_without_login:
-                return None
-            sid = self._main.sid
-        return await self._services.accounts.acting_as(sid, request.query_params.get("account"))
+        """The account the console acts as, or None when a login is needed. The session is
+        checked on every request: it ends at logout, and when its account is no longer active
+        or its auth token has changed."""
+        signed_in = await self._services.sessions.resume(self._access.session_id(request))
+        if signed_in is None:
+            return None
+        request.state.signed_in = True
+        return await self._services.accounts.acting_as(
+            signed_in.sid, request.query_params.get("account")
+        )
+
+    @staticmethod
+    def _refused(reason: str) -> Response:
+        """A refusal before any session or CSRF cookie is looked at or set."""
+        page = f"<!doctype html><title>Refused</title><h1>Refused</h1><p>{html.escape(reason)}</p>"
+        return HTMLResponse(page, status_code=403)
+
+    async def _start_session(self, response: Response, account: Account) -> None:
+        session_id = await self._services.sessions.start(account)
+        self._access.remember_session(response, session_id, self._services.sessions.lifetime_s)
+
+    async def _token_login(self, request: Request) -> Response | None:
+        """The console link printed at start: its token signs this browser in as the main
+        account, then the same page again without the token in the address bar. None when
+        the token is not this process's."""
+        if not self._access.token_matches(request.query_params.get(LINK_PARAMETER, "")):
+            return None
+        main = await self._services.accounts.acting_as(self._main.sid, None)
+        if main is None:
+            return None
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != LINK_PARAMETER]
+        target = request.url.path + (f"?{urlencode(kept)}" if kept else "")
+        response = RedirectResponse(target, status_code=303)
+        await self._start_session(response, main)
+        return response
 
     def guarded(
         self, handler: Callable[[Request, Account], Coroutine[Any, Any, Response]]
@@ -92,6 +122,13 @@ class Console:
         """Wrap a page or action: a login when needed, CSRF on POST, errors as pages."""
 
         async def endpoint(request: Request) -> Response:
+            refusal = self._access.refusal(request)
+            if refusal is not None:
+                return self._refused(refusal)
+            if LINK_PARAMETER in request.query_params and request.method == "GET":
+                signed_in = await self._token_login(request)
+                if signed_in is not None:
+                    return signed_in
             account = await self._account(request)
             if account is None:
                 target = urlencode({"next": str(request.url.path)})
@@ -301,7 +338,7 @@ class Console:
         subaccounts = await self._services.accounts.list_accounts(
             Principal(account), query, friendly_name=None, status=None
         )
-        simulator = await self._services.simulator.config()
+        simulator = await self._services.simulator.config(account.sid)
         return self._page(
             request,
             "account.html",
@@ -331,7 +368,7 @@ class Console:
         for name in ("send_delay_ms", "delivery_delay_ms"):
             if form_text(form, name).isdigit():
                 changes[name] = int(form_text(form, name))
-        await self._services.simulator.update(changes)
+        await self._services.simulator.update(account, changes)
         return RedirectResponse("/console/account#simulator", status_code=303)
 
     async def add_rule(self, request: Request, account: Account) -> Response:
@@ -342,11 +379,11 @@ class Console:
                 rule[name] = form_text(form, name)
         if form_text(form, "error_code").isdigit():
             rule["error_code"] = int(form_text(form, "error_code"))
-        await self._services.simulator.add_rule(rule)
+        await self._services.simulator.add_rule(account, rule)
         return RedirectResponse("/console/account#simulator", status_code=303)
 
     async def clear_rules(self, request: Request, account: Account) -> Response:
-        await self._services.simulator.update({"rules": []})
+        await self._services.simulator.update(account, {"rules": []})
         return RedirectResponse("/console/account#simulator", status_code=303)
 
     async def reset(self, request: Request, account: Account) -> Response:
@@ -356,46 +393,83 @@ class Console:
     # --- login ---------------------------------------------------------------------------------
 
     async def login(self, request: Request) -> Response:
+        refusal = self._access.refusal(request)
+        if refusal is not None:
+            return self._refused(refusal)
         if request.method == "GET":
-            return self._page(request, "login.html", account=None, failed=False)
+            return self._login_page(request)
         async with request.form() as form:
             fields = {
                 name: form_text(form, name) for name in ("csrf", "username", "password", "next")
             }
         if not self._access.csrf_valid(request, fields["csrf"]):
-            return self._page(request, "login.html", 403, account=None, failed=True)
-        username, password = fields["username"], fields["password"]
-        sid: str | None = None
-        if not username and self._access.password_matches(password):
-            sid = self._main.sid
-        else:
-            try:
-                principal: Principal = await self._services.accounts.authenticate(
-                    username, password
-                )
-            except errors.TwilioError:
-                principal = None  # type: ignore[assignment]
-            if principal is not None and not principal.uses_key:
-                sid = principal.account.sid
-        if sid is None:
-            return self._page(request, "login.html", 401, account=None, failed=True)
+            return self._login_page(request, 403, failed=True)
+        username, password = fields["username"].strip(), fields["password"]
+        # Throttled per client address and per account named (the admin password's is the
+        # main account), before the credentials are looked at: at the limit, even the right
+        # ones wait (issue 12, defect 8).
+        address = request.client.host if request.client else ""
+        keys = [f"address:{address}", f"account:{(username or self._main.sid).lower()}"]
+        wait_s = self._throttle.retry_after_s(keys, time.monotonic())
+        if wait_s:
+            return self._login_page(request, 429, retry_after_s=wait_s)
+        account = await self._credentials_account(username, password)
+        if account is None:
+            self._throttle.failed(keys, time.monotonic())
+            return self._login_page(request, 401, failed=True)
+        self._throttle.succeeded(keys[1:])
         target = fields["next"] or "/console/"
         response = RedirectResponse(target if target.startswith("/console") else "/console/", 303)
-        self._access.start_session(response, sid)
+        await self._start_session(response, account)
+        return response
+
+    async def _credentials_account(self, username: str, password: str) -> Account | None:
+        """The account a login form's credentials sign in as: an account SID with its auth
+        token, or no SID and the admin password (the main account)."""
+        if not username:
+            if not self._access.password_matches(password):
+                return None
+            return await self._services.accounts.acting_as(self._main.sid, None)
+        try:
+            principal = await self._services.accounts.authenticate(username, password)
+        except errors.TwilioError:
+            return None
+        return None if principal.uses_key else principal.account
+
+    def _login_page(
+        self, request: Request, status: int = 200, *, failed: bool = False, retry_after_s: int = 0
+    ) -> Response:
+        response = self._page(
+            request,
+            "login.html",
+            status,
+            account=None,
+            failed=failed,
+            retry_after_s=retry_after_s,
+            local_link=self._access.local_token is not None,
+            password_set=self._access.admin_password is not None,
+        )
+        if retry_after_s:
+            response.headers["Retry-After"] = str(retry_after_s)
         return response
 
     async def logout(self, request: Request) -> Response:
         async with request.form() as form:
             token = form_text(form, "csrf")
         response = RedirectResponse("/console/login", status_code=303)
-        if self._access.csrf_valid(request, token):
-            self._access.end_session(response)
+        if self._access.refusal(request) is None and self._access.csrf_valid(request, token):
+            # Deleted from the database: the cookie, replayed, no longer signs anyone in.
+            await self._services.sessions.end(self._access.session_id(request))
+            self._access.forget_session(response)
         return response
 
     # --- live updates ----------------------------------------------------------------------
 
     async def events(self, request: Request) -> Response:
         """Server-sent events: `change` after anything that changes a message."""
+        refusal = self._access.refusal(request)
+        if refusal is not None:
+            return self._refused(refusal)
         account = await self._account(request)
         if account is None:
             return Response(status_code=401)

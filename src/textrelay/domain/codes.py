@@ -60,6 +60,7 @@ METHOD_NOT_ALLOWED = _define(20004, "Method not allowed", 405)
 ACCOUNT_NOT_ACTIVE = _define(20005, "Account not active", 401)
 PAGE_SIZE_TOO_LARGE = _define(20007, "Page size too large", 400)
 DELETE_BEFORE_COMPLETE = _define(20009, "Cannot delete this resource before it is complete", 400)
+FORBIDDEN = _define(20403, "Forbidden", 403)
 NOT_FOUND = _define(20404, "The requested resource was not found", 404)
 # Twilio documents no code for an oversized request body; 20413 mirrors its habit of
 # prefixing the HTTP status with 20 (20404, 20429, 20500). Recorded in docs/compatibility.md.

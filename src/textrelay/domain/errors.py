@@ -68,6 +68,10 @@ class AccountNotActive(TwilioError, entry=codes.ACCOUNT_NOT_ACTIVE):
     pass
 
 
+class Forbidden(TwilioError, entry=codes.FORBIDDEN):
+    """The caller is known but may not do this (a subaccount moving the server's clock)."""
+
+
 class MethodNotAllowed(TwilioError, entry=codes.METHOD_NOT_ALLOWED):
     pass
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 from textrelay.domain.lifecycle import PlannedEvent, Submission
 from textrelay.domain.statuses import MessageStatus
@@ -191,6 +192,20 @@ _PAYLOADS: dict[JobKind, type[JobPayload]] = {
 
 def payload_from_json(kind: JobKind, data: Mapping[str, Any]) -> JobPayload:
     return _PAYLOADS[kind].from_json(data)
+
+
+WEBHOOK_KINDS = frozenset({JobKind.CALLBACK, JobKind.INBOUND})
+"""Jobs that wait on somebody else's HTTP server: the runner gives them a budget of their own
+and shares it out by host, so a slow receiver never holds back sending (the other kinds)."""
+
+
+def webhook_host(payload: JobPayload) -> str | None:
+    """The host a webhook job calls, `host:port` of its URL in lower case (a fallback URL is
+    not counted); None for the other kinds."""
+    if not isinstance(payload, StatusCallback | InboundWebhook):
+        return None
+    netloc = urlsplit(payload.url).netloc.rpartition("@")[2]
+    return netloc.lower() or payload.url
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import phonenumbers
 
-from textrelay.domain import codes, magic
+from textrelay.domain import codes, magic, patterns
 from textrelay.domain.addresses import region_of
 from textrelay.domain.lifecycle import PlannedEvent, Submission, segment_price
 from textrelay.domain.messages import Message
@@ -47,8 +47,9 @@ class ConfigError(ValueError):
 class Rule:
     """When a message matches every given condition, it ends with `outcome`.
 
-    Conditions: `*_prefix` (starts with) and `*_regex` (Python regular expression, searched)
-    on To, From and Body. `probability` in [0, 1] is drawn per message from the seeded source.
+    Conditions: `*_prefix` (starts with) and `*_regex` (an RE2 regular expression, searched:
+    domain/patterns.py) on To, From and Body. `probability` in [0, 1] is drawn per message
+    from the seeded source.
     `delay_ms`, when set, replaces the delivery delay for matching messages (timed mode).
     """
 
@@ -73,9 +74,17 @@ class Rule:
         for text, prefix, pattern in checks:
             if prefix is not None and not text.startswith(prefix):
                 return False
-            if pattern is not None and re.search(pattern, text) is None:
+            if pattern is not None and not _searches(pattern, text):
                 return False
         return True
+
+
+def _searches(pattern: str, text: str) -> bool:
+    # rule_from_data refuses what RE2 cannot run; a rule built otherwise matches nothing.
+    try:
+        return patterns.search(pattern, text)
+    except patterns.PatternError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +220,8 @@ def rule_from_data(data: Mapping[str, Any]) -> Rule:
         pattern = texts[name]
         if pattern is not None:
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                patterns.compile_pattern(pattern)
+            except patterns.PatternError as exc:
                 raise ConfigError(f"rule field {name}: {exc}") from None
     error_code = _optional_int(data, "error_code", 10000, 99999)
     if outcome is MessageStatus.DELIVERED and error_code is not None:

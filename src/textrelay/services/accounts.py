@@ -43,6 +43,13 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
+class MainAccount:
+    account: Account
+    token_generated: bool
+    """Whether this start generated the auth token: the one time `serve` prints it."""
+
+
+@dataclass(frozen=True, slots=True)
 class CreatedKey:
     key: ApiKey
     secret: str
@@ -83,17 +90,19 @@ class AccountService:
 
     async def ensure_main_account(
         self, sid: str | None = None, auth_token: str | None = None
-    ) -> Account:
+    ) -> MainAccount:
         """The main account: the one configured, else the one generated on first start.
 
         Exclusive, so processes starting together on one PostgreSQL agree on one account.
         """
+        generated = False
         async with self._ctx.store.exclusive() as repo:
             if sid is None:
                 sid = await repo.meta.get(MAIN_ACCOUNT_KEY)
             existing = await repo.accounts.get(sid) if sid else None
             now = self._ctx.now()
             if existing is None:
+                generated = auth_token is None
                 account = Account(
                     sid=sid or self._ctx.sids.new(SidType.ACCOUNT),
                     owner_account_sid="",
@@ -113,7 +122,15 @@ class AccountService:
                 account = existing
             await repo.meta.set(MAIN_ACCOUNT_KEY, account.sid)
         self._accounts.forget(account.sid)
-        return account
+        return MainAccount(account, token_generated=generated)
+
+    async def main_account(self, sid: str | None = None) -> Account | None:
+        """The main account `ensure_main_account` would give, without creating or changing
+        it: the account `sid`, else the one generated on first start; None if there is none."""
+        async with self._ctx.store.read() as repo:
+            if sid is None:
+                sid = await repo.meta.get(MAIN_ACCOUNT_KEY)
+            return await repo.accounts.get(sid) if sid else None
 
     async def create_main_account(self, friendly_name: str = "textrelay account") -> Account:
         """Another top-level account (tests and the console use these to keep data apart)."""

@@ -25,6 +25,11 @@ class AdjustableClock:
     def __call__(self) -> datetime:
         return self._source() + self.offset
 
+    def unadjusted(self) -> datetime:
+        """The source clock without the offset: what job leases are measured on, so moving
+        the clock makes scheduled work due but never ends a lease of a job in flight."""
+        return self._source()
+
     def advance(self, seconds: float) -> datetime:
         if not 0 <= seconds <= MAX_ADVANCE_S:
             raise ValueError(f"advance by 0 to {MAX_ADVANCE_S} seconds")

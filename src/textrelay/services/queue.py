@@ -1,23 +1,40 @@
-"""The job queue as workers see it: claim due jobs, learn when the next is due, give a failed
-job back for later. The worker runner reaches the queue only through this service, as it
-reaches nothing else of storage.
+"""The job queue as workers see it: claim due jobs, keep their leases, learn when the next is
+due, give a failed job back for later. The worker runner reaches the queue only through this
+service, as it reaches nothing else of storage.
+
+Leases are measured on the lease clock, real time, not on the service clock that tests move
+forward (services/clock.py): moving the clock makes scheduled work due, never a job in flight.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from textrelay.domain.jobs import Job
-from textrelay.services.context import ServiceContext, Signal
+from textrelay.services.context import Clock, ServiceContext, Signal
 from textrelay.services.errors import StorageFailure, service_failure
 from textrelay.storage import StorageError, Unlisten
 from textrelay.storage.jobs import JOBS_CHANNEL
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimLimits:
+    """What one claim may take: jobs of each budget, and of one host at most `per_host`,
+    none of `busy_hosts`."""
+
+    delivery: int
+    webhooks: int
+    per_host: int
+    busy_hosts: Sequence[str] = ()
+
+
 class JobQueue:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, *, lease_clock: Clock) -> None:
         self._ctx = ctx
+        self._lease_clock = lease_clock
 
     @property
     def ready(self) -> Signal:
@@ -44,24 +61,54 @@ class JobQueue:
         async with self._ctx.store.transaction() as repo:
             return await repo.jobs.release_all_claims(now=self.now())
 
-    async def claim(self, *, limit: int, lease_s: float, claim_prefix: str) -> list[Job]:
-        now = self.now()
+    async def claim(self, limits: ClaimLimits, *, lease_s: float, claim_prefix: str) -> list[Job]:
+        """Lease due jobs within `limits` (one statement), each for `lease_s` seconds."""
+        lease_now = self._lease_clock()
         claim = f"{claim_prefix}-{secrets.token_hex(6)}"
         async with self._ctx.store.transaction() as repo:
             return await repo.jobs.claim(
-                now=now, lease_until=now + timedelta(seconds=lease_s), claim=claim, limit=limit
+                now=self.now(),
+                lease_now=lease_now,
+                lease_until=lease_now + timedelta(seconds=lease_s),
+                claim=claim,
+                delivery_limit=limits.delivery,
+                webhook_limit=limits.webhooks,
+                per_host=limits.per_host,
+                busy_hosts=limits.busy_hosts,
             )
 
-    async def next_due_at(self) -> datetime | None:
-        """When the next job can be claimed; None when none is due (or storage failed: the
-        runner's idle bound covers that)."""
+    async def renew(self, jobs: Sequence[Job], *, lease_s: float) -> int:
+        """Extend the leases of jobs still held by their claims to `lease_s` from now; how
+        many were (fewer: a job finished meanwhile, or its lease was lost)."""
+        until = self._lease_clock() + timedelta(seconds=lease_s)
+        async with self._ctx.store.transaction() as repo:
+            return await repo.jobs.renew(jobs, lease_until=until)
+
+    async def seconds_until_due(
+        self, *, delivery: bool, webhooks: bool, busy_hosts: Sequence[str] = ()
+    ) -> float | None:
+        """Seconds until a job of an open budget (`delivery`, `webhooks`) can be claimed, due
+        or with its lease ended, hosts in `busy_hosts` left out; None when none will be (or
+        storage failed: the runner's idle bound covers that)."""
         try:
             async with self._ctx.store.read() as repo:
-                return await repo.jobs.next_due_at()
+                due = await repo.jobs.next_due(busy_hosts=busy_hosts)
         except StorageFailure:
             return None
+        now, lease_now = self.now(), self._lease_clock()
+        waits = []
+        if delivery:
+            waits += [_until(due.delivery, now), _until(due.delivery_lease, lease_now)]
+        if webhooks:
+            waits += [_until(due.webhook, now), _until(due.webhook_lease, lease_now)]
+        known = [wait for wait in waits if wait is not None]
+        return min(known) if known else None
 
     async def back_off(self, job: Job, delay_s: float) -> None:
         """Give a job whose handler failed back to the queue, due again after `delay_s`."""
         async with self._ctx.store.transaction() as repo:
             await repo.jobs.reschedule(job, due_at=self.now() + timedelta(seconds=delay_s))
+
+
+def _until(moment: datetime | None, now: datetime) -> float | None:
+    return None if moment is None else max((moment - now).total_seconds(), 0.0)

@@ -4,7 +4,6 @@ account's messages. textrelay's own control API (api/control.py) serves it."""
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +12,7 @@ from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, parse_recipient
 from textrelay.domain.jobs import PendingJob
 from textrelay.domain.messages import Message, MessageEvent
+from textrelay.domain.patterns import Pattern
 from textrelay.domain.webhooks import RecordedAttempt
 from textrelay.services.context import ServiceContext
 from textrelay.services.media import MediaService
@@ -25,13 +25,14 @@ _POLL_S = 0.25
 @dataclass(frozen=True, slots=True)
 class ReceivedFilter:
     contains: str | None = None
-    pattern: re.Pattern[str] | None = None
+    pattern: Pattern | None = None
+    """An RE2 pattern (domain/patterns.py): linear time over any body."""
     after_sid: str | None = None
 
     def matches(self, message: Message) -> bool:
         if self.contains is not None and self.contains not in message.body:
             return False
-        return self.pattern is None or self.pattern.search(message.body) is not None
+        return self.pattern is None or self.pattern.search(message.body)
 
 
 class ReadbackService:

@@ -1,18 +1,34 @@
 """The job queue: the transactional outbox every promised side effect goes through.
 
-A claim is a lease: `due_at` moves to the lease's end and a `claim` token guards finishing or
-rescheduling, so a worker that dies loses its jobs to the next claim. The SQL differs between
-the databases only in how jobs are claimed (PostgreSQL skips rows other workers hold) and in
-the wake-up of other processes (NOTIFY).
+A claim is a lease: `due_at` moves to the lease's end and a `claim` token guards finishing,
+rescheduling or renewing it, so a worker that dies loses its jobs to the next claim. Two
+clocks meet in `due_at`: an unclaimed job's due time follows the service clock (which tests
+may move forward), a claimed job's lease end the lease clock (real time), so moving the
+service clock never ends a lease. The service clock is never behind the lease clock (its
+offset only grows), so `due_at <= :now` still bounds both and the index serves both.
+
+The SQL differs between the databases only in how jobs are claimed (PostgreSQL skips rows
+other workers hold), in reading a JSON list parameter, and in the wake-up of other processes
+(NOTIFY).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
 
-from textrelay.domain.jobs import Job, JobKind, JobPayload, PendingJob, payload_from_json
+from textrelay.domain.jobs import (
+    WEBHOOK_KINDS,
+    Job,
+    JobKind,
+    JobPayload,
+    PendingJob,
+    payload_from_json,
+    webhook_host,
+)
 from textrelay.storage.connection import Row
 from textrelay.storage.tables import TableStore
 from textrelay.storage.timestamps import from_us, to_us
@@ -30,14 +46,55 @@ _NOT_WAITING_ITS_TURN = (
     "NOT (kind = 'callback' AND EXISTS (SELECT 1 FROM jobs e WHERE "
     "e.message_seq = j.message_seq AND e.kind = 'callback' AND e.seq < j.seq))"
 )
-_CLAIMABLE = (
-    "SELECT seq FROM jobs j WHERE due_at IS NOT NULL AND due_at <= :now "
-    f"AND {_NOT_WAITING_ITS_TURN} ORDER BY due_at LIMIT :limit"
-)
+_WEBHOOK = "kind IN ({})".format(", ".join(f"'{kind.value}'" for kind in sorted(WEBHOOK_KINDS)))
+_DELIVERY = f"NOT {_WEBHOOK}"
+# Due by the service clock if unclaimed; a claimed job only once its lease ended (lease clock).
+_DUE = "due_at IS NOT NULL AND due_at <= :now AND (claim IS NULL OR due_at <= :lease_now)"
+_JSON_LIST = {
+    "sqlite": "(SELECT value FROM json_each(:{name}))",
+    "postgresql": "(SELECT jsonb_array_elements_text(CAST(:{name} AS jsonb)))",
+}
+_JSON_INTS = {
+    "sqlite": "(SELECT value FROM json_each(:{name}))",
+    "postgresql": "(SELECT CAST(jsonb_array_elements_text(CAST(:{name} AS jsonb)) AS BIGINT))",
+}
+# One statement claims for both budgets. Delivery jobs: the earliest due. Webhook jobs: the
+# earliest due, at most :per_host of each host and none of the hosts the runner keeps busy;
+# ranking needs a window, which PostgreSQL does not allow beside FOR UPDATE, so the picked
+# rows are locked (and their due-ness checked again) by a query of their own.
 _CLAIM = (
+    "WITH delivery AS (SELECT seq FROM jobs j WHERE {due} AND {delivery} "
+    "ORDER BY due_at LIMIT :delivery_limit{lock}), "
+    "ranked AS (SELECT seq, due_at, ROW_NUMBER() OVER (PARTITION BY host ORDER BY due_at, seq) "
+    "AS turn FROM jobs j WHERE {due} AND {webhook} AND (host IS NULL OR host NOT IN {busy}) "
+    f"AND {_NOT_WAITING_ITS_TURN}), "
+    "webhooks AS (SELECT seq FROM jobs WHERE seq IN (SELECT seq FROM ranked "
+    "WHERE turn <= :per_host ORDER BY due_at, seq LIMIT :webhook_limit) AND {due}{lock}) "
     "UPDATE jobs SET due_at = :lease_until, claim = :claim, attempts = attempts + 1 "
-    "WHERE seq IN ({claimable}) RETURNING seq, kind, message_sid, payload, attempts"
+    "WHERE seq IN (SELECT seq FROM delivery UNION ALL SELECT seq FROM webhooks) "
+    "RETURNING seq, kind, message_sid, payload, attempts"
 )
+_NEXT_DUE = (
+    "SELECT (SELECT MIN(due_at) FROM jobs j WHERE due_at IS NOT NULL AND claim IS NULL "
+    "AND {delivery}) AS delivery, "
+    "(SELECT MIN(due_at) FROM jobs j WHERE due_at IS NOT NULL AND claim IS NOT NULL "
+    "AND {delivery}) AS delivery_lease, "
+    "(SELECT MIN(due_at) FROM jobs j WHERE due_at IS NOT NULL AND claim IS NULL AND {webhook} "
+    f"AND (host IS NULL OR host NOT IN {{busy}}) AND {_NOT_WAITING_ITS_TURN}) AS webhook, "
+    "(SELECT MIN(due_at) FROM jobs j WHERE due_at IS NOT NULL AND claim IS NOT NULL "
+    "AND {webhook} AND (host IS NULL OR host NOT IN {busy})) AS webhook_lease"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NextDue:
+    """When jobs of each budget can next be claimed: due times (service clock) and lease
+    ends (lease clock); None where there is none."""
+
+    delivery: datetime | None
+    delivery_lease: datetime | None
+    webhook: datetime | None
+    webhook_lease: datetime | None
 
 
 class JobStore(TableStore):
@@ -53,10 +110,11 @@ class JobStore(TableStore):
     ) -> None:
         """A job of the payload's kind; `due_at` None parks it until a step takes it."""
         await self._conn.execute(
-            "INSERT INTO jobs (kind, message_sid, message_seq, payload, due_at, created_at) "
-            f"VALUES (:kind, :sid, {_SEQ_OF}, :payload, :due_at, :created_at)",
+            "INSERT INTO jobs (kind, message_sid, message_seq, payload, due_at, created_at, "
+            f"host) VALUES (:kind, :sid, {_SEQ_OF}, :payload, :due_at, :created_at, :host)",
             {
                 "kind": payload.kind.value,
+                "host": webhook_host(payload),
                 "sid": message_sid,
                 "payload": orjson.dumps(payload.to_json()).decode(),
                 "due_at": None if due_at is None else to_us(due_at),
@@ -66,16 +124,60 @@ class JobStore(TableStore):
         await self._wake_workers()
 
     async def claim(
-        self, *, now: datetime, lease_until: datetime, claim: str, limit: int
+        self,
+        *,
+        now: datetime,
+        lease_now: datetime,
+        lease_until: datetime,
+        claim: str,
+        delivery_limit: int,
+        webhook_limit: int,
+        per_host: int,
+        busy_hosts: Sequence[str] = (),
     ) -> list[Job]:
-        claimable = _CLAIMABLE
-        if self._conn.dialect == "postgresql":
-            claimable += " FOR UPDATE SKIP LOCKED"
+        """Lease due jobs until `lease_until` (lease clock): up to `delivery_limit` delivery
+        jobs and `webhook_limit` webhook jobs, at most `per_host` of one host and none of
+        `busy_hosts`. Due means `due_at <= now` for an unclaimed job, `<= lease_now` for one
+        whose lease ended."""
+        dialect = self._conn.dialect
+        sql = _CLAIM.format(
+            due=_DUE,
+            delivery=_DELIVERY,
+            webhook=_WEBHOOK,
+            busy=_JSON_LIST[dialect].format(name="busy"),
+            lock=" FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else "",
+        )
         rows = await self._conn.fetch_all(
-            _CLAIM.format(claimable=claimable),
-            {"now": to_us(now), "lease_until": to_us(lease_until), "claim": claim, "limit": limit},
+            sql,
+            {
+                "now": to_us(now),
+                "lease_now": to_us(lease_now),
+                "lease_until": to_us(lease_until),
+                "claim": claim,
+                "delivery_limit": delivery_limit,
+                "webhook_limit": webhook_limit,
+                "per_host": per_host,
+                "busy": orjson.dumps(list(busy_hosts)).decode(),
+            },
         )
         return sorted((_job(row, claim) for row in rows), key=lambda job: job.seq)
+
+    async def renew(self, jobs: Sequence[Job], *, lease_until: datetime) -> int:
+        """Extend the leases of jobs their claims still hold to `lease_until` (lease clock);
+        how many were renewed (a job finished meanwhile, or lost, is not)."""
+        if not jobs:
+            return 0
+        dialect = self._conn.dialect
+        return await self._conn.execute(
+            f"UPDATE jobs SET due_at = :lease_until WHERE seq IN "
+            f"{_JSON_INTS[dialect].format(name='seqs')} AND claim IN "
+            f"{_JSON_LIST[dialect].format(name='claims')}",
+            {
+                "lease_until": to_us(lease_until),
+                "seqs": orjson.dumps([job.seq for job in jobs]).decode(),
+                "claims": orjson.dumps(sorted({job.claim for job in jobs})).decode(),
+            },
+        )
 
     async def finish(self, job: Job) -> bool:
         """Delete a job its claim still holds; False if the lease was lost to another worker."""
@@ -157,14 +259,20 @@ class JobStore(TableStore):
         )
         return [_pending(row) for row in rows]
 
-    async def next_due_at(self) -> datetime | None:
-        """When the next job can be claimed (a callback waiting for an older one of its
-        message does not count: finishing the older one wakes the workers)."""
-        row = await self._conn.fetch_one(
-            f"SELECT MIN(due_at) AS due FROM jobs j WHERE due_at IS NOT NULL "
-            f"AND {_NOT_WAITING_ITS_TURN}"
+    async def next_due(self, *, busy_hosts: Sequence[str] = ()) -> NextDue:
+        """When jobs of each budget can next be claimed (hosts in `busy_hosts` left out; a
+        callback waiting for an older one of its message does not count: finishing the
+        older one wakes the workers)."""
+        dialect = self._conn.dialect
+        sql = _NEXT_DUE.format(
+            delivery=_DELIVERY, webhook=_WEBHOOK, busy=_JSON_LIST[dialect].format(name="busy")
         )
-        return None if row is None or row["due"] is None else from_us(row["due"])
+        row = await self._conn.fetch_one(sql, {"busy": orjson.dumps(list(busy_hosts)).decode()})
+
+        def at(name: str) -> datetime | None:
+            return None if row is None or row[name] is None else from_us(row[name])
+
+        return NextDue(at("delivery"), at("delivery_lease"), at("webhook"), at("webhook_lease"))
 
     async def release_all_claims(self, *, now: datetime) -> int:
         """Make every claimed job due now: for a SQLite process starting, which owns the

@@ -31,9 +31,12 @@ class FileMediaStore:
 
     def _write(self, path: Path, content: bytes) -> None:
         try:
-            self._root.mkdir(parents=True, exist_ok=True)
+            # Owner only, like the database: media may be as private as message bodies.
+            self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
             partial = path.with_suffix(".partial")
-            partial.write_bytes(content)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as file:
+                file.write(content)
             os.replace(partial, path)
         except OSError as exc:
             raise StorageError(f"cannot store media {path.name}: {exc}") from exc

@@ -15,6 +15,7 @@ from typing import Any
 from textrelay.storage.accounts import AccountStore, KeyStore
 from textrelay.storage.attempts import AttemptStore
 from textrelay.storage.connection import Connection, Database, StorageError
+from textrelay.storage.console_sessions import ConsoleSessionStore
 from textrelay.storage.cookies import CookieStore
 from textrelay.storage.events import EventStore
 from textrelay.storage.jobs import JobStore
@@ -26,6 +27,7 @@ from textrelay.storage.numbers import NumberStore
 from textrelay.storage.opt_outs import OptOutStore
 from textrelay.storage.short_codes import ShortCodeStore
 from textrelay.storage.signals import Signal
+from textrelay.storage.simulator_settings import SimulatorSettingsStore
 from textrelay.storage.tables import Changes
 
 
@@ -100,6 +102,14 @@ class Repository:
     @property
     def media(self) -> MediaRecordStore:
         return MediaRecordStore(self._conn, self._changes)
+
+    @property
+    def console_sessions(self) -> ConsoleSessionStore:
+        return ConsoleSessionStore(self._conn, self._changes)
+
+    @property
+    def simulator_settings(self) -> SimulatorSettingsStore:
+        return SimulatorSettingsStore(self._conn, self._changes)
 
 
 class Store:

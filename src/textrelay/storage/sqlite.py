@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +21,7 @@ from pathlib import Path
 from textrelay.storage.connection import IntegrityConflict, Params, Row, StorageError, Unlisten
 
 _BUSY_TIMEOUT_S = 5.0
+_log = logging.getLogger(__name__)
 WAL_CHECKPOINT_PAGES = 10_000
 
 
@@ -69,6 +72,22 @@ def _split_statements(script: str) -> list[str]:
     if buffer.strip():
         statements.append(buffer.strip())
     return statements
+
+
+def _create_private(path: str) -> None:
+    """Create the database file, and its directory, readable by their owner only: the file
+    holds auth tokens (docs/operations.md). SQLite would create it with the umask's mode
+    (0644, as a rule); it gives the -wal and -shm files the database file's mode."""
+    Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    if os.stat(path).st_mode & 0o077:
+        _log.warning(
+            "%s is open to other users than its owner (mode %o), and it holds auth tokens: "
+            "chmod 600 it and its -wal and -shm files",
+            path,
+            os.stat(path).st_mode & 0o777,
+        )
 
 
 def _open(path: str, synchronous: str, *, in_memory: bool) -> sqlite3.Connection:
@@ -140,9 +159,9 @@ class SqliteDatabase:
         if in_memory:
             # Both connections must see one private in-memory database.
             path = f"file:textrelay-{id(self):x}?mode=memory&cache=shared"
-        else:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if not in_memory:
+                _create_private(path)
             self._writer = _open(path, synchronous, in_memory=in_memory)
             self._reader = _open(path, synchronous, in_memory=in_memory)
         except (sqlite3.Error, OSError) as exc:

@@ -5,6 +5,17 @@ It reaches the queue through services/queue.JobQueue. Claiming is one statement
 any number of processes share the queue; on SQLite one process owns it. A runner sleeps until
 the earliest due job, or until a commit inserts a job (a Signal in this process, NOTIFY from
 others): no polling while idle.
+
+Budgets. Delivery jobs (dispatch, carrier reports, auto-replies) and webhook jobs (status
+callbacks, inbound webhooks) have slots of their own, so sending never waits behind somebody's
+receiver. Webhook slots are shared out by host: one claim takes at most `per_host` jobs of a
+host and none of a host whose jobs fill its share here; a job claimed beyond the share waits
+in this runner, holding its lease but no slot, and starts when a job of its host ends. The
+limit is per process: N processes call one host at most N * `per_host` times at once.
+
+Leases. A heartbeat renews the lease of every job the runner holds every `lease_s / 3`, so a
+job may run longer than its lease and still runs once, while a runner that dies gives its jobs
+up within `lease_s`.
 """
 
 from __future__ import annotations
@@ -13,12 +24,13 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from textrelay.domain.jobs import Job, JobKind
+from textrelay.domain.jobs import WEBHOOK_KINDS, Job, JobKind, webhook_host
 from textrelay.services.errors import StorageFailure
-from textrelay.services.queue import JobQueue
+from textrelay.services.queue import ClaimLimits, JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +44,15 @@ _ERROR_BACKOFF_MAX_S = 300.0
 @dataclass(frozen=True, slots=True)
 class RunnerSettings:
     concurrency: int = 64
-    """Jobs run at once by one runner; a slow webhook receiver holds one slot, not the runner."""
-    lease_s: float = 60.0
-    """How long a claimed job stays with its runner; it must outlast the slowest job (a
-    callback may take 15 s, Twilio's total timeout)."""
+    """Delivery jobs (dispatch, carrier reports, auto-replies) run at once by one runner."""
+    webhook_concurrency: int = 96
+    """Webhook jobs (status callbacks, inbound webhooks) run at once by one runner."""
+    webhook_host_concurrency: int = 48
+    """Webhook jobs of one host (`host:port`) run at once by one runner: a hanging receiver
+    holds this many slots, never the others'."""
+    lease_s: float = 15.0
+    """How long a claimed job stays with its runner without a renewal; the runner renews it
+    every third of that while the job runs, so a dead runner's jobs run again this soon."""
     batch: int = 100
 
 
@@ -49,7 +66,12 @@ class JobRunner:
         self._queue = queue
         self._handlers = handlers
         self._settings = settings
-        self._active: set[asyncio.Task[None]] = set()
+        self._delivery: set[asyncio.Task[None]] = set()
+        self._webhooks: set[asyncio.Task[None]] = set()
+        self._host_running: Counter[str] = Counter()
+        self._host_waiting: dict[str, deque[Job]] = {}
+        self._held: dict[int, Job] = {}
+        """Every job this runner holds a claim on, running or waiting: the heartbeat's list."""
         self._stopping = asyncio.Event()
         self.claim_prefix = secrets.token_hex(6)
 
@@ -59,56 +81,143 @@ class JobRunner:
         if released:
             log.info("took back %d job(s) claimed before a restart", released)
         unlisten = await self._queue.open()
+        heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
         try:
             while not self._stopping.is_set():
                 await self._cycle()
         finally:
             await unlisten()
-            await self._drain()
+            try:
+                await self._drain()
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
 
     def stop(self) -> None:
         self._stopping.set()
         self._queue.ready.notify()
 
+    # --- claiming ----------------------------------------------------------------------------
+
     async def _cycle(self) -> None:
         seen = self._queue.ready.generation
-        free = self._settings.concurrency - len(self._active)
+        limits = self._limits()
         jobs: list[Job] = []
-        if free > 0:
+        if limits.delivery > 0 or limits.webhooks > 0:
             try:
                 jobs = await self._queue.claim(
-                    limit=min(free, self._settings.batch),
-                    lease_s=self._settings.lease_s,
-                    claim_prefix=self.claim_prefix,
+                    limits, lease_s=self._settings.lease_s, claim_prefix=self.claim_prefix
                 )
             except StorageFailure:
                 log.exception("claiming jobs failed; trying again shortly")
                 await asyncio.sleep(1.0)
                 return
             for job in jobs:
-                task = asyncio.get_running_loop().create_task(self._run_one(job))
-                self._active.add(task)
-                task.add_done_callback(self._active.discard)
-        if jobs and len(jobs) == min(free, self._settings.batch):
+                self._admit(job)
+        if jobs and len(jobs) == limits.delivery + limits.webhooks:
             await asyncio.sleep(0)  # more may be due: claim again after letting others run
             return
-        await self._sleep(full=len(self._active) >= self._settings.concurrency, seen=seen)
+        await self._sleep(seen)
 
-    async def _sleep(self, *, full: bool, seen: int) -> None:
-        if full:
-            # Every slot busy: wake when one frees (or on stop).
-            stop = asyncio.ensure_future(self._stopping.wait())
-            try:
-                await asyncio.wait({*self._active, stop}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stop.cancel()
-            return
-        due = await self._queue.next_due_at()
-        timeout = _MAX_IDLE_S
-        if due is not None:
-            timeout = min(max((due - self._queue.now()).total_seconds(), 0.0), _MAX_IDLE_S)
+    def _limits(self) -> ClaimLimits:
+        settings = self._settings
+        waiting = sum(len(queue) for queue in self._host_waiting.values())
+        return ClaimLimits(
+            delivery=max(min(settings.concurrency - len(self._delivery), settings.batch), 0),
+            webhooks=max(
+                min(settings.webhook_concurrency - len(self._webhooks) - waiting, settings.batch),
+                0,
+            ),
+            per_host=settings.webhook_host_concurrency,
+            busy_hosts=self._busy_hosts(),
+        )
+
+    def _busy_hosts(self) -> list[str]:
+        """Hosts whose jobs fill their share of this runner: no claim takes more of them."""
+        share = self._settings.webhook_host_concurrency
+        return sorted(
+            host
+            for host, running in self._host_running.items()
+            if running + len(self._host_waiting.get(host, ())) >= share
+        )
+
+    async def _sleep(self, seen: int) -> None:
+        # A slot freed in a full budget (or host) raises the same signal (see _finished).
+        limits = self._limits()
+        wait_s = await self._queue.seconds_until_due(
+            delivery=limits.delivery > 0,
+            webhooks=limits.webhooks > 0,
+            busy_hosts=limits.busy_hosts,
+        )
+        timeout = _MAX_IDLE_S if wait_s is None else min(wait_s, _MAX_IDLE_S)
         if timeout > 0:
             await self._queue.ready.wait(timeout, since=seen)
+
+    # --- running -----------------------------------------------------------------------------
+
+    def _admit(self, job: Job) -> None:
+        self._held[job.seq] = job
+        if job.kind not in WEBHOOK_KINDS:
+            self._start(job, self._delivery, host=None)
+            return
+        host = webhook_host(job.payload) or ""
+        if self._host_running[host] < self._settings.webhook_host_concurrency:
+            self._start(job, self._webhooks, host=host)
+        else:  # over the host's share: wait here for one of its jobs to end, not in a slot
+            self._host_waiting.setdefault(host, deque()).append(job)
+
+    def _start(self, job: Job, budget: set[asyncio.Task[None]], *, host: str | None) -> None:
+        if host is not None:
+            self._host_running[host] += 1
+        task = asyncio.get_running_loop().create_task(self._run_one(job))
+        budget.add(task)
+        task.add_done_callback(lambda done: self._finished(done, job, budget, host))
+
+    def _finished(
+        self,
+        task: asyncio.Task[None],
+        job: Job,
+        budget: set[asyncio.Task[None]],
+        host: str | None,
+    ) -> None:
+        self._held.pop(job.seq, None)
+        full = len(budget) >= (
+            self._settings.webhook_concurrency if host is not None else self._settings.concurrency
+        )
+        budget.discard(task)
+        if host is not None:
+            waiting = self._host_waiting.get(host)
+            if waiting and not self._stopping.is_set():
+                self._start(waiting.popleft(), budget, host=host)
+                self._host_running[host] -= 1
+                return
+            if self._host_running[host] >= self._settings.webhook_host_concurrency:
+                full = True  # the host had its whole share: more of its jobs may be claimed
+            self._host_running[host] -= 1
+            if not self._host_running[host]:
+                del self._host_running[host]
+                self._host_waiting.pop(host, None)
+        if full:
+            self._queue.ready.notify()
+
+    async def _heartbeat(self) -> None:
+        """Renew the leases of the jobs in hand, every third of a lease, until cancelled."""
+        period_s = self._settings.lease_s / 3
+        while True:
+            await asyncio.sleep(period_s)
+            held = list(self._held.values())
+            if not held:
+                continue
+            try:
+                renewed = await self._queue.renew(held, lease_s=self._settings.lease_s)
+            except StorageFailure:
+                log.exception("renewing leases failed; trying again in %.1f s", period_s)
+                continue
+            if renewed < len(held):
+                # Finished between the snapshot and the update, or taken by another runner
+                # after a stall longer than the lease (that one runs it again).
+                log.debug("renewed %d of %d lease(s)", renewed, len(held))
 
     async def _run_one(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)
@@ -128,9 +237,16 @@ class JobRunner:
             await self._queue.back_off(job, delay)
 
     async def _drain(self, grace_s: float = 5.0) -> None:
-        if not self._active:
+        waiting = [job for queue in self._host_waiting.values() for job in queue]
+        self._host_waiting.clear()
+        for job in waiting:  # never started: due again now, for whoever runs next
+            self._held.pop(job.seq, None)
+            with contextlib.suppress(StorageFailure):
+                await self._queue.back_off(job, 0.0)
+        active = self._delivery | self._webhooks
+        if not active:
             return
-        _done, pending = await asyncio.wait(set(self._active), timeout=grace_s)
+        _done, pending = await asyncio.wait(active, timeout=grace_s)
         for task in pending:
             task.cancel()  # its lease ends and another run takes the job again
         if pending:
