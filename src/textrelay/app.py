@@ -1,4 +1,8 @@
-"""The composition root: the one place that builds concrete objects from Settings."""
+"""The composition root: the one place that builds concrete objects from Settings.
+
+One module on purpose (~450 lines): every concrete object and the order of start-up and
+shut-down are in one place, so the wiring is read in one file.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 Each setting has a flag (`--database-url`) and a variable (`TEXTRELAY_DATABASE_URL`) of the
 same name; a flag wins over the variable, the variable over the default. This is the only
 module that reads the environment. The names are a public contract (docs/configuration.md).
+One module on purpose (~420 lines): the table of settings, with each one's parser, is that
+contract, read top to bottom.
 """
 
 from __future__ import annotations

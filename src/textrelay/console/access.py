@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import math
 import secrets
 from collections import OrderedDict
@@ -24,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from textrelay.domain.webhooks import USER_AGENT as WEBHOOK_USER_AGENT
 
@@ -37,6 +38,12 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104
 WEBHOOK_HEADERS = ("x-twilio-signature", "i-twilio-idempotency-token")
 """Headers textrelay puts on every webhook it sends (Twilio's; shared/twilio/… §4.5)."""
+
+
+def refused(reason: str) -> Response:
+    """A refusal before any session or CSRF cookie is looked at or set."""
+    page = f"<!doctype html><title>Refused</title><h1>Refused</h1><p>{html.escape(reason)}</p>"
+    return HTMLResponse(page, status_code=403)
 
 
 def is_loopback(host: str) -> bool:

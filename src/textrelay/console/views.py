@@ -3,7 +3,6 @@ API; nothing here touches the database directly (shared/DESIGN.md §3)."""
 
 from __future__ import annotations
 
-import html
 import re
 import time
 from collections.abc import Callable, Coroutine
@@ -14,7 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from textrelay.console.access import LINK_PARAMETER, ConsoleAccess, LoginThrottle
+from textrelay.console.access import LINK_PARAMETER, ConsoleAccess, refused
 from textrelay.console.live import change_events
 from textrelay.console.rendering import (
     ConsoleServices,
@@ -24,6 +23,7 @@ from textrelay.console.rendering import (
     page_of,
     templates,
 )
+from textrelay.console.sign_in import SignIn
 from textrelay.domain import errors
 from textrelay.domain.accounts import Account
 from textrelay.domain.lifecycle import FINAL_STATUSES
@@ -54,7 +54,8 @@ class Console:
         self._access = access
         self._main = main_account
         self._templates = templates()
-        self._throttle = LoginThrottle()
+        self.sign_in = SignIn(services, access, main_account, self._page, self._start_session)
+        """The login and logout forms (console/sign_in.py)."""
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -91,12 +92,6 @@ class Console:
             signed_in.sid, request.query_params.get("account")
         )
 
-    @staticmethod
-    def _refused(reason: str) -> Response:
-        """A refusal before any session or CSRF cookie is looked at or set."""
-        page = f"<!doctype html><title>Refused</title><h1>Refused</h1><p>{html.escape(reason)}</p>"
-        return HTMLResponse(page, status_code=403)
-
     async def _start_session(self, response: Response, account: Account) -> None:
         session_id = await self._services.sessions.start(account)
         self._access.remember_session(response, session_id, self._services.sessions.lifetime_s)
@@ -124,7 +119,7 @@ class Console:
         async def endpoint(request: Request) -> Response:
             refusal = self._access.refusal(request)
             if refusal is not None:
-                return self._refused(refusal)
+                return refused(refusal)
             if LINK_PARAMETER in request.query_params and request.method == "GET":
                 signed_in = await self._token_login(request)
                 if signed_in is not None:
@@ -390,86 +385,13 @@ class Console:
         await self._services.readback.reset(account)
         return RedirectResponse("/console/", status_code=303)
 
-    # --- login ---------------------------------------------------------------------------------
-
-    async def login(self, request: Request) -> Response:
-        refusal = self._access.refusal(request)
-        if refusal is not None:
-            return self._refused(refusal)
-        if request.method == "GET":
-            return self._login_page(request)
-        async with request.form() as form:
-            fields = {
-                name: form_text(form, name) for name in ("csrf", "username", "password", "next")
-            }
-        if not self._access.csrf_valid(request, fields["csrf"]):
-            return self._login_page(request, 403, failed=True)
-        username, password = fields["username"].strip(), fields["password"]
-        # Throttled per client address and per account named (the admin password's is the
-        # main account), before the credentials are looked at: at the limit, even the right
-        # ones wait (issue 12, defect 8).
-        address = request.client.host if request.client else ""
-        keys = [f"address:{address}", f"account:{(username or self._main.sid).lower()}"]
-        wait_s = self._throttle.retry_after_s(keys, time.monotonic())
-        if wait_s:
-            return self._login_page(request, 429, retry_after_s=wait_s)
-        account = await self._credentials_account(username, password)
-        if account is None:
-            self._throttle.failed(keys, time.monotonic())
-            return self._login_page(request, 401, failed=True)
-        self._throttle.succeeded(keys[1:])
-        target = fields["next"] or "/console/"
-        response = RedirectResponse(target if target.startswith("/console") else "/console/", 303)
-        await self._start_session(response, account)
-        return response
-
-    async def _credentials_account(self, username: str, password: str) -> Account | None:
-        """The account a login form's credentials sign in as: an account SID with its auth
-        token, or no SID and the admin password (the main account)."""
-        if not username:
-            if not self._access.password_matches(password):
-                return None
-            return await self._services.accounts.acting_as(self._main.sid, None)
-        try:
-            principal = await self._services.accounts.authenticate(username, password)
-        except errors.TwilioError:
-            return None
-        return None if principal.uses_key else principal.account
-
-    def _login_page(
-        self, request: Request, status: int = 200, *, failed: bool = False, retry_after_s: int = 0
-    ) -> Response:
-        response = self._page(
-            request,
-            "login.html",
-            status,
-            account=None,
-            failed=failed,
-            retry_after_s=retry_after_s,
-            local_link=self._access.local_token is not None,
-            password_set=self._access.admin_password is not None,
-        )
-        if retry_after_s:
-            response.headers["Retry-After"] = str(retry_after_s)
-        return response
-
-    async def logout(self, request: Request) -> Response:
-        async with request.form() as form:
-            token = form_text(form, "csrf")
-        response = RedirectResponse("/console/login", status_code=303)
-        if self._access.refusal(request) is None and self._access.csrf_valid(request, token):
-            # Deleted from the database: the cookie, replayed, no longer signs anyone in.
-            await self._services.sessions.end(self._access.session_id(request))
-            self._access.forget_session(response)
-        return response
-
     # --- live updates ----------------------------------------------------------------------
 
     async def events(self, request: Request) -> Response:
         """Server-sent events: `change` after anything that changes a message."""
         refusal = self._access.refusal(request)
         if refusal is not None:
-            return self._refused(refusal)
+            return refused(refusal)
         account = await self._account(request)
         if account is None:
             return Response(status_code=401)
