@@ -27,7 +27,6 @@ import os
 import platform
 import sys
 import tempfile
-from base64 import b64encode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,7 @@ from bench.e2e_delivery import (
     postgres_schema,
     wait_for_callbacks,
 )
-from bench.harness import ACCOUNT_SID, AUTH_TOKEN, exchange, free_port, running
+from bench.harness import ACCOUNT_SID, AUTH_TOKEN, exchange, free_port, request_bytes, running
 
 MAX_HANG_S = 60.0
 """The hanging receiver never holds a request longer than this, whatever textrelay does."""
@@ -61,17 +60,7 @@ class Tenant:
     sender: str = ""
 
     def request(self, method: str, path: str, port: int, body: bytes = b"") -> bytes:
-        auth = b64encode(f"{self.sid}:{self.token}".encode()).decode()
-        head = (
-            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Authorization: Basic {auth}\r\nAccept: application/json\r\n"
-        )
-        if body:
-            head += (
-                "Content-Type: application/x-www-form-urlencoded\r\n"
-                f"Content-Length: {len(body)}\r\n"
-            )
-        return head.encode() + b"\r\n" + body
+        return request_bytes(method, path, port, body, account=(self.sid, self.token))
 
 
 async def call(port: int, request: bytes) -> dict[str, str]:

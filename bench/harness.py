@@ -66,9 +66,17 @@ def running(command: list[str], port: int, env: dict[str, str]) -> Iterator[int]
             process.stderr.close()
 
 
-def request_bytes(method: str, path: str, port: int, body: bytes = b"") -> bytes:
-    """One whole HTTP/1.1 request, authenticated as the benchmark's account."""
-    auth = b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+def request_bytes(
+    method: str,
+    path: str,
+    port: int,
+    body: bytes = b"",
+    *,
+    account: tuple[str, str] = (ACCOUNT_SID, AUTH_TOKEN),
+) -> bytes:
+    """One whole HTTP/1.1 request, authenticated as `account` (SID, auth token): by default
+    the benchmark's own."""
+    auth = b64encode(f"{account[0]}:{account[1]}".encode()).decode()
     head = (
         f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Authorization: Basic {auth}\r\nAccept: application/json\r\n"

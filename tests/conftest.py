@@ -14,13 +14,13 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 from twilio.rest import Client
 
 from tests.receiver import Receiver
+from tests.servers import servers
 from textrelay.domain.accounts import Account
 from textrelay.settings import Settings
 from textrelay.testing import TextrelayServer
@@ -113,19 +113,8 @@ def isolated_server(
 ) -> Iterator[Callable[..., TextrelayServer]]:
     """Start a server of its own, on a fresh database of the session's kind: for tests that
     change server-wide state (the simulator's mode and rules). Keyword arguments are Settings."""
-    started: list[TextrelayServer] = []
-
-    def start(**settings: Any) -> TextrelayServer:
-        settings.setdefault("media_dir", str(tmp_path / f"media-{len(started)}"))
-        running = TextrelayServer(Settings(database_url=fresh_database(), **settings)).start()
-        started.append(running)
-        return running
-
-    try:
+    with servers(fresh_database, tmp_path) as start:
         yield start
-    finally:
-        for running in started:
-            running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.servers import servers
 from textrelay.control import Control
-from textrelay.settings import Settings
 from textrelay.testing import TextrelayServer
 
 PASSWORD = "s3cret"
@@ -81,19 +80,8 @@ def processes(
     """Start servers on one new database, standing for the processes of one deployment;
     keyword arguments are Settings."""
     url = fresh_database()
-    started: list[TextrelayServer] = []
-
-    def start(**settings: Any) -> TextrelayServer:
-        settings.setdefault("media_dir", str(tmp_path / f"media-{len(started)}"))
-        running = TextrelayServer(Settings(database_url=url, **settings)).start()
-        started.append(running)
-        return running
-
-    try:
+    with servers(lambda: url, tmp_path) as start:
         yield start
-    finally:
-        for running in started:
-            running.stop()
 
 
 def test_search_takes_any_sid_to_what_it_names(

@@ -11,6 +11,7 @@ use a server fixture of their own instead of tests/conftest.py's `isolated_serve
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import BACKENDS, _postgres, _postgres_schema_url, _postgres_unavailable
-from textrelay.settings import Settings
+from tests.servers import servers
 from textrelay.testing import TextrelayServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -70,12 +71,12 @@ def browser() -> Iterator[Browser]:
 def start_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerFactory]:
     """Start a textrelay server of the test's own on a new, empty database (a SQLite file or
     a PostgreSQL schema); keyword arguments are Settings."""
-    started: list[TextrelayServer] = []
+    made = itertools.count()
     schemas: list[str] = []
 
     def database_url() -> str:
         if request.param == "sqlite":
-            return f"sqlite:///{tmp_path}/console-{len(started)}.db"
+            return f"sqlite:///{tmp_path}/console-{next(made)}.db"
         schema = f"textrelay_test_{secrets.token_hex(6)}"
         try:
             _postgres_off_loop(f"CREATE SCHEMA {schema}")
@@ -84,17 +85,10 @@ def start_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ser
         schemas.append(schema)
         return _postgres_schema_url(schema)
 
-    def start(**settings: Any) -> TextrelayServer:
-        settings.setdefault("media_dir", str(tmp_path / f"media-{len(started)}"))
-        running = TextrelayServer(Settings(database_url=database_url(), **settings)).start()
-        started.append(running)
-        return running
-
     try:
-        yield start
+        with servers(database_url, tmp_path) as start:
+            yield start
     finally:
-        for running in started:
-            running.stop()
         for schema in schemas:
             _postgres_off_loop(f"DROP SCHEMA {schema} CASCADE")
 
