@@ -217,6 +217,9 @@ class Job:
     attempts: int
     claim: str
     """The token of the claim that leased it; only its holder may finish or reschedule it."""
+    host: str | None = None
+    """A webhook job's `webhook_host`, as stored when it was inserted (the claim shares out
+    webhook slots by it); None for the other kinds, and for jobs stored before hosts were."""
 
     def payload_as(self, expected: type[P]) -> P:
         """The payload, which a handler knows the type of by the job's kind."""

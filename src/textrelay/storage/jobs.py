@@ -72,7 +72,7 @@ _CLAIM = (
     "WHERE turn <= :per_host ORDER BY due_at, seq LIMIT :webhook_limit) AND {due}{lock}) "
     "UPDATE jobs SET due_at = :lease_until, claim = :claim, attempts = attempts + 1 "
     "WHERE seq IN (SELECT seq FROM delivery UNION ALL SELECT seq FROM webhooks) "
-    "RETURNING seq, kind, message_sid, payload, attempts"
+    "RETURNING seq, kind, message_sid, payload, attempts, host"
 )
 _NEXT_DUE = (
     "SELECT (SELECT MIN(due_at) FROM jobs j WHERE due_at IS NOT NULL AND claim IS NULL "
@@ -214,7 +214,7 @@ class JobStore(TableStore):
             "UPDATE jobs SET claim = :claim, due_at = :lease_until, attempts = attempts + 1 "
             f"WHERE seq = (SELECT seq FROM jobs WHERE message_seq = {_SEQ_OF} AND kind = :kind "
             "AND claim IS NULL ORDER BY seq LIMIT 1) AND claim IS NULL "
-            "RETURNING seq, kind, message_sid, payload, attempts",
+            "RETURNING seq, kind, message_sid, payload, attempts, host",
             {
                 "sid": message_sid,
                 "kind": kind.value,
@@ -300,6 +300,7 @@ def _job(row: Row, claim: str) -> Job:
         payload=payload_from_json(kind, orjson.loads(row["payload"])),
         attempts=int(row["attempts"]),
         claim=claim,
+        host=row["host"],
     )
 
 

@@ -28,7 +28,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from textrelay.domain.jobs import WEBHOOK_KINDS, Job, JobKind, webhook_host
+from textrelay.domain.jobs import WEBHOOK_KINDS, Job, JobKind
 from textrelay.services.errors import StorageFailure
 from textrelay.services.queue import ClaimLimits, JobQueue
 
@@ -161,7 +161,7 @@ class JobRunner:
         if job.kind not in WEBHOOK_KINDS:
             self._start(job, self._delivery, host=None)
             return
-        host = webhook_host(job.payload) or ""
+        host = job.host or ""  # jobs stored before hosts were share one
         if self._host_running[host] < self._settings.webhook_host_concurrency:
             self._start(job, self._webhooks, host=host)
         else:  # over the host's share: wait here for one of its jobs to end, not in a slot
