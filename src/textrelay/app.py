@@ -30,7 +30,14 @@ from textrelay.api.errors import (
 )
 from textrelay.api.front_door import ApiFrontDoor
 from textrelay.api.routes import ROUTES
+from textrelay.carriers.config import (
+    CarriersConfig,
+    SmppCarrierConfig,
+    read_carriers_file,
+)
 from textrelay.carriers.simulator import SimulatorCarrier
+from textrelay.carriers.smpp.carrier import SmppCarrier
+from textrelay.carriers.upstream import UpstreamCarrier
 from textrelay.console.access import LINK_PARAMETER, ConsoleAccess, is_loopback
 from textrelay.console.rendering import ConsoleServices
 from textrelay.console.routes import console_routes
@@ -42,6 +49,9 @@ from textrelay.domain.sids import SidGenerator
 from textrelay.domain.webhooks import RetryPolicy
 from textrelay.services.accounts import AccountService
 from textrelay.services.callbacks import CallbackService
+from textrelay.services.carrier_records import CarrierRecords
+from textrelay.services.carrier_traffic import CarrierTraffic
+from textrelay.services.carriers import CarrierSet
 from textrelay.services.clock import AdjustableClock
 from textrelay.services.console_sessions import ConsoleSessionService
 from textrelay.services.context import Clock, ServiceContext
@@ -99,9 +109,16 @@ class Services:
     media: MediaService
     media_fetcher: HttpMediaFetcher
     readback: ReadbackService
+    carriers: CarrierSet
+    carrier_traffic: CarrierTraffic
 
 
-def build_services(settings: Settings, database: Database, clock: Clock) -> Services:
+def build_services(
+    settings: Settings,
+    database: Database,
+    clock: Clock,
+    carriers_config: CarriersConfig | None = None,
+) -> Services:
     adjustable = AdjustableClock(clock)
     store = Store(database, translate=service_failure)
     ctx = ServiceContext(store, SidGenerator(random_source(settings.seed)), adjustable)
@@ -126,24 +143,84 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
         auto_provision_senders=settings.auto_provision_senders,
         schedule=ScheduleWindow(settings.schedule_min_ahead_s, settings.schedule_max_ahead_s),
     )
+    carriers = build_carriers(
+        carriers_config or CarriersConfig.simulator_only(),
+        SimulatorCarrier(simulator.config, seed=settings.seed),
+    )
+    delivery = DeliveryService(ctx, carriers, media)
+    inbound = InboundService(ctx, accounts, messages, webhooks, media)
     return Services(
         ctx=ctx,
         accounts=accounts,
         messages=messages,
         numbers=numbers,
         simulator=simulator,
-        delivery=DeliveryService(
-            ctx, SimulatorCarrier(simulator.config, seed=settings.seed), media
-        ),
+        delivery=delivery,
         callbacks=CallbackService(ctx, accounts, webhooks, retry),
         webhooks=webhooks,
         messaging_services=messaging_services,
         clock=adjustable,
-        inbound=InboundService(ctx, accounts, messages, webhooks, media),
+        inbound=inbound,
         media=media,
         media_fetcher=fetcher,
         readback=ReadbackService(ctx, media),
+        carriers=carriers,
+        carrier_traffic=CarrierTraffic(
+            ctx,
+            carriers,
+            delivery,
+            inbound,
+            accounts,
+            numbers,
+            reassembly_timeout_s=_reassembly_timeout_s(carriers_config),
+        ),
     )
+
+
+def build_carriers(config: CarriersConfig, simulator: SimulatorCarrier) -> CarrierSet:
+    """The simulator and every carrier of the carriers file, with its routes."""
+    live: list[SmppCarrier | UpstreamCarrier] = []
+    for carrier in config.carriers:
+        if isinstance(carrier, SmppCarrierConfig):
+            live.append(SmppCarrier(carrier))
+        else:
+            live.append(UpstreamCarrier(carrier))
+    return CarrierSet(
+        [simulator, *live],
+        config.routes,
+        submit_retries={c.name: c.submit_retries for c in config.carriers},
+        pdu_log=config.pdu_log,
+    )
+
+
+def _reassembly_timeout_s(config: CarriersConfig | None) -> float:
+    timeouts = [
+        c.mo_reassembly_timeout_s
+        for c in (config.carriers if config is not None else ())
+        if isinstance(c, SmppCarrierConfig)
+    ]
+    return min(timeouts, default=60.0)
+
+
+def read_carriers(settings: Settings) -> CarriersConfig | None:
+    """The carriers file given at start; SettingsError (with the line at fault) if unusable."""
+    if settings.carriers is None:
+        return None
+    return read_carriers_file(settings.carriers)
+
+
+async def keep_carriers(services: Services, *, every_s: float = 5.0) -> None:
+    """Open the carriers and, while they are open, deliver long handset messages whose parts
+    stopped coming and forget receipts that never matched (CarrierTraffic.sweep)."""
+    await services.carriers.open(services.carrier_traffic)
+    if not services.carriers.live:
+        return
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await services.carrier_traffic.sweep()
+        except Exception:
+            logging.getLogger(__name__).exception("the carriers' sweep failed")
 
 
 def media_directory(settings: Settings) -> str:
@@ -205,6 +282,9 @@ def console_services(services: Services) -> ConsoleServices:
         simulator=services.simulator,
         sessions=ConsoleSessionService(services.ctx),
         log=MessageLogService(services.ctx),
+        carrier_records=CarrierRecords(
+            services.ctx, services.carriers, services.carrier_traffic.counters
+        ),
         clock=services.clock,
         changes=services.ctx.messages_changed,
     )
@@ -248,6 +328,10 @@ def build_app(
         clock=services.clock,
         inbound=services.inbound,
         media=services.media,
+        carriers=services.carriers,
+        carrier_records=CarrierRecords(
+            services.ctx, services.carriers, services.carrier_traffic.counters
+        ),
     )
     return ApiFrontDoor(app, api)
 
@@ -278,6 +362,7 @@ class Runtime:
     """This start's console token (console/access.py): the printed console link carries it."""
     runner: JobRunner | None = None
     _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _carriers_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
@@ -300,6 +385,7 @@ class Runtime:
             main_token_generated=ensured.token_generated,
             console_token=console_token,
         )
+        runtime._carriers_task = start_carriers(services)
         if settings.workers:
             runtime.start_workers()
         return runtime
@@ -348,16 +434,18 @@ class Runtime:
             self.runner.stop()
             with contextlib.suppress(Exception):
                 await self._runner_task
+        await stop_carriers(self.services, self._carriers_task)
         await close_services(self.database, self.services)
 
 
 async def open_services(settings: Settings, clock: Clock) -> tuple[Database, Services]:
     """The migrated database and the services on it, with the simulator configured. A
     database that cannot be opened or migrated raises StorageFailure."""
+    carriers_config = read_carriers(settings)
     database = await open_migrated_database(settings)
     services: Services | None = None
     try:
-        services = build_services(settings, database, clock)
+        services = build_services(settings, database, clock, carriers_config)
         await configure_simulator(settings, services.simulator)
     except BaseException:
         if services is not None:
@@ -440,15 +528,40 @@ class Worker:
     database: Database
     services: Services
     runner: JobRunner
+    _carriers_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Worker:
         database, services = await open_services(settings, clock)
-        return cls(database, services, build_runner(settings, services))
+        worker = cls(database, services, build_runner(settings, services))
+        worker._carriers_task = start_carriers(services)
+        return worker
 
     async def close(self) -> None:
-        """Release the webhook transport and the database; run() must have returned."""
+        """Unbind the carriers, release the webhook transport and the database; run() must
+        have returned."""
+        await stop_carriers(self.services, self._carriers_task)
         await close_services(self.database, self.services)
+
+
+def start_carriers(services: Services) -> asyncio.Task[None] | None:
+    """Open the carriers on this loop (binds come up in the background)."""
+    task = asyncio.get_running_loop().create_task(keep_carriers(services))
+    task.add_done_callback(_log_carriers_exit)
+    return task
+
+
+async def stop_carriers(services: Services, task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    await services.carriers.close()
+
+
+def _log_carriers_exit(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger(__name__).error("the carriers stopped", exc_info=task.exception())
 
 
 def _log_runner_exit(task: asyncio.Task[None]) -> None:

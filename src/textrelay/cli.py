@@ -22,7 +22,7 @@ from textrelay.app import (
     migrate_database,
     read_main_account,
 )
-from textrelay.cli_client import messages, send, simulate, text
+from textrelay.cli_client import carriers, messages, send, simulate, text
 from textrelay.domain.errors import TwilioError
 from textrelay.domain.sids import explain
 from textrelay.services.errors import StorageFailure
@@ -83,6 +83,7 @@ def main() -> None:
 
 main.add_command(send)
 main.add_command(messages)
+main.add_command(carriers)
 main.add_command(simulate)
 main.add_command(text)
 
@@ -156,6 +157,7 @@ WORKER_SETTINGS = (
     "callback_retry_base_s",
     "seed",
     "simulator_config",
+    "carriers",
     "simulator_mode",
 )
 

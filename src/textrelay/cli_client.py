@@ -296,6 +296,32 @@ def _iso_date(rfc2822: str | None) -> str:
         return rfc2822
 
 
+# --- carriers ------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+@_connection_options
+def carriers(control: Control, as_json: bool) -> None:
+    """Show each carrier and bind of the running server: bound or not, submits in flight,
+    throughput and the last error (the server's main account's credentials)."""
+    found = control.carriers()
+    if as_json:
+        _print_json(found)
+        return
+    click.echo(f"{'CARRIER / BIND':<24}  {'STATE':<8}  {'IN FLIGHT':>9}  {'MSG/S':>6}  LAST ERROR")
+    for carrier in found:
+        counters = ", ".join(f"{k} {v}" for k, v in sorted(carrier["counters"].items()))
+        state = "up" if carrier["up"] else "DOWN"
+        click.echo(f"{carrier['name']:<24}  {state:<8}  {'':>9}  {'':>6}  {counters}")
+        for bind in carrier["binds"]:
+            bound = "bound" if bind["bound"] else "unbound"
+            click.echo(
+                f"  {bind['name']:<22}  {bound:<8}  {bind['in_flight']:>9}  "
+                f"{bind['throughput_per_s']:>6}  {bind['last_error'] or '-'}"
+            )
+
+
 # --- simulate ------------------------------------------------------------------------------
 
 

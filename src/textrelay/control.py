@@ -291,6 +291,17 @@ class Control:
         now: str = self._call("POST", f"{_PREFIX}/Clock", json={"advance_s": seconds})["now"]
         return now
 
+    def carriers(self) -> list[dict[str, Any]]:
+        """Every carrier and bind of the server (server-wide: the main account only)."""
+        found: list[dict[str, Any]] = self._call("GET", f"{_PREFIX}/Carriers")["carriers"]
+        return found
+
+    def carrier_record(self, message_sid: str) -> dict[str, Any]:
+        """Which carrier took the message, its references and receipts, and the PDUs (or
+        HTTP exchanges) behind them."""
+        record: dict[str, Any] = self._call("GET", f"{self._message(message_sid)}/Carrier")
+        return record
+
     # --- simulator: this account's settings (its own, else those it inherits; the main
     # account's are the server-wide default); each call answers with the settings it leaves
 

@@ -281,6 +281,14 @@ SETTINGS: tuple[Setting, ...] = (
         None,
     ),
     Setting(
+        "carriers",
+        "A TOML file of real carriers (SMPP, upstream Twilio-compatible APIs) and the routes "
+        "that choose among them (docs/carriers.md). Without it every message goes to the "
+        "simulator.",
+        _optional(str),
+        None,
+    ),
+    Setting(
         "simulator_mode",
         "Progression of simulated messages at start: immediate, timed or manual.",
         _optional(_choice("immediate", "timed", "manual")),
@@ -319,6 +327,7 @@ class Settings:
     console_allowed_hosts: tuple[str, ...] = ()
     media_dir: str | None = None
     simulator_config: str | None = None
+    carriers: str | None = None
     simulator_mode: str | None = None
 
     @classmethod

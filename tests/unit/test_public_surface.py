@@ -59,6 +59,7 @@ SETTINGS = [
     ("console_allowed_hosts", "TEXTRELAY_CONSOLE_ALLOWED_HOSTS", "--console-allowed-hosts"),
     ("media_dir", "TEXTRELAY_MEDIA_DIR", "--media-dir"),
     ("simulator_config", "TEXTRELAY_SIMULATOR_CONFIG", "--simulator-config"),
+    ("carriers", "TEXTRELAY_CARRIERS", "--carriers"),
     ("simulator_mode", "TEXTRELAY_SIMULATOR_MODE", "--simulator-mode"),
 ]
 
@@ -86,6 +87,7 @@ def _command_paths(group: click.Group, prefix: str = "") -> Iterator[str]:
 
 def test_the_cli_commands() -> None:
     assert sorted(_command_paths(main)) == [
+        "carriers",
         "credentials",
         "messages",
         "migrate",
@@ -161,6 +163,8 @@ def test_the_control_client_methods() -> None:
         "add_rule",
         "advance_clock",
         "callbacks",
+        "carrier_record",
+        "carriers",
         "clear_rules",
         "close",
         "configure_simulator",

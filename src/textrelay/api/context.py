@@ -12,6 +12,8 @@ from starlette.requests import Request
 from textrelay.api.forms import Params, form_params
 from textrelay.domain.accounts import Account
 from textrelay.services.accounts import AccountService, Principal
+from textrelay.services.carrier_records import CarrierRecords
+from textrelay.services.carriers import CarrierSet
 from textrelay.services.clock import AdjustableClock
 from textrelay.services.delivery import DeliveryService
 from textrelay.services.inbound import InboundService
@@ -36,6 +38,8 @@ class ApiContext:
     inbound: InboundService
     media: MediaService
     clock: AdjustableClock
+    carriers: CarrierSet
+    carrier_records: CarrierRecords
 
 
 def api(request: Request) -> ApiContext:

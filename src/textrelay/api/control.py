@@ -20,6 +20,7 @@ from textrelay.api.short_codes import short_code_json
 from textrelay.domain import errors
 from textrelay.domain.accounts import Account
 from textrelay.domain.addresses import AddressError, parse_recipient
+from textrelay.domain.carriers import CarrierState
 from textrelay.domain.dates import iso8601
 from textrelay.domain.jobs import PendingJob
 from textrelay.domain.lifecycle import FINAL_STATUSES
@@ -357,3 +358,75 @@ async def opt_outs(request: Request) -> Response:
             ]
         }
     )
+
+
+# --- carriers ------------------------------------------------------------------------------
+
+
+async def carriers(request: Request) -> Response:
+    """Every carrier and bind of this process (`textrelay carriers`). Server-wide state: the
+    server's main account only (403/20403 for the others)."""
+    principal = await caller(request)
+    if not await api(request).simulator.may_change_server_wide(principal.account):
+        raise errors.Forbidden("Only the server's main account may read the carriers' state")
+    return json_response(
+        {"carriers": [carrier_state_json(s) for s in api(request).carrier_records.states()]}
+    )
+
+
+async def message_carrier(request: Request) -> Response:
+    """Which carrier took a message, under which references, what receipts came, and the
+    PDUs (or HTTP exchanges) behind them."""
+    account = await path_account(request)
+    record = await api(request).carrier_records.of_message(account, request.path_params["sid"])
+    return json_response(
+        {
+            "carrier": record.carrier,
+            "references": [
+                {
+                    "carrier": r.carrier,
+                    "reference": r.reference,
+                    "part": r.part,
+                    "parts": r.parts,
+                    "submitted_at": None if r.submitted_at is None else iso8601(r.submitted_at),
+                    "receipt_status": None if r.receipt_status is None else r.receipt_status.value,
+                    "receipt_error": r.receipt_error,
+                    "receipt_detail": r.receipt_detail,
+                    "receipt_at": None if r.receipt_at is None else iso8601(r.receipt_at),
+                }
+                for r in record.references
+            ],
+            "exchanged": [
+                {
+                    "carrier": carrier,
+                    "direction": pdu.direction.value,
+                    "command": pdu.command,
+                    "status": pdu.status,
+                    "fields": dict(pdu.fields),
+                    "at": None if pdu.at is None else iso8601(pdu.at),
+                }
+                for carrier, pdu in record.exchanged
+            ],
+        }
+    )
+
+
+def carrier_state_json(state: CarrierState) -> dict[str, Any]:
+    return {
+        "name": state.name,
+        "type": state.kind,
+        "up": state.up,
+        "counters": dict(state.counters),
+        "binds": [
+            {
+                "name": b.name,
+                "bound": b.bound,
+                "in_flight": b.in_flight,
+                "submitted": b.submitted,
+                "received": b.received,
+                "throughput_per_s": b.throughput_per_s,
+                "last_error": b.last_error,
+            }
+            for b in state.binds
+        ],
+    }

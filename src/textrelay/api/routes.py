@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from textrelay.api import (
     accounts,
+    carriers,
     control,
     media,
     messages,
@@ -115,4 +116,12 @@ ROUTES: list[BaseRoute] = [
     ),
     Route(f"{CONTROL_ACCOUNT}/OptOuts", control.opt_outs, methods=["GET"]),
     Route(f"{control.PREFIX}/Clock", control.clock, methods=["GET", "POST"]),
+    # An upstream carrier's status callbacks: signed by the upstream, no account credentials.
+    Route(
+        f"{control.PREFIX}/Carriers/{{name}}/StatusCallback",
+        carriers.status_callback,
+        methods=["POST"],
+    ),
+    Route(f"{control.PREFIX}/Carriers", control.carriers, methods=["GET"]),
+    Route(f"{CONTROL_ACCOUNT}/Messages/{{sid}}/Carrier", control.message_carrier, methods=["GET"]),
 ]

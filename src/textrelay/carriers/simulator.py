@@ -11,12 +11,16 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 
-from textrelay.domain.lifecycle import Submission
+from textrelay.domain.carriers import SIMULATOR, Accepted, CarrierSink, CarrierState
 from textrelay.domain.messages import Message
 from textrelay.domain.simulation import SimulatorConfig, plan
 
 
 class SimulatorCarrier:
+    """Accepts every message with the reports its account's settings plan for it (they ride
+    the job queue, so they survive restarts and can be stepped by hand); it has no
+    connection, so nothing comes back up through the sink."""
+
     def __init__(
         self, config: Callable[[str], Awaitable[SimulatorConfig]], *, seed: int | None = None
     ) -> None:
@@ -24,7 +28,20 @@ class SimulatorCarrier:
         """The settings an account's messages are decided with, by its SID."""
         self._seed = seed
 
-    async def submit(self, message: Message) -> Submission:
+    @property
+    def name(self) -> str:
+        return SIMULATOR
+
+    async def open(self, sink: CarrierSink) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def state(self) -> CarrierState:
+        return CarrierState(SIMULATOR, "simulator")
+
+    async def submit(self, message: Message) -> Accepted:
         draws = random.Random(f"{self._seed}:{message.sid}") if self._seed is not None else None
         config = await self._config(message.account_sid)
-        return plan(message, config, (draws or random).random)
+        return Accepted(references=(), plan=plan(message, config, (draws or random).random))

@@ -18,6 +18,7 @@ from textrelay.domain.messages import Message
 from textrelay.domain.messaging_services import PoolSender
 from textrelay.services.accounts import AccountService
 from textrelay.services.callbacks import CallbackService
+from textrelay.services.carrier_records import CarrierRecords
 from textrelay.services.console_sessions import ConsoleSessionService
 from textrelay.services.context import Clock, Signal
 from textrelay.services.delivery import DeliveryService
@@ -47,6 +48,7 @@ class ConsoleServices:
     simulator: SimulatorService
     sessions: ConsoleSessionService
     log: MessageLogService
+    carrier_records: CarrierRecords
     clock: Clock
     changes: Signal
     """Raised after any commit in this process that changed a message."""

@@ -32,6 +32,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         Route("/console/phones/{number}", g(console.phone), methods=["GET"]),
         Route("/console/phones/{number}/text", g(console.text_back), methods=["POST"]),
         Route("/console/account", g(console.account_page), methods=["GET"]),
+        Route("/console/carriers", g(console.carriers), methods=["GET"]),
         Route("/console/account/keys", g(console.create_key), methods=["POST"]),
         Route("/console/simulator", g(console.simulator), methods=["POST"]),
         Route("/console/simulator/rules", g(console.add_rule), methods=["POST"]),

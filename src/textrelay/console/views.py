@@ -209,6 +209,7 @@ class Console:
         attempts = await readback.attempts(message)
         media = await self._services.media.of_message(message)
         pending = await self._services.log.pending_job_kinds(message)
+        carrier = await self._services.carrier_records.of_message(account, message.sid)
         segments = count_segments(message.body)
         template = live_template(request, "message.html", "message_body.html")
         return self._page(
@@ -219,6 +220,7 @@ class Console:
             events=events,
             attempts=attempts,
             media=media,
+            carrier=carrier,
             segments=segments,
             steppable=message.status not in FINAL_STATUSES
             and message.direction.value != "inbound"
@@ -252,6 +254,13 @@ class Console:
         return Response(content, media_type=found.content_type)
 
     # --- phones ------------------------------------------------------------------------------
+
+    async def carriers(self, request: Request, account: Account) -> Response:
+        """Every carrier and bind of this process: server-wide, so the main account's."""
+        if not await self._services.simulator.may_change_server_wide(account):
+            raise errors.Forbidden("Only the server's main account sees the carriers")
+        states = self._services.carrier_records.states()
+        return self._page(request, "carriers.html", account=account, carriers=states)
 
     async def phones(self, request: Request, account: Account) -> Response:
         wanted = request.query_params.get("number", "").strip()

@@ -7,16 +7,37 @@ characters outside the BMP take two UTF-16 units; neither pair is ever split acr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
-# GSM 03.38 basic character set, in code order 0x00-0x7F (0x1B, the escape, left out).
-GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+GSM7_ESCAPE = 0x1B
+"""The code that announces an extension-table character (ESC)."""
+# GSM 03.38 basic character set in code order 0x00-0x7F: a character's index is its code.
+# 0x1B, the escape, stands for itself and is no character of the set.
+GSM7_BASIC_TABLE = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
-# The extension table: each is sent as ESC + char and costs two septets.
-GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+GSM7_BASIC = frozenset(GSM7_BASIC_TABLE) - {chr(GSM7_ESCAPE)}
+# The extension table with each character's code (3GPP TS 23.038 §6.2.1.1): sent as ESC + code,
+# it costs two septets.
+GSM7_EXTENSION_TABLE: Mapping[str, int] = MappingProxyType(
+    {
+        "\f": 0x0A,
+        "^": 0x14,
+        "{": 0x28,
+        "}": 0x29,
+        "\\": 0x2F,
+        "[": 0x3C,
+        "~": 0x3D,
+        "]": 0x3E,
+        "|": 0x40,
+        "€": 0x65,
+    }
+)
+GSM7_EXTENSION = frozenset(GSM7_EXTENSION_TABLE)
 
 GSM7_SINGLE_SEGMENT = 160
 GSM7_MULTI_SEGMENT = 153

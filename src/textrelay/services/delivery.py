@@ -21,6 +21,13 @@ from textrelay.domain.addresses import (
     segments_on,
     session_open,
 )
+from textrelay.domain.carriers import (
+    Accepted,
+    Direction,
+    ExchangedPdu,
+    Rejected,
+    combined_outcome,
+)
 from textrelay.domain.jobs import CarrierReports, Job, JobKind
 from textrelay.domain.lifecycle import (
     FINAL_STATUSES,
@@ -33,9 +40,9 @@ from textrelay.domain.media import MediaFailure
 from textrelay.domain.messages import DEFAULT_VALIDITY_PERIOD_S, Message
 from textrelay.domain.statuses import MessageStatus
 from textrelay.services.callbacks import promise_status_callback
+from textrelay.services.carriers import CarrierSet, Routed
 from textrelay.services.context import ServiceContext
 from textrelay.services.media import MediaService
-from textrelay.services.ports import Carrier
 from textrelay.services.sender_choice import choose_from_pool, opted_out
 from textrelay.storage import Repository
 
@@ -59,9 +66,9 @@ class StepResult:
 
 
 class DeliveryService:
-    def __init__(self, ctx: ServiceContext, carrier: Carrier, media: MediaService) -> None:
+    def __init__(self, ctx: ServiceContext, carriers: CarrierSet, media: MediaService) -> None:
         self._ctx = ctx
-        self._carrier = carrier
+        self._carriers = carriers
         self._media = media
 
     # --- jobs ------------------------------------------------------------------------------
@@ -90,7 +97,22 @@ class DeliveryService:
                 log.info("%s: media refused: %s", message.sid, taken.message)
                 await self.fail_queued(job, message, taken.code)
                 return
-        submission = await self._carrier.submit(message)
+        if self._carriers.live:
+            # Before a live carrier may take it: a crash after the carrier's answer and before
+            # its commit leaves this behind, and the receipt still finds the message.
+            async with self._ctx.store.transaction() as repo:
+                await repo.carrier_references.begin_submission(
+                    message.sid, message.to, message.from_ or "", at=self._ctx.now()
+                )
+        routed = await self._carriers.submit(message)
+        answer = routed.answer
+        if isinstance(answer, Rejected):
+            await self._refused(job, message, routed, answer)
+            return
+        if answer.plan is None:
+            await self._taken(job, message, routed, answer)
+            return
+        submission = answer.plan
         if not submission.events:
             await self._finish(job)  # the carrier keeps it queued (Twilio's magic sender)
             return
@@ -99,6 +121,10 @@ class DeliveryService:
             async with self._ctx.store.transaction() as repo:
                 if not await repo.jobs.finish(job):
                     raise LeaseLost
+                if self._carriers.live:
+                    await repo.carrier_references.end_submission(message.sid)
+                if routed.held_back:
+                    await repo.carrier_log.record(message.sid, routed.carrier, (_HELD_BACK,))
                 if submission.manual:
                     await self._insert_carrier_job(repo, message, reports, delay_ms=None)
                     # Still queued? (A cancel may have come first.)
@@ -110,6 +136,106 @@ class DeliveryService:
                     await self._write_status(repo, message, was=queued)
         except (LeaseLost, StaleMessage):
             await self._finish(job)
+
+    async def _taken(self, job: Job, message: Message, routed: Routed, answer: Accepted) -> None:
+        """A live carrier took the message: it is `sent`, under the carrier's references. A
+        receipt that came before this commit is waiting under its reference and applies now.
+
+        The job's lease is not required here: the carrier has the message, and recording that
+        keeps a second worker (whose claim replaced this one) from submitting it again."""
+        queued = message.status
+        now = self._ctx.now()
+        for _ in range(_STALE_RETRIES):
+            try:
+                async with self._ctx.store.transaction() as repo:
+                    await repo.jobs.finish(job)
+                    await repo.carrier_references.end_submission(message.sid)
+                    sent = await self._apply(repo, message, MessageStatus.SENDING, None, None)
+                    sent = await self._apply(repo, sent, MessageStatus.SENT, None, None)
+                    waiting = False
+                    parts = len(answer.references)
+                    for part, reference in enumerate(answer.references, start=1):
+                        receipt = await repo.carrier_references.record_submitted(
+                            routed.carrier, reference, message.sid, part=part, parts=parts, at=now
+                        )
+                        waiting = waiting or receipt is not None
+                    if self._carriers.pdu_log:
+                        await repo.carrier_log.record(message.sid, routed.carrier, answer.exchanged)
+                    if waiting:
+                        sent = await self._settle_from_receipts(repo, sent)
+                    await self._write_status(repo, sent, was=queued)
+                return
+            except StaleMessage:
+                fresh = await self._message(message.sid)
+                if fresh is None or fresh.status is not queued:
+                    log.warning(
+                        "%s: taken by %s but no longer queued (%s)",
+                        message.sid,
+                        routed.carrier,
+                        None if fresh is None else fresh.status,
+                    )
+                    await self._finish(job)
+                    return
+                message = fresh
+
+    async def _refused(self, job: Job, message: Message, routed: Routed, answer: Rejected) -> None:
+        """No carrier took the message: try again later when the refusal is temporary (a busy
+        carrier or one that is down does not count as an attempt; the message's validity period
+        bounds the wait), else it fails with the carrier's code."""
+        if answer.retry:
+            counted = not (answer.slow_down or answer.unreachable)
+            due = self._ctx.clock() + timedelta(seconds=max(answer.retry_after_s, 0.05))
+            async with self._ctx.store.transaction() as repo:
+                refusals = (
+                    await repo.carrier_references.count_refusal(message.sid) if counted else 0
+                )
+                if refusals <= routed.submit_retries:
+                    if self._carriers.pdu_log and answer.exchanged:
+                        await repo.carrier_log.record(message.sid, routed.carrier, answer.exchanged)
+                    await repo.jobs.reschedule(job, due_at=due)
+                    return
+        code = answer.error_code  # for a temporary refusal, what it fails with once retried out
+        log.info("%s: refused by %s: %s", message.sid, routed.carrier, answer.reason)
+        try:
+            async with self._ctx.store.transaction() as repo:
+                if not await repo.jobs.finish(job):
+                    raise LeaseLost
+                if self._carriers.pdu_log and answer.exchanged:
+                    await repo.carrier_log.record(message.sid, routed.carrier, answer.exchanged)
+                await repo.carrier_references.end_submission(message.sid)
+                failed = await self._apply(repo, message, MessageStatus.FAILED, code, None)
+                await self._write_status(repo, failed, was=message.status)
+        except (LeaseLost, StaleMessage):
+            await self._finish(job)
+
+    async def _settle_from_receipts(self, repo: Repository, message: Message) -> Message:
+        """Apply the outcome the receipts stored for the message's parts add up to, if any."""
+        # Part 0: an earlier submission whose answer a crash lost; the latest one decides.
+        reports = [r for r in await repo.carrier_references.of_message(message.sid) if r.part]
+        parts = max((report.parts for report in reports), default=1)
+        outcome = combined_outcome(
+            [(report.receipt_status, report.receipt_error) for report in reports], parts
+        )
+        if outcome is None or message.status in FINAL_STATUSES:
+            return message
+        status, error_code = outcome
+        return await self._advance_to(
+            repo, message, PlannedEvent(status, error_code), CarrierReports(())
+        )
+
+    async def apply_receipt_in(self, repo: Repository, message_sid: str) -> bool:
+        """Inside a receipt's transaction: move the message to what its parts' receipts add
+        up to. False when nothing changed. Raises StaleMessage when the message changed
+        under this transaction (the caller tries again)."""
+        message = await repo.messages.get(message_sid)
+        if message is None or message.status in FINAL_STATUSES:
+            return False
+        was = message.status
+        settled = await self._settle_from_receipts(repo, message)
+        if settled.status is was:
+            return False
+        await self._write_status(repo, settled, was=was)
+        return True
 
     async def _assign_sender(self, job: Job, message: Message) -> Message:
         """An `accepted` or `scheduled` message gets its From (the one pinned at create, else
@@ -394,6 +520,15 @@ class DeliveryService:
     async def _finish(self, job: Job) -> None:
         async with self._ctx.store.transaction() as repo:
             await repo.jobs.finish(job)
+
+
+_STALE_RETRIES = 3
+
+_HELD_BACK = ExchangedPdu(
+    Direction.SENT,
+    "held back",
+    {"reason": "the destination is not on the carriers file's allowlist: sent to the simulator"},
+)
 
 
 _WAITING_FOR_SENDER = frozenset({MessageStatus.ACCEPTED, MessageStatus.SCHEDULED})

@@ -8,6 +8,7 @@ Facts: shared/twilio/messaging-and-webhooks.md ยง5 (webhook, fallback, TwiML), ย
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from textrelay.domain import codes, cookies, errors, opt_out, twiml
@@ -74,10 +75,32 @@ class InboundService:
         media: list[tuple[str, bytes]] | None = None,
         media_base_url: str = "",
     ) -> Message:
+        message = await self.receive_from_carrier(
+            account, from_, to, body, media=media, media_base_url=media_base_url
+        )
+        assert message is not None, "stored unless `also` refuses"
+        return message
+
+    async def receive_from_carrier(
+        self,
+        account: Account,
+        from_: str,
+        to: str,
+        body: str,
+        *,
+        media: list[tuple[str, bytes]] | None = None,
+        media_base_url: str = "",
+        error_code: int | None = None,
+        also: Callable[[Repository], Awaitable[bool]] | None = None,
+    ) -> Message | None:
         """Store what a handset sent to one of `account`'s numbers (or short codes) and promise
         its webhook; answer STOP/START/HELP as Twilio does by default. `media` is (content
         type, bytes) of each attachment; the webhook's MediaUrl{N} point at textrelay's own
-        Media URLs under `media_base_url`."""
+        Media URLs under `media_base_url`.
+
+        A carrier's message may come with `error_code` (30009: a part never arrived), and with
+        `also`: more to do in the same transaction (taking its stored parts); when that says
+        False, nothing is stored and None is returned."""
         attachments = media or []
         if len(attachments) > MAX_MEDIA:
             raise errors.TooManyMedia()
@@ -110,6 +133,8 @@ class InboundService:
             date_updated=now,
             date_sent=now,
             messaging_service_sid=service_sid,
+            error_code=error_code,
+            error_message=None if error_code is None else codes.DELIVERY_ERRORS[error_code].message,
         )
         kept = await self._media.attach_inbound(message, attachments) if attachments else []
         links = [
@@ -121,6 +146,8 @@ class InboundService:
             for m in kept
         ]
         async with self._ctx.store.transaction() as repo:
+            if also is not None and not await also(repo):
+                return None
             await repo.messages.insert(message)
             await repo.events.insert(
                 message.sid, MessageStatus.RECEIVED, None, now, previous=MessageStatus.RECEIVING

@@ -1,27 +1,58 @@
 """The small interfaces services use to reach the outside (STYLE.md rule 6).
 
+CarrierSink, the way back up from a carrier, is declared in domain/carriers.py so that the
+adapters implementing Carrier can name it without reaching up into services.
+
 app.py plugs in the concrete adapters: textrelay.carriers for Carrier, textrelay.webhooks for
 WebhookTransport.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
 
-from textrelay.domain.lifecycle import Submission
+from textrelay.domain.carriers import CarrierSink, CarrierState, Receipt, SubmitAnswer
 from textrelay.domain.media import FetchedMedia, MediaFailure
 from textrelay.domain.messages import Message
 from textrelay.domain.webhooks import WebhookOutcome, WebhookRequest
 
 
 class Carrier(Protocol):
-    """Where outbound messages go. The simulator plans its reports at submit time (they ride
-    the job queue); a carrier on a live connection (SMPP) answers `sent` and later hands its
-    delivery receipts to DeliveryService.apply_receipt, and inbound messages to the inbound
-    service (issue 5)."""
+    """Where outbound messages go: the simulator, an SMSC over SMPP, an upstream
+    Twilio-compatible API. app.py opens every carrier with the server and closes it on stop."""
 
-    async def submit(self, message: Message) -> Submission:
-        """Hand a message over; the status changes the carrier will report for it."""
+    @property
+    def name(self) -> str: ...
+
+    async def open(self, sink: CarrierSink) -> None:
+        """Start connecting (binds are made in the background; `submit` waits for none)."""
+        ...
+
+    async def submit(self, message: Message) -> SubmitAnswer:
+        """Hand a message over: accepted with the carrier's references, or rejected with a
+        Twilio error code and whether to try again. Never raises for the carrier's behaviour."""
+        ...
+
+    async def close(self) -> None: ...
+
+    def state(self) -> CarrierState: ...
+
+
+@runtime_checkable
+class CallbackCarrier(Protocol):
+    """A carrier that reports by calling textrelay back over HTTP: an upstream
+    Twilio-compatible API posts status callbacks to
+    `/textrelay/v1/Carriers/{name}/StatusCallback` (api/carriers.py)."""
+
+    async def status_callback(
+        self, url: str, params: Mapping[str, str], signature: str | None
+    ) -> Receipt | None:
+        """Check the callback's X-Twilio-Signature, hand the receipt it carries to the sink
+        the carrier was opened with, and return it (None: a status that settles nothing).
+        `url` is where the request arrived; the signature is checked against the callback
+        URL the carrier gave the upstream. ValueError, before anything is handed over, when
+        the signature is missing or wrong."""
         ...
 
 

@@ -18,6 +18,16 @@ from textrelay.storage.message_rows import message_from_row, message_params
 from textrelay.storage.tables import TableStore
 from textrelay.storage.timestamps import from_us, to_us
 
+_OWNED_BY_MESSAGE = (
+    "message_events",
+    "webhook_attempts",
+    "media",
+    "carrier_references",
+    "carrier_log",
+)
+"""Tables whose rows belong to one message and go with it (what a carrier exchanged for it
+included: the log holds its text)."""
+
 
 class MessageStore(TableStore):
     __slots__ = ()
@@ -57,7 +67,7 @@ class MessageStore(TableStore):
             "DELETE FROM jobs WHERE message_seq = (SELECT seq FROM messages WHERE sid = :sid)",
             {"sid": message.sid},
         )
-        for table in ("message_events", "webhook_attempts", "media"):
+        for table in _OWNED_BY_MESSAGE:
             await self._conn.execute(
                 f"DELETE FROM {table} WHERE message_sid = :sid", {"sid": message.sid}
             )
@@ -177,7 +187,7 @@ class MessageStore(TableStore):
             "(SELECT seq FROM messages WHERE account_sid = :account)",
             {"account": account_sid},
         )
-        for table in ("message_events", "media"):
+        for table in _OWNED_BY_MESSAGE:
             await self._conn.execute(
                 f"DELETE FROM {table} WHERE message_sid IN ({owned})", {"account": account_sid}
             )

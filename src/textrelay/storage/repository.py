@@ -14,6 +14,11 @@ from typing import Any
 
 from textrelay.storage.accounts import AccountStore, KeyStore
 from textrelay.storage.attempts import AttemptStore
+from textrelay.storage.carriers import (
+    CarrierLogStore,
+    CarrierReferenceStore,
+    MobileOriginatedPartStore,
+)
 from textrelay.storage.connection import Connection, Database, StorageError
 from textrelay.storage.console_sessions import ConsoleSessionStore
 from textrelay.storage.cookies import CookieStore
@@ -110,6 +115,18 @@ class Repository:
     @property
     def simulator_settings(self) -> SimulatorSettingsStore:
         return SimulatorSettingsStore(self._conn, self._changes)
+
+    @property
+    def carrier_references(self) -> CarrierReferenceStore:
+        return CarrierReferenceStore(self._conn, self._changes)
+
+    @property
+    def carrier_log(self) -> CarrierLogStore:
+        return CarrierLogStore(self._conn, self._changes)
+
+    @property
+    def mo_parts(self) -> MobileOriginatedPartStore:
+        return MobileOriginatedPartStore(self._conn, self._changes)
 
 
 class Store:

@@ -1,0 +1,248 @@
+"""What carriers send up: delivery receipts, matched to their message by (carrier, reference),
+and handsets' messages, delivered to the account that owns the number they were sent to.
+
+Every call returns once its effect is committed, so a carrier acknowledges only what is stored.
+Receipts and parts are kept in the database, not in this process: any node may receive them,
+and a restart loses no match.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+
+from textrelay.domain import codes
+from textrelay.domain.carriers import (
+    FINAL_RECEIPT_STATUSES,
+    ExchangedPdu,
+    MobileOriginated,
+    Receipt,
+)
+from textrelay.domain.smpp.receipts import reference_candidates
+from textrelay.services.accounts import AccountService
+from textrelay.services.carriers import CarrierSet
+from textrelay.services.context import ServiceContext
+from textrelay.services.delivery import DeliveryService, StaleMessage
+from textrelay.services.inbound import InboundService
+from textrelay.services.phone_numbers import PhoneNumberService
+from textrelay.storage import Repository
+
+log = logging.getLogger(__name__)
+
+UNMATCHED_RECEIPT_KEPT = timedelta(days=3)
+"""How long a receipt that names no known reference waits for its submit's answer."""
+
+_ATTEMPTS = 3
+
+
+class CarrierTraffic:
+    """The sink every carrier reports to (domain/carriers.CarrierSink)."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        carriers: CarrierSet,
+        delivery: DeliveryService,
+        inbound: InboundService,
+        accounts: AccountService,
+        numbers: PhoneNumberService,
+        *,
+        reassembly_timeout_s: float = 60.0,
+    ) -> None:
+        self._ctx = ctx
+        self._carriers = carriers
+        self._delivery = delivery
+        self._inbound = inbound
+        self._accounts = accounts
+        self._numbers = numbers
+        self._reassembly_timeout = timedelta(seconds=reassembly_timeout_s)
+        self.counters: Counter[str] = Counter()
+        """receipts, unmatched_receipts, received, unrouted_received, by carrier: `name:what`."""
+
+    # --- receipts --------------------------------------------------------------------------
+
+    async def receipt(self, carrier: str, receipt: Receipt) -> None:
+        self.counters[f"{carrier}:receipts"] += 1
+        if receipt.status not in FINAL_RECEIPT_STATUSES:
+            return  # an intermediate report (ENROUTE, ACCEPTD): the message is `sent` already
+        for _ in range(_ATTEMPTS):
+            try:
+                async with self._ctx.store.transaction() as repo:
+                    sid = await repo.carrier_references.record_receipt(
+                        carrier, receipt, at=self._ctx.now()
+                    )
+                    if sid is None:
+                        sid = await self._respelled(repo, carrier, receipt)
+                    if sid is None and receipt.handset and receipt.sender:
+                        sid = await repo.carrier_references.submission_to(
+                            receipt.handset, receipt.sender
+                        )
+                        if sid is not None:
+                            # Its submit was answered, then textrelay stopped before storing
+                            # the answer: the message was offered again since.
+                            await repo.carrier_references.adopt(
+                                carrier, receipt.reference, sid, at=self._ctx.now()
+                            )
+                            self.counters[f"{carrier}:receipts_adopted"] += 1
+                    if sid is None:
+                        # Usually the submit's answer is being committed right now (an SMSC
+                        # often sends the receipt at once); else an id this textrelay never
+                        # stored. Either way it waits, UNMATCHED_RECEIPT_KEPT at most.
+                        self.counters[f"{carrier}:receipts_waiting"] += 1
+                        log.debug("%s: receipt for %r waits for its submit", carrier, receipt)
+                        return
+                    if self._carriers.pdu_log:
+                        await repo.carrier_log.record(sid, carrier, receipt.exchanged)
+                    await self._delivery.apply_receipt_in(repo, sid)
+                return
+            except StaleMessage:
+                continue  # the message changed under this transaction: read it again
+        log.warning("%s: receipt for %r not applied: its message kept changing", carrier, receipt)
+
+    async def _respelled(self, repo: Repository, carrier: str, receipt: Receipt) -> str | None:
+        """The message of a receipt whose id the carrier wrote another way than its submit's
+        answer did (hex there, decimal here, or the reverse: a common SMSC quirk)."""
+        for spelling in reference_candidates(receipt.reference)[1:]:
+            sid = await repo.carrier_references.message_of(carrier, spelling)
+            if sid is not None:
+                await repo.carrier_references.forget(carrier, receipt.reference)
+                await repo.carrier_references.record_receipt(
+                    carrier, replace(receipt, reference=spelling), at=self._ctx.now()
+                )
+                return sid
+        return None
+
+    # --- handsets' messages ----------------------------------------------------------------
+
+    async def mobile_originated(self, carrier: str, message: MobileOriginated) -> None:
+        if not self._carriers.inbound_allowed(carrier, message.to):
+            self.counters[f"{carrier}:unrouted_received"] += 1
+            log.warning(
+                "%s: message to %s refused: the number is bound to another carrier",
+                carrier,
+                message.to,
+            )
+            return
+        owner = await self._owner_of(message.to)
+        if owner is None:
+            self.counters[f"{carrier}:unrouted_received"] += 1
+            log.warning(
+                "%s: message to %s dropped: no account owns that number", carrier, message.to
+            )
+            return
+        part = message.part
+        if part is None or part.total <= 1:
+            await self._deliver(
+                carrier, owner, message.from_, message.to, message.body, pdus=message.exchanged
+            )
+            return
+        async with self._ctx.store.transaction() as repo:
+            stored = await repo.mo_parts.add(
+                carrier,
+                message.from_,
+                message.to,
+                reference=part.reference,
+                total=part.total,
+                sequence=part.sequence,
+                body=message.body,
+                at=self._ctx.now(),
+            )
+        if len({p.sequence for p in stored}) < part.total:
+            return
+        body = "".join(p.body for p in stored)
+
+        async def take(repo: Repository) -> bool:
+            taken = await repo.mo_parts.take(carrier, message.from_, message.to, part.reference)
+            return len(taken) >= part.total  # else another node assembled it first
+
+        await self._deliver(
+            carrier, owner, message.from_, message.to, body, also=take, pdus=message.exchanged
+        )
+
+    async def sweep(self) -> int:
+        """Deliver the long messages whose parts stopped coming, with what arrived and error
+        30009 (Missing inbound segment), and forget receipts that never found their message.
+        The number of messages delivered incomplete."""
+        now = self._ctx.now()
+        async with self._ctx.store.transaction() as repo:
+            await repo.carrier_references.forget_unmatched(
+                received_before=now - UNMATCHED_RECEIPT_KEPT
+            )
+            await repo.carrier_references.forget_submissions(
+                started_before=now - UNMATCHED_RECEIPT_KEPT
+            )
+            overdue = await repo.mo_parts.overdue(received_before=now - self._reassembly_timeout)
+        delivered = 0
+        for carrier, source, destination, reference, _total in overdue:
+            owner = await self._owner_of(destination)
+            if owner is None:
+                async with self._ctx.store.transaction() as repo:
+                    await repo.mo_parts.take(carrier, source, destination, reference)
+                continue
+            async with self._ctx.store.read() as repo:
+                parts = await repo.mo_parts.parts_of(carrier, source, destination, reference)
+            body = "".join(p.body for p in parts)
+
+            stored = await self._deliver(
+                carrier,
+                owner,
+                source,
+                destination,
+                body,
+                error_code=codes.MISSING_INBOUND_SEGMENT.code,
+                also=_taking(carrier, source, destination, reference),
+            )
+            delivered += stored
+        return delivered
+
+    async def _deliver(
+        self,
+        carrier: str,
+        owner: str,
+        from_: str,
+        to: str,
+        body: str,
+        *,
+        error_code: int | None = None,
+        also: Callable[[Repository], Awaitable[bool]] | None = None,
+        pdus: tuple[ExchangedPdu, ...] = (),
+    ) -> int:
+        account = await self._accounts.cached(owner)
+        if account is None:
+            return 0
+        try:
+            message = await self._inbound.receive_from_carrier(
+                account, from_, to, body, error_code=error_code, also=also
+            )
+        except Exception:
+            log.exception("%s: message from %s to %s could not be stored", carrier, from_, to)
+            raise
+        if message is None:
+            return 0
+        if pdus and self._carriers.pdu_log:
+            async with self._ctx.store.transaction() as repo:
+                await repo.carrier_log.record(message.sid, carrier, pdus)
+        self.counters[f"{carrier}:received"] += 1
+        return 1
+
+    async def _owner_of(self, address: str) -> str | None:
+        if address.startswith("+"):
+            return await self._numbers.owner_of(address)
+        async with self._ctx.store.read() as repo:
+            code = await repo.short_codes.find(address)
+        return None if code is None else code.account_sid
+
+
+def _taking(
+    carrier: str, source: str, destination: str, reference: int
+) -> Callable[[Repository], Awaitable[bool]]:
+    """Take a long message's stored parts in the transaction that stores the message: True
+    if they were still there (no other node delivered them first)."""
+
+    async def take(repo: Repository) -> bool:
+        return bool(await repo.mo_parts.take(carrier, source, destination, reference))
+
+    return take

@@ -1,0 +1,151 @@
+"""Routes choose the carrier: by destination, with a fallback when a carrier is down, and an
+allowlist that keeps every other destination on the simulator (and says so)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twilio.rest import Client
+
+from tests.smsc_driver import ScriptedSmsc
+from tests.waiting import eventually
+from textrelay.testing import TextrelayServer
+
+FINAL = {"delivered", "undelivered", "failed"}
+
+
+@pytest.fixture
+def smsc() -> Iterator[ScriptedSmsc]:
+    with ScriptedSmsc() as running:
+        running.configure(auto_receipt="DELIVRD")
+        yield running
+
+
+def _carrier(name: str, port: int) -> str:
+    return (
+        f'[[carrier]]\nname = "{name}"\ntype = "smpp"\nhost = "127.0.0.1"\nport = {port}\n'
+        'system_id = "textrelay"\npassword = "secret"\nreconnect_min_s = 0.2\n'
+        "reconnect_max_s = 1\nresponse_timeout_s = 2\n\n"
+    )
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _final(client: Client, sid: str) -> Any:
+    return eventually(
+        lambda: client.messages(sid).fetch(),
+        until=lambda m: m.status in FINAL,
+        timeout_s=15,
+        what=f"{sid} final",
+    )
+
+
+def _start(
+    isolated_server: Callable[..., TextrelayServer], path: Path, text: str
+) -> tuple[TextrelayServer, Client, str]:
+    path.write_text(text)
+    server = isolated_server(carriers=str(path))
+    client = server.client(server.new_account())
+    number: str = client.incoming_phone_numbers.create(area_code="415").phone_number
+    return server, client, number
+
+
+def test_a_destination_prefix_route_sends_only_its_destinations_to_the_smsc(
+    isolated_server: Callable[..., TextrelayServer], smsc: ScriptedSmsc, tmp_path: Path
+) -> None:
+    text = _carrier("uk", smsc.port) + '[[route]]\ncarrier = "uk"\nto_prefix = ["+44"]\n'
+    server, client, number = _start(isolated_server, tmp_path / "c.toml", text)
+    smsc.wait_for("bind")
+    to_uk = client.messages.create(to="+447700900123", from_=number, body="to the UK").sid
+    to_us = client.messages.create(to="+14155550100", from_=number, body="to the US").sid
+    assert _final(client, to_uk).status == "delivered"
+    assert _final(client, to_us).status == "delivered"
+    destinations = [s["destination_addr"] for s in smsc.events("submit_sm")]
+    assert destinations == ["447700900123"]
+    with server.control() as operator:
+        [uk] = [c for c in operator.carriers() if c["name"] == "uk"]
+    assert uk["up"]
+    assert uk["binds"][0]["bound"]
+
+
+def test_a_carrier_that_is_down_hands_its_messages_to_the_fallback(
+    isolated_server: Callable[..., TextrelayServer], smsc: ScriptedSmsc, tmp_path: Path
+) -> None:
+    text = (
+        _carrier("primary", _closed_port())
+        + _carrier("backup", smsc.port)
+        + '[[route]]\ncarrier = "primary"\nfallback = ["backup"]\n'
+    )
+    _server, client, number = _start(isolated_server, tmp_path / "c.toml", text)
+    smsc.wait_for("bind")
+    sid = client.messages.create(to="+14155550111", from_=number, body="via backup").sid
+    assert _final(client, sid).status == "delivered"
+    [submit] = smsc.events("submit_sm")
+    assert submit["destination_addr"] == "14155550111"
+
+
+def test_the_allowlist_keeps_other_destinations_on_the_simulator_and_says_so(
+    isolated_server: Callable[..., TextrelayServer], smsc: ScriptedSmsc, tmp_path: Path
+) -> None:
+    text = (
+        '[routing]\nmode = "allowlist"\nallow = ["+1415555012"]\n\n'
+        + _carrier("smsc1", smsc.port)
+        + '[[route]]\ncarrier = "smsc1"\n'
+    )
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    server = isolated_server(carriers=str(path))
+    account = server.new_account()
+    client = server.client(account)
+    number: str = client.incoming_phone_numbers.create(area_code="415").phone_number
+    smsc.wait_for("bind")
+    allowed = client.messages.create(to="+14155550123", from_=number, body="allowed").sid
+    held = client.messages.create(to="+14155559999", from_=number, body="held back").sid
+    assert _final(client, allowed).status == "delivered"
+    assert _final(client, held).status == "delivered"  # by the simulator
+    assert [s["destination_addr"] for s in smsc.events("submit_sm")] == ["14155550123"]
+    with server.control(account) as control:
+        record = control.carrier_record(held)
+        assert record["references"] == []
+        assert [pdu["command"] for pdu in record["exchanged"]] == ["held back"]
+        assert control.carrier_record(allowed)["carrier"] == "smsc1"
+
+
+def test_a_file_with_a_mistake_is_refused_at_start_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[[carrier]]\nname = "x"\ntype = "smpp"\nhost = "h"\nsystem_id = "s"\n'
+        '\n[[route]]\ncarrier = "nowhere"\n'
+    )
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "textrelay",
+            "serve",
+            "--carriers",
+            str(path),
+            "--port",
+            "0",
+            "--database-url",
+            f"sqlite:///{tmp_path}/t.db",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert started.returncode != 0
+    assert f"{path}, line 8: " in started.stderr
+    assert "nowhere" in started.stderr

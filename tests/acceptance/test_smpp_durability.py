@@ -1,0 +1,242 @@
+"""Nothing lost over SMPP: textrelay killed with submits in flight comes back and every message
+reaches its final status with its receipt matched; two processes on one database each hold a
+bind, and a receipt finds its message whichever bind it arrives on. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from twilio.rest import Client
+
+from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
+from tests.receiver import Receiver
+from tests.smsc_driver import ScriptedSmsc
+from tests.waiting import eventually
+from textrelay.client import client as make_client
+from textrelay.control import Control
+
+FINAL = {"delivered", "undelivered", "failed"}
+
+
+@pytest.fixture
+def smsc() -> Iterator[ScriptedSmsc]:
+    with ScriptedSmsc() as running:
+        yield running
+
+
+def _carriers(path: Path, smsc: ScriptedSmsc) -> str:
+    path.write_text(
+        f'[[carrier]]\nname = "smsc1"\ntype = "smpp"\nhost = "127.0.0.1"\nport = {smsc.port}\n'
+        'system_id = "textrelay"\npassword = "secret"\nreconnect_min_s = 0.2\n'
+        'reconnect_max_s = 1\nresponse_timeout_s = 3\n\n[[route]]\ncarrier = "smsc1"\n'
+    )
+    return str(path)
+
+
+def _unmatched_receipts(database_url: str) -> int:
+    """Receipts stored under a reference no message claims."""
+    query = "SELECT COUNT(*) FROM carrier_references WHERE message_sid IS NULL"
+    if database_url.startswith("sqlite:///"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            count: int = conn.execute(query).fetchone()[0]
+            return count
+
+    async def count_pg() -> int:
+        base, _, schema = database_url.partition("?search_path=")
+        conn = await asyncpg.connect(base, server_settings={"search_path": schema})
+        try:
+            return int(await conn.fetchval(query))
+        finally:
+            await conn.close()
+
+    return asyncio.run(count_pg())
+
+
+def _statuses(client: Client, sids: list[str]) -> dict[str, str]:
+    return {sid: client.messages(sid).fetch().status for sid in sids}
+
+
+def test_sigkill_with_submits_in_flight_loses_no_message_and_no_receipt_match(
+    fresh_database: Callable[[], str], smsc: ScriptedSmsc, receiver: Receiver, tmp_path: Path
+) -> None:
+    url = fresh_database()
+    carriers = _carriers(tmp_path / "carriers.toml", smsc)
+    # Slow answers and late receipts: the kill lands with submits and receipts outstanding.
+    smsc.configure(auto_receipt="DELIVRD", answer_delay_ms=150, receipt_delay_ms=1500)
+    first = ServerProcess(url, log_path=tmp_path / "first.log", carriers=carriers).start()
+    try:
+        client = make_client(first.base_url, ACCOUNT_SID, AUTH_TOKEN)
+        number = client.incoming_phone_numbers.create(area_code="415").phone_number
+        sids = [
+            client.messages.create(
+                to=f"+1415555{n:04d}", from_=number, body=f"n{n}", status_callback=receiver.url()
+            ).sid
+            for n in range(40)
+        ]
+        smsc.wait_for("submit_sm", count=5, timeout_s=20)
+    finally:
+        first.kill()
+    second = ServerProcess(url, log_path=tmp_path / "second.log", carriers=carriers).start()
+    try:
+        client = make_client(second.base_url, ACCOUNT_SID, AUTH_TOKEN)
+        final = eventually(
+            lambda: _statuses(client, sids),
+            until=lambda found: set(found.values()) <= FINAL,
+            timeout_s=60,
+            interval_s=0.5,
+            what="every message final after the restart",
+        )
+        assert set(final.values()) == {"delivered"}
+        with Control(second.base_url, ACCOUNT_SID, AUTH_TOKEN) as control:
+            for sid in sids:
+                references = control.carrier_record(sid)["references"]
+                assert references, f"{sid} has no reference"
+                assert all(r["receipt_status"] == "delivered" for r in references)
+        assert _unmatched_receipts(url) == 0
+        receiver.wait_for(
+            lambda rs: (
+                {r.params["MessageSid"] for r in rs if r.params.get("MessageStatus") == "delivered"}
+                >= set(sids)
+            ),
+            timeout_s=30,
+        )
+    finally:
+        second.stop()
+
+
+def test_a_receipt_finds_its_message_whichever_node_holds_the_bind(
+    fresh_database: Callable[[], str], smsc: ScriptedSmsc, tmp_path: Path
+) -> None:
+    url = fresh_database()
+    carriers = _carriers(tmp_path / "carriers.toml", smsc)
+    smsc.configure(auto_receipt="DELIVRD")
+    one = ServerProcess(url, log_path=tmp_path / "one.log", carriers=carriers).start()
+    two = ServerProcess(url, log_path=tmp_path / "two.log", carriers=carriers).start()
+    try:
+        smsc.wait_for("bind", lambda e: bool(e.get("accepted")), count=2, timeout_s=15)
+        client = make_client(one.base_url, ACCOUNT_SID, AUTH_TOKEN)
+        number = client.incoming_phone_numbers.create(area_code="415").phone_number
+        sids = [
+            client.messages.create(to=f"+1415556{n:04d}", from_=number, body=f"n{n}").sid
+            for n in range(20)
+        ]
+        final = eventually(
+            lambda: _statuses(client, sids),
+            until=lambda found: set(found.values()) <= FINAL,
+            timeout_s=30,
+            interval_s=0.3,
+            what="every message final",
+        )
+        assert set(final.values()) == {"delivered"}
+        sessions = {e["session"] for e in smsc.events("deliver_sm") if e.get("kind") == "receipt"}
+        assert len(sessions) == 2, "the SMSC sent receipts on both nodes' binds"
+    finally:
+        one.stop()
+        two.stop()
+
+
+def _certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA, and a key and certificate for 127.0.0.1 that it signed (with openssl)."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=textrelay test CA",
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "smsc.key",
+        "-out",
+        "smsc.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    )
+    (directory / "ext.cnf").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+    )
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "smsc.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "smsc.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    )
+    return directory / "ca.pem", directory / "smsc.key", directory / "smsc.pem"
+
+
+def test_a_tls_bind_delivers_and_checks_the_smscs_certificate(
+    fresh_database: Callable[[], str], tmp_path: Path
+) -> None:
+    ca, key, certificate = _certificates(tmp_path)
+    url = fresh_database()
+    with ScriptedSmsc(tls=(key, certificate)) as smsc:
+        smsc.configure(auto_receipt="DELIVRD")
+        path = tmp_path / "carriers.toml"
+        _carriers(path, smsc)
+        path.write_text(
+            path.read_text().replace('password = "secret"\n', 'password = "secret"\ntls = true\n')
+        )
+        untrusted = ServerProcess(url, log_path=tmp_path / "untrusted.log", carriers=str(path))
+        untrusted.env["SSL_CERT_FILE"] = str(tmp_path / "nothing-trusted.pem")
+        (tmp_path / "nothing-trusted.pem").write_text("")
+        untrusted.start()
+        try:
+            with Control(untrusted.base_url, ACCOUNT_SID, AUTH_TOKEN) as control:
+                [smsc1] = eventually(
+                    lambda: [c for c in control.carriers() if c["name"] == "smsc1"],
+                    until=lambda found: bool(found and found[0]["binds"][0]["last_error"]),
+                    what="the refused certificate shown",
+                )
+            assert not smsc1["up"]
+            assert "certificate" in smsc1["binds"][0]["last_error"]
+        finally:
+            untrusted.stop()
+        trusted = ServerProcess(url, log_path=tmp_path / "trusted.log", carriers=str(path))
+        trusted.env["SSL_CERT_FILE"] = str(ca)
+        trusted.start()
+        try:
+            client = make_client(trusted.base_url, ACCOUNT_SID, AUTH_TOKEN)
+            number = client.incoming_phone_numbers.create(area_code="415").phone_number
+            sid = client.messages.create(to="+14155557000", from_=number, body="over TLS").sid
+            final = eventually(
+                lambda: _statuses(client, [sid]),
+                until=lambda found: set(found.values()) <= FINAL,
+                timeout_s=20,
+                what="delivered over TLS",
+            )
+            assert final == {sid: "delivered"}
+        finally:
+            trusted.stop()
