@@ -300,6 +300,8 @@ class Run:
     bench_cpu_s: float
     wall_s: float
     warmup_callbacks: int
+    warmup_messages: int
+    """Messages created (201) in the warm-up."""
 
 
 async def measure(args: argparse.Namespace, server_port: int, server_pid: int) -> Run:
@@ -344,7 +346,15 @@ async def measure(args: argparse.Namespace, server_port: int, server_pid: int) -
         server_cpu = cpu_seconds(server_pid) - cpu_before[0]
         bench_cpu = time.process_time() - cpu_before[1]
         return Run(
-            created, receiver, waited, complete, server_cpu, bench_cpu, wall, warmup_callbacks
+            created,
+            receiver,
+            waited,
+            complete,
+            server_cpu,
+            bench_cpu,
+            wall,
+            warmup_callbacks,
+            len(warmup.sent_at),
         )
     finally:
         server.close()
@@ -358,22 +368,62 @@ def percentile_ms(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
-def report(args: argparse.Namespace, run: Run, database: str) -> None:
+@dataclass(frozen=True)
+class Summary:
+    """A run's figures, as `report` prints them (and bench/e2e_smpp.py compares them)."""
+
+    sids: list[str]
+    delivered: list[str]
+    sent: list[str]
+    to_delivered: list[float]
+    to_sent: list[float]
+    span_s: float
+    """First create → last `delivered` callback."""
+    end_to_end_per_s: float
+    measured_callbacks: int
+    out_of_order: int
+
+    @property
+    def callbacks_per_message(self) -> float:
+        return self.measured_callbacks / len(self.sids) if self.sids else float("nan")
+
+
+def summarize(run: Run) -> Summary:
     created, receiver = run.creates, run.receiver
     sids = list(created.sent_at)
     delivered = [sid for sid in sids if sid in receiver.delivered_at]
     sent = [sid for sid in sids if sid in receiver.sent_at]
-    to_delivered = [receiver.delivered_at[sid] - created.sent_at[sid] for sid in delivered]
-    to_sent = [receiver.sent_at[sid] - created.sent_at[sid] for sid in sent]
     last_delivered = max((receiver.delivered_at[sid] for sid in delivered), default=float("nan"))
     span = last_delivered - created.first_sent
-    e2e = len(delivered) / span if delivered and span > 0 else 0.0
-    measured_callbacks = sum(receiver.per_sid[sid] for sid in sids)
-    out_of_order = sum(
-        1
-        for sid in delivered
-        if sid in receiver.sent_at and receiver.sent_at[sid] > receiver.delivered_at[sid]
+    return Summary(
+        sids=sids,
+        delivered=delivered,
+        sent=sent,
+        to_delivered=[receiver.delivered_at[sid] - created.sent_at[sid] for sid in delivered],
+        to_sent=[receiver.sent_at[sid] - created.sent_at[sid] for sid in sent],
+        span_s=span,
+        end_to_end_per_s=len(delivered) / span if delivered and span > 0 else 0.0,
+        measured_callbacks=sum(receiver.per_sid[sid] for sid in sids),
+        out_of_order=sum(
+            1
+            for sid in delivered
+            if sid in receiver.sent_at and receiver.sent_at[sid] > receiver.delivered_at[sid]
+        ),
     )
+
+
+def server_cpu_ms_per_message(run: Run) -> float:
+    messages = len(run.creates.sent_at)
+    return run.server_cpu_s * 1000 / messages if messages else float("nan")
+
+
+def report(args: argparse.Namespace, run: Run, database: str) -> None:
+    created, receiver = run.creates, run.receiver
+    summary = summarize(run)
+    sids, delivered, sent = summary.sids, summary.delivered, summary.sent
+    to_delivered, to_sent = summary.to_delivered, summary.to_sent
+    span, e2e = summary.span_s, summary.end_to_end_per_s
+    measured_callbacks, out_of_order = summary.measured_callbacks, summary.out_of_order
 
     print(
         f"machine: {os.cpu_count()} cores, {platform.platform()}, "
@@ -411,7 +461,7 @@ def report(args: argparse.Namespace, run: Run, database: str) -> None:
     )
     print(
         f"callbacks: {measured_callbacks} for {len(sids)} messages = "
-        f"{measured_callbacks / len(sids) if sids else float('nan'):.3f} per message "
+        f"{summary.callbacks_per_message:.3f} per message "
         f"(expect 2: sent, delivered); statuses {dict(receiver.statuses)} "
         f"(warm-up included: {run.warmup_callbacks}); delivered before sent: {out_of_order}; "
         f"repeated delivered: {receiver.repeated_delivered}"
@@ -425,16 +475,14 @@ def report(args: argparse.Namespace, run: Run, database: str) -> None:
     print(
         f"CPU over {run.wall_s:.2f} s: textrelay {run.server_cpu_s:.2f} s "
         f"({run.server_cpu_s / run.wall_s:.0%} of a core, "
-        f"{run.server_cpu_s * 1000 / len(sids) if sids else float('nan'):.2f} ms a message), "
+        f"{server_cpu_ms_per_message(run):.2f} ms a message), "
         "load generator + receiver "
         f"{run.bench_cpu_s:.2f} s ({run.bench_cpu_s / run.wall_s:.0%})"
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a run (bench/e2e_smpp.py adds its own to these)."""
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to create messages")
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
     parser.add_argument(
@@ -461,7 +509,9 @@ def main() -> int:
         default=True,
         help="server on core 0, load generator and receiver on core 1 (needs taskset)",
     )
-    args = parser.parse_args()
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if not 0 < args.seconds <= 120 or not 0 < args.concurrency <= 256:
         parser.error("keep --seconds in (0, 120] and --concurrency in (0, 256]")
     if args.rate is not None and not 0 < args.rate <= 100_000:
@@ -471,44 +521,78 @@ def main() -> int:
     if args.database_url and not args.database_url.startswith(("postgresql://", "postgres://")):
         parser.error("--database-url takes a postgresql:// URL (SQLite is the default)")
 
-    port = free_port()
-    with (
-        tempfile.TemporaryDirectory(prefix="textrelay-e2e-") as tmp,
-        (
-            postgres_schema(args.database_url)
-            if args.database_url
-            else _sqlite(f"sqlite:///{tmp}/textrelay.db")
-        ) as database_url,
-    ):
-        env = {
-            **os.environ,
-            "TEXTRELAY_ACCOUNT_SID": ACCOUNT_SID,
-            "TEXTRELAY_AUTH_TOKEN": AUTH_TOKEN,
-            "TEXTRELAY_LOG_LEVEL": "warning",
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "textrelay",
-            "serve",
-            "--port",
-            str(port),
-            "--database-url",
-            database_url,
-        ]
-        if can_pin(args):
-            os.sched_setaffinity(0, {1 % (os.cpu_count() or 1)})
-        with running(pinned(args, 0, command), port, env) as pid:
-            import uvloop
 
-            run = uvloop.run(measure(args, port, pid))
-        report(args, run, "PostgreSQL" if args.database_url else "SQLite")
-    return 0 if run.complete and not run.receiver.bad_signatures else 1
+def database_name(args: argparse.Namespace) -> str:
+    return "PostgreSQL" if args.database_url else "SQLite"
 
 
 @contextmanager
-def _sqlite(url: str) -> Iterator[str]:
-    yield url
+def fresh_database(args: argparse.Namespace) -> Iterator[str]:
+    """The URL of an empty database for one server: a SQLite file in a temporary directory,
+    or a fresh schema of --database-url; removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="textrelay-e2e-") as tmp:
+        if args.database_url:
+            with postgres_schema(args.database_url) as url:
+                yield url
+        else:
+            yield f"sqlite:///{tmp}/textrelay.db"
+
+
+def pin_this_process(args: argparse.Namespace) -> None:
+    """Load generator and receiver (and what this process starts later) on core 1."""
+    if can_pin(args):
+        os.sched_setaffinity(0, {1 % (os.cpu_count() or 1)})
+
+
+@contextmanager
+def textrelay_server(
+    args: argparse.Namespace, database_url: str, extra: tuple[str, ...] = ()
+) -> Iterator[tuple[int, int]]:
+    """`textrelay serve` on a free port of 127.0.0.1 (on core 0 when pinning), with `extra`
+    options, until the block ends; yields (port, pid) once it listens."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "TEXTRELAY_ACCOUNT_SID": ACCOUNT_SID,
+        "TEXTRELAY_AUTH_TOKEN": AUTH_TOKEN,
+        "TEXTRELAY_LOG_LEVEL": "warning",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "textrelay",
+        "serve",
+        "--port",
+        str(port),
+        "--database-url",
+        database_url,
+        *extra,
+    ]
+    with running(pinned(args, 0, command), port, env) as pid:
+        yield port, pid
+
+
+def run_measure(args: argparse.Namespace, port: int, pid: int) -> Run:
+    """`measure` on a uvloop event loop of its own."""
+    import uvloop
+
+    return uvloop.run(measure(args, port, pid))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(parser)
+    args = parser.parse_args()
+    check_arguments(parser, args)
+
+    with fresh_database(args) as database_url:
+        pin_this_process(args)
+        with textrelay_server(args, database_url) as (port, pid):
+            run = run_measure(args, port, pid)
+        report(args, run, database_name(args))
+    return 0 if run.complete and not run.receiver.bad_signatures else 1
 
 
 if __name__ == "__main__":

@@ -470,9 +470,9 @@ def test_a_message_queued_past_its_validity_period_fails_with_30036(
         body="stale",
         status_callback=receiver.url(),
     )
-
-    _advance(server, 61)
     with server.control() as control:
+        control.wait_idle(message.sid)  # submitted, its first report parked for a step
+        _advance(server, 61)
         stepped = control.step(message.sid)
 
     assert (stepped["status"], stepped["error_code"]) == ("failed", 30036)

@@ -273,8 +273,8 @@ def test_a_handset_texts_in_and_the_twiml_reply_goes_out_and_is_delivered(
     gateway.client.incoming_phone_numbers.list()[0].update(sms_url=webhook)
     handset = "14155550160"
     gateway.smsc.mo(handset, gateway.number.removeprefix("+"), "Hi there")
-    [inbound] = receiver.wait_for(lambda rs: bool([r for r in rs if r.path == "/sms"]))
-    inbound = receiver.to_path("/sms")[0]
+    receiver.wait_for(lambda rs: any(r.path == "/sms" for r in rs))
+    [inbound] = receiver.to_path("/sms")
     assert inbound.params["From"] == "+" + handset
     assert inbound.params["To"] == gateway.number
     assert inbound.params["Body"] == "Hi there"
@@ -298,7 +298,8 @@ def test_a_long_handset_message_is_reassembled_from_its_parts(
     gateway.client.incoming_phone_numbers.list()[0].update(sms_url=receiver.url("/sms"))
     text = "".join(f"part {n} of a long message; " for n in range(12))  # ~300 chars, 2 parts
     gateway.smsc.mo("14155550170", gateway.number.removeprefix("+"), text, split=3, reverse=True)
-    [inbound] = receiver.wait_for(lambda rs: len([r for r in rs if r.path == "/sms"]) == 1)
+    receiver.wait_for(lambda rs: len([r for r in rs if r.path == "/sms"]) == 1)
+    [inbound] = receiver.to_path("/sms")
     assert inbound.params["Body"] == text
     gateway.smsc.mo(
         "14155550171", gateway.number.removeprefix("+"), "abc " * 40, split=2, concat="sar"

@@ -450,6 +450,9 @@ function logPdu(arrow, s, pdu) {
 const SERVED = new Set(['enquire_link', 'unbind', 'submit_sm']);
 
 function onSession(session, args) {
+  // Answers leave at once, as a real SMSC's do: without this, Nagle's algorithm holds each
+  // small PDU until the ESME acknowledges the one before.
+  if (session.socket && session.socket.setNoDelay) session.socket.setNoDelay(true);
   const s = { id: ++lastSessionId, session, systemId: null, kind: null };
   sessions.set(s.id, s);
   const report = message => emit({ event: 'error', session: s.id, message });

@@ -8,6 +8,7 @@ and a restart loses no match.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,7 @@ UNMATCHED_RECEIPT_KEPT = timedelta(days=3)
 """How long a receipt that names no known reference waits for its submit's answer."""
 
 _ATTEMPTS = 3
+_RECEIPT_BATCH = 64
 
 
 class CarrierTraffic:
@@ -59,48 +61,92 @@ class CarrierTraffic:
         self._accounts = accounts
         self._numbers = numbers
         self._reassembly_timeout = timedelta(seconds=reassembly_timeout_s)
+        self._receipts: list[tuple[str, Receipt, asyncio.Future[None]]] = []
+        self._applying: asyncio.Task[None] | None = None
         self.counters: Counter[str] = Counter()
         """receipts, unmatched_receipts, received, unrouted_received, by carrier: `name:what`."""
 
     # --- receipts --------------------------------------------------------------------------
 
     async def receipt(self, carrier: str, receipt: Receipt) -> None:
+        """Store and apply a receipt; returns once committed. Receipts that arrive together
+        share one transaction (an SMSC sends them in bursts, and one commit each would cap a
+        bind at a few hundred a second)."""
         self.counters[f"{carrier}:receipts"] += 1
         if receipt.status not in FINAL_RECEIPT_STATUSES:
             return  # an intermediate report (ENROUTE, ACCEPTD): the message is `sent` already
+        done = asyncio.get_running_loop().create_future()
+        self._receipts.append((carrier, receipt, done))
+        if self._applying is None or self._applying.done():
+            self._applying = asyncio.get_running_loop().create_task(self._apply_receipts())
+        await done
+
+    async def _apply_receipts(self) -> None:
+        while self._receipts:
+            await asyncio.sleep(0)  # let the rest of a burst join this batch
+            batch = self._receipts[:_RECEIPT_BATCH]
+            del self._receipts[:_RECEIPT_BATCH]
+            try:
+                async with self._ctx.store.transaction() as repo:
+                    for carrier, receipt, _ in batch:
+                        await self._apply_receipt(repo, carrier, receipt)
+            except StaleMessage:
+                # A message changed under the batch: each receipt on its own, read again.
+                for carrier, receipt, done in batch:
+                    await self._settle(done, self._receipt_alone(carrier, receipt))
+                continue
+            except Exception as exc:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _settle(self, done: asyncio.Future[None], work: Awaitable[None]) -> None:
+        try:
+            await work
+        except Exception as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+
+    async def _receipt_alone(self, carrier: str, receipt: Receipt) -> None:
         for _ in range(_ATTEMPTS):
             try:
                 async with self._ctx.store.transaction() as repo:
-                    sid = await repo.carrier_references.record_receipt(
-                        carrier, receipt, at=self._ctx.now()
-                    )
-                    if sid is None:
-                        sid = await self._respelled(repo, carrier, receipt)
-                    if sid is None and receipt.handset and receipt.sender:
-                        sid = await repo.carrier_references.submission_to(
-                            receipt.handset, receipt.sender
-                        )
-                        if sid is not None:
-                            # Its submit was answered, then textrelay stopped before storing
-                            # the answer: the message was offered again since.
-                            await repo.carrier_references.adopt(
-                                carrier, receipt.reference, sid, at=self._ctx.now()
-                            )
-                            self.counters[f"{carrier}:receipts_adopted"] += 1
-                    if sid is None:
-                        # Usually the submit's answer is being committed right now (an SMSC
-                        # often sends the receipt at once); else an id this textrelay never
-                        # stored. Either way it waits, UNMATCHED_RECEIPT_KEPT at most.
-                        self.counters[f"{carrier}:receipts_waiting"] += 1
-                        log.debug("%s: receipt for %r waits for its submit", carrier, receipt)
-                        return
-                    if self._carriers.pdu_log:
-                        await repo.carrier_log.record(sid, carrier, receipt.exchanged)
-                    await self._delivery.apply_receipt_in(repo, sid)
+                    await self._apply_receipt(repo, carrier, receipt)
                 return
             except StaleMessage:
                 continue  # the message changed under this transaction: read it again
         log.warning("%s: receipt for %r not applied: its message kept changing", carrier, receipt)
+
+    async def _apply_receipt(self, repo: Repository, carrier: str, receipt: Receipt) -> None:
+        sid = await repo.carrier_references.record_receipt(carrier, receipt, at=self._ctx.now())
+        adopted = False
+        if sid is None and receipt.handset and receipt.sender:
+            # Its submit is being answered right now (an SMSC often sends the receipt at
+            # once), or was answered before textrelay stopped without storing the answer.
+            sid = await repo.carrier_references.submission_to(receipt.handset, receipt.sender)
+            if sid is not None:
+                await repo.carrier_references.adopt(
+                    carrier, receipt.reference, sid, at=self._ctx.now()
+                )
+                self.counters[f"{carrier}:receipts_adopted"] += 1
+                adopted = True
+        if sid is None:
+            sid = await self._respelled(repo, carrier, receipt)
+        if sid is None:
+            # An id this textrelay never stored, or an answer still on its way without a
+            # submission row: it waits, UNMATCHED_RECEIPT_KEPT at most.
+            self.counters[f"{carrier}:receipts_waiting"] += 1
+            log.debug("%s: receipt for %r waits for its submit", carrier, receipt)
+            return
+        if self._carriers.pdu_log:
+            await repo.carrier_log.record(sid, carrier, receipt.exchanged)
+        if not adopted:  # an adopted one decides nothing until its submit claims it
+            await self._delivery.apply_receipt_in(repo, sid)
 
     async def _respelled(self, repo: Repository, carrier: str, receipt: Receipt) -> str | None:
         """The message of a receipt whose id the carrier wrote another way than its submit's

@@ -258,13 +258,20 @@ class MobileOriginatedPartStore(TableStore):
         at: datetime,
     ) -> list[StoredPart]:
         """Keep one part (a repeated part replaces its twin); every part of its message so
-        far, in order."""
+        far, in order. Parts of one message stored at once see each other: on PostgreSQL the
+        second waits for the first's commit (a lock on the message's key), so one of them
+        finds them all; SQLite writes one transaction at a time anyway."""
         key = {
             "carrier": carrier,
             "source": source,
             "destination": destination,
             "reference": reference,
         }
+        if self._conn.dialect == "postgresql":
+            await self._conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(:name))",
+                {"name": f"textrelay-mo:{carrier}:{source}:{destination}:{reference}"},
+            )
         await self._conn.execute(
             "INSERT INTO carrier_mo_parts "
             "(carrier, source, destination, reference, total, sequence, body, received_at) "

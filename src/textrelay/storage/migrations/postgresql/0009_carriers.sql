@@ -62,3 +62,4 @@ CREATE TABLE carrier_submissions (
     refusals     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX carrier_submissions_addresses ON carrier_submissions (to_addr, from_addr);
+
