@@ -129,10 +129,9 @@ class SmppBind:
             await self._pace.wait()
             self.in_flight += 1
             try:
-                response = await asyncio.wait_for(
-                    session.submit_sm(destination, short_message, **fields),
-                    self._settings.response_timeout_s,
-                )
+                # asyncio.timeout, not wait_for: no task of its own for every submit.
+                async with asyncio.timeout(self._settings.response_timeout_s):
+                    response = await session.submit_sm(destination, short_message, **fields)
             except TimeoutError:
                 self.last_error = "submit_sm_resp timed out"
                 return SubmitResult(None, error=self.last_error)
