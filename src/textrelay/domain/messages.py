@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from textrelay.domain.statuses import Direction, MessageStatus
 
@@ -63,6 +63,14 @@ class Message:
     price_unit: str | None = "USD"
     tags: dict[str, str] = field(default_factory=dict)
     options: SendOptions = field(default_factory=SendOptions)
+
+    @property
+    def valid_until(self) -> datetime:
+        """When the message's validity period ends: ValidityPeriod (Twilio's 36000 s by
+        default) counted from SendAt for a scheduled message, else from its creation."""
+        period = self.options.validity_period_s or DEFAULT_VALIDITY_PERIOD_S
+        start = self.options.send_at or self.date_created
+        return start + timedelta(seconds=period)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from textrelay.domain.carriers import (
     MobileOriginated,
     Receipt,
 )
+from textrelay.domain.messages import Message
 from textrelay.domain.smpp.receipts import reference_candidates
 from textrelay.services.accounts import AccountService
 from textrelay.services.carriers import CarrierSet
@@ -64,7 +65,8 @@ class CarrierTraffic:
         self._receipts: list[tuple[str, Receipt, asyncio.Future[None]]] = []
         self._applying: asyncio.Task[None] | None = None
         self.counters: Counter[str] = Counter()
-        """receipts, unmatched_receipts, received, unrouted_received, by carrier: `name:what`."""
+        """By carrier, `name:what`: receipts, receipts_adopted, receipts_waiting, received,
+        unrouted_received."""
 
     # --- receipts --------------------------------------------------------------------------
 
@@ -143,8 +145,7 @@ class CarrierTraffic:
             self.counters[f"{carrier}:receipts_waiting"] += 1
             log.debug("%s: receipt for %r waits for its submit", carrier, receipt)
             return
-        if self._carriers.pdu_log:
-            await repo.carrier_log.record(sid, carrier, receipt.exchanged)
+        await self._carriers.record(repo, sid, carrier, receipt.exchanged)
         if not adopted:  # an adopted one decides nothing until its submit claims it
             await self._delivery.apply_receipt_in(repo, sid)
 
@@ -198,14 +199,14 @@ class CarrierTraffic:
             )
         if len({p.sequence for p in stored}) < part.total:
             return
-        body = "".join(p.body for p in stored)
-
-        async def take(repo: Repository) -> bool:
-            taken = await repo.mo_parts.take(carrier, message.from_, message.to, part.reference)
-            return len(taken) >= part.total  # else another node assembled it first
-
         await self._deliver(
-            carrier, owner, message.from_, message.to, body, also=take, pdus=message.exchanged
+            carrier,
+            owner,
+            message.from_,
+            message.to,
+            "".join(p.body for p in stored),
+            also=_taking(carrier, message.from_, message.to, part.reference, at_least=part.total),
+            pdus=message.exchanged,
         )
 
     async def sweep(self) -> int:
@@ -239,7 +240,7 @@ class CarrierTraffic:
                 destination,
                 body,
                 error_code=codes.MISSING_INBOUND_SEGMENT.code,
-                also=_taking(carrier, source, destination, reference),
+                also=_taking(carrier, source, destination, reference, at_least=1),
             )
             delivered += stored
         return delivered
@@ -259,18 +260,18 @@ class CarrierTraffic:
         account = await self._accounts.cached(owner)
         if account is None:
             return 0
-        try:
-            message = await self._inbound.receive_from_carrier(
-                account, from_, to, body, error_code=error_code, also=also
-            )
-        except Exception:
-            log.exception("%s: message from %s to %s could not be stored", carrier, from_, to)
-            raise
+
+        async def with_message(repo: Repository, message: Message) -> bool:
+            if also is not None and not await also(repo):
+                return False
+            await self._carriers.record(repo, message.sid, carrier, pdus)
+            return True
+
+        message = await self._inbound.receive_from_carrier(
+            account, from_, to, body, error_code=error_code, also=with_message
+        )
         if message is None:
             return 0
-        if pdus and self._carriers.pdu_log:
-            async with self._ctx.store.transaction() as repo:
-                await repo.carrier_log.record(message.sid, carrier, pdus)
         self.counters[f"{carrier}:received"] += 1
         return 1
 
@@ -283,12 +284,13 @@ class CarrierTraffic:
 
 
 def _taking(
-    carrier: str, source: str, destination: str, reference: int
+    carrier: str, source: str, destination: str, reference: int, *, at_least: int
 ) -> Callable[[Repository], Awaitable[bool]]:
     """Take a long message's stored parts in the transaction that stores the message: True
-    if they were still there (no other node delivered them first)."""
+    if `at_least` of them were still there (else another node delivered them first)."""
 
     async def take(repo: Repository) -> bool:
-        return bool(await repo.mo_parts.take(carrier, source, destination, reference))
+        taken = await repo.mo_parts.take(carrier, source, destination, reference)
+        return len(taken) >= at_least
 
     return take

@@ -11,10 +11,18 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from textrelay.domain.carriers import SIMULATOR, Accepted, CarrierSink, CarrierState, SubmitAnswer
+from textrelay.domain.carriers import (
+    SIMULATOR,
+    Accepted,
+    CarrierSink,
+    CarrierState,
+    ExchangedPdu,
+    SubmitAnswer,
+)
 from textrelay.domain.messages import Message
 from textrelay.domain.routing import RouteTable
 from textrelay.services.ports import CallbackCarrier, Carrier
+from textrelay.storage import Repository
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,14 @@ class CarrierSet:
         self._retries = dict(submit_retries or {})
         self.pdu_log = pdu_log
         """Record what is exchanged with live carriers for each message (the console's view)."""
+
+    async def record(
+        self, repo: Repository, message_sid: str, carrier: str, pdus: Sequence[ExchangedPdu]
+    ) -> None:
+        """Keep what was exchanged with a carrier for the message's console page, unless the
+        carriers file turned that off (`pdu_log`)."""
+        if self.pdu_log and pdus:
+            await repo.carrier_log.record(message_sid, carrier, pdus)
 
     @property
     def live(self) -> bool:
@@ -92,8 +108,8 @@ class CarrierSet:
         return self.routes.inbound_allowed(carrier, number)
 
     async def submit(self, message: Message) -> Routed:
-        """Offer the message to its route's carriers in order, until one takes it or refuses
-        it for a reason another carrier would not change."""
+        """Offer the message to its route's carriers in order, until one takes it; the answer
+        of the last one asked when none does."""
         if not self.live:
             return Routed(SIMULATOR, await self._carriers[SIMULATOR].submit(message))
         choice = self.routes.choose(

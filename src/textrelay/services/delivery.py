@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -37,7 +38,7 @@ from textrelay.domain.lifecycle import (
     path_to,
 )
 from textrelay.domain.media import MediaFailure
-from textrelay.domain.messages import DEFAULT_VALIDITY_PERIOD_S, Message
+from textrelay.domain.messages import Message
 from textrelay.domain.statuses import MessageStatus
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.carriers import CarrierSet, Routed
@@ -159,8 +160,7 @@ class DeliveryService:
                             routed.carrier, reference, message.sid, part=part, parts=parts, at=now
                         )
                         waiting = waiting or receipt is not None
-                    if self._carriers.pdu_log:
-                        await repo.carrier_log.record(message.sid, routed.carrier, answer.exchanged)
+                    await self._carriers.record(repo, message.sid, routed.carrier, answer.exchanged)
                     if waiting:
                         sent = await self._settle_from_receipts(repo, sent)
                     await self._write_status(repo, sent, was=queued)
@@ -190,23 +190,17 @@ class DeliveryService:
                     await repo.carrier_references.count_refusal(message.sid) if counted else 0
                 )
                 if refusals <= routed.submit_retries:
-                    if self._carriers.pdu_log and answer.exchanged:
-                        await repo.carrier_log.record(message.sid, routed.carrier, answer.exchanged)
+                    await self._carriers.record(repo, message.sid, routed.carrier, answer.exchanged)
                     await repo.jobs.reschedule(job, due_at=due)
                     return
-        code = answer.error_code  # for a temporary refusal, what it fails with once retried out
         log.info("%s: refused by %s: %s", message.sid, routed.carrier, answer.reason)
-        try:
-            async with self._ctx.store.transaction() as repo:
-                if not await repo.jobs.finish(job):
-                    raise LeaseLost
-                if self._carriers.pdu_log and answer.exchanged:
-                    await repo.carrier_log.record(message.sid, routed.carrier, answer.exchanged)
-                await repo.carrier_references.end_submission(message.sid)
-                failed = await self._apply(repo, message, MessageStatus.FAILED, code, None)
-                await self._write_status(repo, failed, was=message.status)
-        except (LeaseLost, StaleMessage):
-            await self._finish(job)
+
+        async def close_submission(repo: Repository) -> None:
+            await self._carriers.record(repo, message.sid, routed.carrier, answer.exchanged)
+            await repo.carrier_references.end_submission(message.sid)
+
+        # For a temporary refusal, its code is what the message fails with once retried out.
+        await self.fail_queued(job, message, answer.error_code, also=close_submission)
 
     async def _settle_from_receipts(self, repo: Repository, message: Message) -> Message:
         """Apply the outcome the receipts stored for the message's parts add up to, if any."""
@@ -288,15 +282,24 @@ class DeliveryService:
 
     def _expired(self, message: Message) -> bool:
         """Still queued past its validity period, counted from SendAt for a scheduled one."""
-        period = message.options.validity_period_s or DEFAULT_VALIDITY_PERIOD_S
-        start = message.options.send_at or message.date_created
-        return self._ctx.clock() > start + timedelta(seconds=period)
+        return self._ctx.clock() > message.valid_until
 
-    async def fail_queued(self, job: Job, message: Message, error_code: int) -> None:
+    async def fail_queued(
+        self,
+        job: Job,
+        message: Message,
+        error_code: int,
+        *,
+        also: Callable[[Repository], Awaitable[None]] | None = None,
+    ) -> None:
+        """The message fails with `error_code`, and its job is done, with `also` in the same
+        transaction."""
         try:
             async with self._ctx.store.transaction() as repo:
                 if not await repo.jobs.finish(job):
                     raise LeaseLost
+                if also is not None:
+                    await also(repo)
                 failed = await self._apply(repo, message, MessageStatus.FAILED, error_code, None)
                 await self._write_status(repo, failed, was=message.status)
         except (LeaseLost, StaleMessage):

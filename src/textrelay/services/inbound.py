@@ -91,7 +91,7 @@ class InboundService:
         media: list[tuple[str, bytes]] | None = None,
         media_base_url: str = "",
         error_code: int | None = None,
-        also: Callable[[Repository], Awaitable[bool]] | None = None,
+        also: Callable[[Repository, Message], Awaitable[bool]] | None = None,
     ) -> Message | None:
         """Store what a handset sent to one of `account`'s numbers (or short codes) and promise
         its webhook; answer STOP/START/HELP as Twilio does by default. `media` is (content
@@ -99,8 +99,8 @@ class InboundService:
         Media URLs under `media_base_url`.
 
         A carrier's message may come with `error_code` (30009: a part never arrived), and with
-        `also`: more to do in the same transaction (taking its stored parts); when that says
-        False, nothing is stored and None is returned."""
+        `also`: more to do in the same transaction, given the message (taking its stored parts,
+        recording its PDUs); when that says False, nothing is stored and None is returned."""
         attachments = media or []
         if len(attachments) > MAX_MEDIA:
             raise errors.TooManyMedia()
@@ -146,7 +146,7 @@ class InboundService:
             for m in kept
         ]
         async with self._ctx.store.transaction() as repo:
-            if also is not None and not await also(repo):
+            if also is not None and not await also(repo, message):
                 return None
             await repo.messages.insert(message)
             await repo.events.insert(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 
 import orjson
 
@@ -243,6 +244,8 @@ class CarrierLogStore(TableStore):
 
 
 class MobileOriginatedPartStore(TableStore):
+    """Parts of handsets' long messages, keyed by (carrier, source, destination, reference)."""
+
     __slots__ = ()
 
     async def add(
@@ -261,12 +264,7 @@ class MobileOriginatedPartStore(TableStore):
         far, in order. Parts of one message stored at once see each other: on PostgreSQL the
         second waits for the first's commit (a lock on the message's key), so one of them
         finds them all; SQLite writes one transaction at a time anyway."""
-        key = {
-            "carrier": carrier,
-            "source": source,
-            "destination": destination,
-            "reference": reference,
-        }
+        key = _part_key(carrier, source, destination, reference)
         if self._conn.dialect == "postgresql":
             await self._conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext(:name))",
@@ -280,37 +278,26 @@ class MobileOriginatedPartStore(TableStore):
             "DO UPDATE SET body = excluded.body",
             dict(key, total=total, sequence=sequence, body=body, at=to_us(at)),
         )
-        return await self._parts(key)
+        return await self.parts_of(carrier, source, destination, reference)
 
     async def parts_of(
         self, carrier: str, source: str, destination: str, reference: int
     ) -> list[StoredPart]:
-        return await self._parts(
-            {
-                "carrier": carrier,
-                "source": source,
-                "destination": destination,
-                "reference": reference,
-            }
+        rows = await self._conn.fetch_all(
+            f"SELECT sequence, body FROM carrier_mo_parts WHERE {_PART_KEY} ORDER BY sequence",
+            _part_key(carrier, source, destination, reference),
         )
+        return [_stored_part(row) for row in rows]
 
     async def take(
         self, carrier: str, source: str, destination: str, reference: int
     ) -> list[StoredPart]:
         """Remove and return every part of one message (empty if another node took them)."""
-        key = {
-            "carrier": carrier,
-            "source": source,
-            "destination": destination,
-            "reference": reference,
-        }
         rows = await self._conn.fetch_all(
-            "DELETE FROM carrier_mo_parts WHERE carrier = :carrier AND source = :source "
-            "AND destination = :destination AND reference = :reference "
-            "RETURNING sequence, body",
-            key,
+            f"DELETE FROM carrier_mo_parts WHERE {_PART_KEY} RETURNING sequence, body",
+            _part_key(carrier, source, destination, reference),
         )
-        return sorted((StoredPart(int(r["sequence"]), str(r["body"])) for r in rows), key=_seq)
+        return sorted((_stored_part(row) for row in rows), key=attrgetter("sequence"))
 
     async def overdue(self, *, received_before: datetime) -> list[tuple[str, str, str, int, int]]:
         """(carrier, source, destination, reference, total) of messages whose first part is
@@ -332,18 +319,24 @@ class MobileOriginatedPartStore(TableStore):
             for r in rows
         ]
 
-    async def _parts(self, key: dict[str, object]) -> list[StoredPart]:
-        rows = await self._conn.fetch_all(
-            "SELECT sequence, body FROM carrier_mo_parts WHERE carrier = :carrier "
-            "AND source = :source AND destination = :destination AND reference = :reference "
-            "ORDER BY sequence",
-            key,
-        )
-        return [StoredPart(int(r["sequence"]), str(r["body"])) for r in rows]
+
+_PART_KEY = (
+    "carrier = :carrier AND source = :source AND destination = :destination "
+    "AND reference = :reference"
+)
 
 
-def _seq(part: StoredPart) -> int:
-    return part.sequence
+def _part_key(carrier: str, source: str, destination: str, reference: int) -> dict[str, object]:
+    return {
+        "carrier": carrier,
+        "source": source,
+        "destination": destination,
+        "reference": reference,
+    }
+
+
+def _stored_part(row: Row) -> StoredPart:
+    return StoredPart(int(row["sequence"]), str(row["body"]))
 
 
 def _part_report(row: Row) -> PartReport:

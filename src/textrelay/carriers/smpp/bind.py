@@ -10,6 +10,7 @@ here (STYLE.md rule 5): a submit answers a `SubmitResult`, never raises.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -75,7 +76,8 @@ class SmppBind:
         self.submitted = 0
         self.received = 0
         self.last_error: str | None = None
-        self._recent: list[float] = []
+        self._recent: collections.deque[float] = collections.deque()
+        """When each submit of the last _THROUGHPUT_WINDOW_S was accepted, oldest first."""
 
     @property
     def bound(self) -> bool:
@@ -106,15 +108,14 @@ class SmppBind:
         return self.bound
 
     def state(self) -> BindState:
-        now = time.monotonic()
-        self._recent = [t for t in self._recent if now - t < 10.0]
+        self._forget_before(time.monotonic())
         return BindState(
             name=self.name,
             bound=self.bound,
             in_flight=self.in_flight,
             submitted=self.submitted,
             received=self.received,
-            throughput_per_s=round(len(self._recent) / 10.0, 1),
+            throughput_per_s=round(len(self._recent) / _THROUGHPUT_WINDOW_S, 1),
             last_error=self.last_error,
         )
 
@@ -147,8 +148,14 @@ class SmppBind:
         status = int(response.command_status)
         if status == 0:
             self.submitted += 1
-            self._recent.append(time.monotonic())
+            now = time.monotonic()
+            self._recent.append(now)
+            self._forget_before(now)
         return SubmitResult(status, response.message_id)
+
+    def _forget_before(self, now: float) -> None:
+        while self._recent and now - self._recent[0] >= _THROUGHPUT_WINDOW_S:
+            self._recent.popleft()
 
     async def slow_down(self, pause_s: float) -> None:
         """The SMSC said it is busy: hold this bind's submits for a while."""
@@ -251,6 +258,7 @@ class SmppBind:
 
 
 _ALIVE_CHECK_S = 5.0
+_THROUGHPUT_WINDOW_S = 10.0
 _EVENTS_IN_HAND = 64
 """deliver_sm handled at once per bind (receipts share the database's group commits)."""
 _INBOUND_CAPACITY = 65_536

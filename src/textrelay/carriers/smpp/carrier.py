@@ -191,6 +191,10 @@ class SmppCarrier:
             return
         tlvs = {tlv.tag: bytes(tlv.value) for tlv in event.tlvs}
         pdu = _received_pdu(event, tlvs)
+        source = inbound_address(event.source_addr, event.source_addr_ton, event.source_addr_npi)
+        destination = inbound_address(
+            event.destination_addr, event.dest_addr_ton, event.dest_addr_npi
+        )
         if is_receipt(event.esm_class):
             receipt = receipt_from_fields(
                 event.short_message, event.data_coding, tlvs, esm_class=event.esm_class
@@ -199,18 +203,9 @@ class SmppCarrier:
                 self.counters["garbled_receipts"] += 1
                 log.warning("%s: a receipt without an id: %r", self.name, event.short_message)
                 return
-            self.counters["receipts"] += 1
-            receipt = replace(
-                receipt,
-                exchanged=(pdu,),
-                handset=inbound_address(
-                    event.source_addr, event.source_addr_ton, event.source_addr_npi
-                ),
-                sender=inbound_address(
-                    event.destination_addr, event.dest_addr_ton, event.dest_addr_npi
-                ),
+            await self._sink.receipt(
+                self.name, replace(receipt, exchanged=(pdu,), handset=source, sender=destination)
             )
-            await self._sink.receipt(self.name, receipt)
             return
         if not is_mobile_originated(event.esm_class):
             # An SME acknowledgement or a conversation abort: nothing for a gateway to do.
@@ -223,20 +218,9 @@ class SmppCarrier:
             part = sar_concatenation(tlvs)
         if not event.short_message and TAG_MESSAGE_PAYLOAD in tlvs:
             text = decode_text(tlvs[TAG_MESSAGE_PAYLOAD], event.data_coding)
-        self.counters["received"] += 1
         await self._sink.mobile_originated(
             self.name,
-            MobileOriginated(
-                from_=inbound_address(
-                    event.source_addr, event.source_addr_ton, event.source_addr_npi
-                ),
-                to=inbound_address(
-                    event.destination_addr, event.dest_addr_ton, event.dest_addr_npi
-                ),
-                body=text,
-                part=part,
-                exchanged=(pdu,),
-            ),
+            MobileOriginated(source, destination, text, part=part, exchanged=(pdu,)),
         )
 
 
@@ -262,12 +246,12 @@ def _refusal(answer: SubmitResult, exchanged: tuple[ExchangedPdu, ...]) -> Rejec
 
 
 def _validity_left_s(message: Message) -> int:
-    """The part of the message's validity period not yet spent waiting in textrelay (counted
-    from SendAt for a scheduled message), so the SMSC gives up when Twilio would have."""
-    period = message.options.validity_period_s or DEFAULT_VALIDITY_PERIOD_S
-    start = message.options.send_at or message.date_created
-    waited = max((_now() - start).total_seconds(), 0.0)
-    return max(round(period - waited), 1)
+    """The part of the message's validity period not yet spent waiting in textrelay, so the
+    SMSC gives up when Twilio would have."""
+    period_s = message.options.validity_period_s or DEFAULT_VALIDITY_PERIOD_S
+    left_s = (message.valid_until - _now()).total_seconds()
+    # Never more than the period: the service clock (message dates) may be ahead of this one.
+    return max(round(min(left_s, period_s)), 1)
 
 
 def _now() -> datetime:
