@@ -9,15 +9,19 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from tests.integration.test_storage import _account, _message
 from tests.integration.test_storage import db_url as db_url
 from textrelay.domain.carriers import Receipt
-from textrelay.domain.statuses import MessageStatus
+from textrelay.domain.statuses import Direction, MessageStatus
 from textrelay.storage import Repository, Store, migrate, open_database
-from textrelay.storage.carriers import WaitingReceipt
+from textrelay.storage.carriers import ReceiptOwner, WaitingReceipt
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 T = TypeVar("T")
 DELIVERED = Receipt("r1", MessageStatus.DELIVERED, detail="stat:DELIVRD")
+ACCOUNT = "AC" + "a" * 32
+HANDSET = "+14155550199"
+SENDER = "+14155550100"
 UNDELIVERED = Receipt("r1", MessageStatus.UNDELIVERED, 30003, "stat:UNDELIV")
 
 
@@ -39,7 +43,7 @@ async def _in(store: Store, step: Callable[[Repository], Awaitable[T]]) -> T:
 
 
 def test_a_receipt_that_comes_first_waits_for_its_submit(db_url: str) -> None:
-    async def work(store: Store) -> tuple[str | None, WaitingReceipt | None]:
+    async def work(store: Store) -> tuple[ReceiptOwner | None, WaitingReceipt | None]:
         sid = await _in(
             store, lambda r: r.carrier_references.record_receipt("c", DELIVERED, at=NOW)
         )
@@ -56,19 +60,21 @@ def test_a_receipt_that_comes_first_waits_for_its_submit(db_url: str) -> None:
     assert waiting == WaitingReceipt(MessageStatus.DELIVERED, None)
 
 
-def test_a_receipt_after_its_submit_finds_the_message(db_url: str) -> None:
-    async def work(store: Store) -> str | None:
+def test_a_receipt_after_its_submit_finds_the_message_and_part(db_url: str) -> None:
+    async def work(store: Store) -> ReceiptOwner | None:
         await _in(
             store,
             lambda r: r.carrier_references.record_submitted(
-                "c", "r1", "SM1", part=1, parts=1, at=NOW
+                "c", "r1", "SM1", part=2, parts=3, at=NOW
             ),
         )
         return await _in(
             store, lambda r: r.carrier_references.record_receipt("c", UNDELIVERED, at=NOW)
         )
 
-    assert _run(db_url, work) == "SM1"
+    owner = _run(db_url, work)
+    assert owner == ReceiptOwner("SM1", part=2, parts=3)
+    assert not owner.alone
 
 
 def test_a_reused_reference_does_not_hand_over_the_old_receipt(db_url: str) -> None:
@@ -109,16 +115,33 @@ def test_an_adopted_receipt_is_kept_for_the_submit_that_claims_it(db_url: str) -
     assert _run(db_url, work) == WaitingReceipt(MessageStatus.DELIVERED, None)
 
 
-def test_only_counted_refusals_add_up(db_url: str) -> None:
-    async def work(store: Store) -> list[int]:
-        await _in(
-            store,
-            lambda r: r.carrier_references.begin_submission("SM1", "+1", "+2", at=NOW),
-        )
-        counts = [
-            await _in(store, lambda r: r.carrier_references.count_refusal("SM1")) for _ in range(3)
-        ]
-        await _in(store, lambda r: r.carrier_references.end_submission("SM1"))
-        return counts
+def test_a_lost_submit_is_found_as_the_oldest_message_still_queued_between_the_addresses(
+    db_url: str,
+) -> None:
+    """The owner of a receipt whose reference a crash lost: of any account, outbound, still
+    queued, from the receipt's sender to its handset; the oldest of those first."""
+    other = "AC" + "b" * 32
+    messages = [
+        _message(1, ACCOUNT, status=MessageStatus.SENT),  # answered: has its reference
+        _message(2, other),  # the oldest still queued, in another account
+        _message(3, ACCOUNT),
+        _message(4, ACCOUNT, to="+14155550111"),  # another handset
+        _message(5, ACCOUNT, from_="+14155550122"),  # another sender
+        _message(6, ACCOUNT, direction=Direction.INBOUND, status=MessageStatus.RECEIVED),
+    ]
 
-    assert _run(db_url, work) == [1, 2, 3]
+    async def work(store: Store) -> list[str | None]:
+        async def insert(repo: Repository) -> None:
+            for account in (ACCOUNT, other):
+                await repo.accounts.insert(_account(account))
+            for message in messages:
+                await repo.messages.insert(message)
+
+        await _in(store, insert)
+        found = [await _in(store, lambda r: r.messages.oldest_queued(HANDSET, SENDER))]
+        await _in(store, lambda r: r.messages.delete(messages[1]))
+        found.append(await _in(store, lambda r: r.messages.oldest_queued(HANDSET, SENDER)))
+        found.append(await _in(store, lambda r: r.messages.oldest_queued(SENDER, HANDSET)))
+        return found
+
+    assert _run(db_url, work) == [messages[1].sid, messages[2].sid, None]

@@ -263,7 +263,7 @@ class UpstreamCarrier:
         if self._sink is None:
             log.warning("%s: a status callback came before the carrier was opened", self.name)
             return receipt
-        await self._sink.receipt(self.name, receipt)
+        await self._sink.receipts(self.name, (receipt,))
         return receipt
 
 

@@ -180,6 +180,10 @@ class CarrierSink(Protocol):
     Each call returns once what it was given is committed (or refused), so an adapter that can
     acknowledge late (SMPP's deliver_sm_resp) acknowledges only what is stored."""
 
-    async def receipt(self, carrier: str, receipt: Receipt) -> None: ...
+    async def receipts(self, carrier: str, receipts: Sequence[Receipt]) -> None:
+        """Receipts that arrived together, in order: they share transactions (an SMSC sends
+        them in bursts, and one transaction each would cap a bind at a few hundred a
+        second)."""
+        ...
 
     async def mobile_originated(self, carrier: str, message: MobileOriginated) -> None: ...

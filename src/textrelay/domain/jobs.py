@@ -38,13 +38,16 @@ class Dispatch:
     """Submit the job's message to the carrier."""
 
     kind: ClassVar[JobKind] = JobKind.DISPATCH
+    refusals: int = 0
+    """Temporary refusals by live carriers so far, against the carrier's `submit_retries`
+    (busy and unreachable carriers are not counted: the validity period bounds those)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {}
+        return {"refusals": self.refusals} if self.refusals else {}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Dispatch:
-        return cls()
+        return cls(refusals=int(data.get("refusals", 0)))
 
 
 @dataclass(frozen=True, slots=True)

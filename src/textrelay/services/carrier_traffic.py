@@ -8,10 +8,9 @@ and a restart loses no match.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -21,6 +20,7 @@ from textrelay.domain.carriers import (
     ExchangedPdu,
     MobileOriginated,
     Receipt,
+    combined_outcome,
 )
 from textrelay.domain.messages import Message
 from textrelay.domain.smpp.receipts import reference_candidates
@@ -62,57 +62,28 @@ class CarrierTraffic:
         self._accounts = accounts
         self._numbers = numbers
         self._reassembly_timeout = timedelta(seconds=reassembly_timeout_s)
-        self._receipts: list[tuple[str, Receipt, asyncio.Future[None]]] = []
-        self._applying: asyncio.Task[None] | None = None
         self.counters: Counter[str] = Counter()
         """By carrier, `name:what`: receipts, receipts_adopted, receipts_waiting, received,
         unrouted_received."""
 
     # --- receipts --------------------------------------------------------------------------
 
-    async def receipt(self, carrier: str, receipt: Receipt) -> None:
-        """Store and apply a receipt; returns once committed. Receipts that arrive together
-        share one transaction (an SMSC sends them in bursts, and one commit each would cap a
-        bind at a few hundred a second)."""
-        self.counters[f"{carrier}:receipts"] += 1
-        if receipt.status not in FINAL_RECEIPT_STATUSES:
-            return  # an intermediate report (ENROUTE, ACCEPTD): the message is `sent` already
-        done = asyncio.get_running_loop().create_future()
-        self._receipts.append((carrier, receipt, done))
-        if self._applying is None or self._applying.done():
-            self._applying = asyncio.get_running_loop().create_task(self._apply_receipts())
-        await done
-
-    async def _apply_receipts(self) -> None:
-        while self._receipts:
-            await asyncio.sleep(0)  # let the rest of a burst join this batch
-            batch = self._receipts[:_RECEIPT_BATCH]
-            del self._receipts[:_RECEIPT_BATCH]
+    async def receipts(self, carrier: str, receipts: Sequence[Receipt]) -> None:
+        """Store and apply receipts that came together, _RECEIPT_BATCH to a transaction;
+        returns once they are committed."""
+        self.counters[f"{carrier}:receipts"] += len(receipts)
+        # Intermediate reports (ENROUTE, ACCEPTD) change nothing: the message is `sent`.
+        final = [r for r in receipts if r.status in FINAL_RECEIPT_STATUSES]
+        for start in range(0, len(final), _RECEIPT_BATCH):
+            batch = final[start : start + _RECEIPT_BATCH]
             try:
                 async with self._ctx.store.transaction() as repo:
-                    for carrier, receipt, _ in batch:
+                    for receipt in batch:
                         await self._apply_receipt(repo, carrier, receipt)
             except StaleMessage:
                 # A message changed under the batch: each receipt on its own, read again.
-                for carrier, receipt, done in batch:
-                    await self._settle(done, self._receipt_alone(carrier, receipt))
-                continue
-            except Exception as exc:
-                for _, _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_result(None)
-
-    async def _settle(self, done: asyncio.Future[None], work: Awaitable[None]) -> None:
-        try:
-            await work
-        except Exception as exc:
-            done.set_exception(exc)
-        else:
-            done.set_result(None)
+                for receipt in batch:
+                    await self._receipt_alone(carrier, receipt)
 
     async def _receipt_alone(self, carrier: str, receipt: Receipt) -> None:
         for _ in range(_ATTEMPTS):
@@ -125,12 +96,13 @@ class CarrierTraffic:
         log.warning("%s: receipt for %r not applied: its message kept changing", carrier, receipt)
 
     async def _apply_receipt(self, repo: Repository, carrier: str, receipt: Receipt) -> None:
-        sid = await repo.carrier_references.record_receipt(carrier, receipt, at=self._ctx.now())
+        owner = await repo.carrier_references.record_receipt(carrier, receipt, at=self._ctx.now())
+        sid = None if owner is None else owner.message_sid
         adopted = False
         if sid is None and receipt.handset and receipt.sender:
             # Its submit is being answered right now (an SMSC often sends the receipt at
             # once), or was answered before textrelay stopped without storing the answer.
-            sid = await repo.carrier_references.submission_to(receipt.handset, receipt.sender)
+            sid = await repo.messages.oldest_queued(receipt.handset, receipt.sender)
             if sid is not None:
                 await repo.carrier_references.adopt(
                     carrier, receipt.reference, sid, at=self._ctx.now()
@@ -146,7 +118,13 @@ class CarrierTraffic:
             log.debug("%s: receipt for %r waits for its submit", carrier, receipt)
             return
         await self._carriers.record(repo, sid, carrier, receipt.exchanged)
-        if not adopted:  # an adopted one decides nothing until its submit claims it
+        if adopted:  # an adopted one decides nothing until its submit claims it
+            return
+        if owner is not None and owner.alone:
+            # The message's only part: its receipt is the outcome, no other part to read.
+            outcome = combined_outcome([(receipt.status, receipt.error_code)], 1)
+            await self._delivery.apply_receipt_in(repo, sid, outcome=outcome)
+        else:
             await self._delivery.apply_receipt_in(repo, sid)
 
     async def _respelled(self, repo: Repository, carrier: str, receipt: Receipt) -> str | None:
@@ -217,9 +195,6 @@ class CarrierTraffic:
         async with self._ctx.store.transaction() as repo:
             await repo.carrier_references.forget_unmatched(
                 received_before=now - UNMATCHED_RECEIPT_KEPT
-            )
-            await repo.carrier_references.forget_submissions(
-                started_before=now - UNMATCHED_RECEIPT_KEPT
             )
             overdue = await repo.mo_parts.overdue(received_before=now - self._reassembly_timeout)
         delivered = 0

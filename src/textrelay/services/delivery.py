@@ -29,7 +29,7 @@ from textrelay.domain.carriers import (
     Rejected,
     combined_outcome,
 )
-from textrelay.domain.jobs import CarrierReports, Job, JobKind
+from textrelay.domain.jobs import CarrierReports, Dispatch, Job, JobKind
 from textrelay.domain.lifecycle import (
     FINAL_STATUSES,
     IllegalTransition,
@@ -98,13 +98,8 @@ class DeliveryService:
                 log.info("%s: media refused: %s", message.sid, taken.message)
                 await self.fail_queued(job, message, taken.code)
                 return
-        if self._carriers.live:
-            # Before a live carrier may take it: a crash after the carrier's answer and before
-            # its commit leaves this behind, and the receipt still finds the message.
-            async with self._ctx.store.transaction() as repo:
-                await repo.carrier_references.begin_submission(
-                    message.sid, message.to, message.from_ or "", at=self._ctx.now()
-                )
+        # A crash after a live carrier's answer and before its commit leaves the message
+        # queued: a receipt under the lost reference finds it by its addresses.
         routed = await self._carriers.submit(message)
         answer = routed.answer
         if isinstance(answer, Rejected):
@@ -122,8 +117,6 @@ class DeliveryService:
             async with self._ctx.store.transaction() as repo:
                 if not await repo.jobs.finish(job):
                     raise LeaseLost
-                if self._carriers.live:
-                    await repo.carrier_references.end_submission(message.sid)
                 if routed.held_back:
                     await repo.carrier_log.record(message.sid, routed.carrier, (_HELD_BACK,))
                 if submission.manual:
@@ -150,7 +143,6 @@ class DeliveryService:
             try:
                 async with self._ctx.store.transaction() as repo:
                     await repo.jobs.finish(job)
-                    await repo.carrier_references.end_submission(message.sid)
                     sent = await self._apply(repo, message, MessageStatus.SENDING, None, None)
                     sent = await self._apply(repo, sent, MessageStatus.SENT, None, None)
                     waiting = False
@@ -183,33 +175,35 @@ class DeliveryService:
         carrier or one that is down does not count as an attempt; the message's validity period
         bounds the wait), else it fails with the carrier's code."""
         if answer.retry:
-            counted = not (answer.slow_down or answer.unreachable)
-            due = self._ctx.clock() + timedelta(seconds=max(answer.retry_after_s, 0.05))
-            async with self._ctx.store.transaction() as repo:
-                refusals = (
-                    await repo.carrier_references.count_refusal(message.sid) if counted else 0
-                )
-                if refusals <= routed.submit_retries:
+            refusals = job.payload_as(Dispatch).refusals
+            if not (answer.slow_down or answer.unreachable):
+                refusals += 1
+            if refusals <= routed.submit_retries:
+                due = self._ctx.clock() + timedelta(seconds=max(answer.retry_after_s, 0.05))
+                async with self._ctx.store.transaction() as repo:
                     await self._carriers.record(repo, message.sid, routed.carrier, answer.exchanged)
-                    await repo.jobs.reschedule(job, due_at=due)
-                    return
+                    await repo.jobs.reschedule(replace(job, payload=Dispatch(refusals)), due_at=due)
+                return
         log.info("%s: refused by %s: %s", message.sid, routed.carrier, answer.reason)
 
-        async def close_submission(repo: Repository) -> None:
+        async def record_refusal(repo: Repository) -> None:
             await self._carriers.record(repo, message.sid, routed.carrier, answer.exchanged)
-            await repo.carrier_references.end_submission(message.sid)
 
         # For a temporary refusal, its code is what the message fails with once retried out.
-        await self.fail_queued(job, message, answer.error_code, also=close_submission)
+        await self.fail_queued(job, message, answer.error_code, also=record_refusal)
 
-    async def _settle_from_receipts(self, repo: Repository, message: Message) -> Message:
-        """Apply the outcome the receipts stored for the message's parts add up to, if any."""
-        # Part 0: an earlier submission whose answer a crash lost; the latest one decides.
-        reports = [r for r in await repo.carrier_references.of_message(message.sid) if r.part]
-        parts = max((report.parts for report in reports), default=1)
-        outcome = combined_outcome(
-            [(report.receipt_status, report.receipt_error) for report in reports], parts
-        )
+    async def _settle_from_receipts(
+        self, repo: Repository, message: Message, outcome: Outcome | None = None
+    ) -> Message:
+        """Apply the outcome the receipts stored for the message's parts add up to, if any
+        (`outcome`: already known, from the receipt of its only part)."""
+        if outcome is None:
+            # Part 0: an earlier submission whose answer a crash lost; the latest one decides.
+            reports = [r for r in await repo.carrier_references.of_message(message.sid) if r.part]
+            parts = max((report.parts for report in reports), default=1)
+            outcome = combined_outcome(
+                [(report.receipt_status, report.receipt_error) for report in reports], parts
+            )
         if outcome is None or message.status in FINAL_STATUSES:
             return message
         status, error_code = outcome
@@ -217,15 +211,18 @@ class DeliveryService:
             repo, message, PlannedEvent(status, error_code), CarrierReports(())
         )
 
-    async def apply_receipt_in(self, repo: Repository, message_sid: str) -> bool:
+    async def apply_receipt_in(
+        self, repo: Repository, message_sid: str, *, outcome: Outcome | None = None
+    ) -> bool:
         """Inside a receipt's transaction: move the message to what its parts' receipts add
-        up to. False when nothing changed. Raises StaleMessage when the message changed
-        under this transaction (the caller tries again)."""
+        up to (or to `outcome`, when its only part's receipt already says). False when
+        nothing changed. Raises StaleMessage when the message changed under this transaction
+        (the caller tries again)."""
         message = await repo.messages.get(message_sid)
         if message is None or message.status in FINAL_STATUSES:
             return False
         was = message.status
-        settled = await self._settle_from_receipts(repo, message)
+        settled = await self._settle_from_receipts(repo, message, outcome)
         if settled.status is was:
             return False
         await self._write_status(repo, settled, was=was)
@@ -526,6 +523,9 @@ class DeliveryService:
 
 
 _STALE_RETRIES = 3
+
+Outcome = tuple[MessageStatus, int | None]
+"""A status a carrier's receipts settle a message in, with its error code."""
 
 _HELD_BACK = ExchangedPdu(
     Direction.SENT,

@@ -30,6 +30,20 @@ class StoredPart:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiptOwner:
+    """The message a receipt's reference was taken for, and which of its parts."""
+
+    message_sid: str
+    part: int
+    parts: int
+
+    @property
+    def alone(self) -> bool:
+        """The message went in this one part: the receipt alone decides its outcome."""
+        return self.part == 1 and self.parts == 1
+
+
 _KEPT = (
     "CASE WHEN carrier_references.message_sid IS NULL OR carrier_references.part = 0 "
     "OR carrier_references.message_sid = excluded.message_sid "
@@ -81,8 +95,10 @@ class CarrierReferenceStore(TableStore):
             return None
         return WaitingReceipt(MessageStatus(row["receipt_status"]), row["receipt_error"])
 
-    async def record_receipt(self, carrier: str, receipt: Receipt, *, at: datetime) -> str | None:
-        """Record a final receipt for `carrier`'s `reference`; the SID of the message it is
+    async def record_receipt(
+        self, carrier: str, receipt: Receipt, *, at: datetime
+    ) -> ReceiptOwner | None:
+        """Record a final receipt for `carrier`'s `reference`; the message (and part) it is
         for, or None while no message is known under that reference."""
         row = await self._conn.fetch_one(
             "INSERT INTO carrier_references "
@@ -91,7 +107,7 @@ class CarrierReferenceStore(TableStore):
             "ON CONFLICT (carrier, reference) DO UPDATE SET "
             "receipt_status = excluded.receipt_status, receipt_error = excluded.receipt_error, "
             "receipt_detail = excluded.receipt_detail, receipt_at = excluded.receipt_at "
-            "RETURNING message_sid",
+            "RETURNING message_sid, part, parts",
             {
                 "carrier": carrier,
                 "reference": receipt.reference,
@@ -101,42 +117,9 @@ class CarrierReferenceStore(TableStore):
                 "at": to_us(at),
             },
         )
-        return None if row is None else row["message_sid"]
-
-    async def begin_submission(
-        self, message_sid: str, to: str, from_: str, *, at: datetime
-    ) -> None:
-        """Note that the message is being offered to a live carrier (see `submission_to`)."""
-        await self._conn.execute(
-            "INSERT INTO carrier_submissions (message_sid, to_addr, from_addr, started_at) "
-            "VALUES (:sid, :to, :from_, :at) ON CONFLICT (message_sid) DO NOTHING",
-            {"sid": message_sid, "to": to, "from_": from_, "at": to_us(at)},
-        )
-
-    async def count_refusal(self, message_sid: str) -> int:
-        """One more temporary refusal of the message by its carriers; how many so far (busy
-        and unreachable carriers are not counted: the validity period bounds those)."""
-        row = await self._conn.fetch_one(
-            "UPDATE carrier_submissions SET refusals = refusals + 1 WHERE message_sid = :sid "
-            "RETURNING refusals",
-            {"sid": message_sid},
-        )
-        return 1 if row is None else int(row["refusals"])
-
-    async def end_submission(self, message_sid: str) -> None:
-        await self._conn.execute(
-            "DELETE FROM carrier_submissions WHERE message_sid = :sid", {"sid": message_sid}
-        )
-
-    async def submission_to(self, to: str, from_: str) -> str | None:
-        """The message last offered from `from_` to `to` whose answer was never stored: the
-        owner of a receipt that names a reference textrelay does not know."""
-        row = await self._conn.fetch_one(
-            "SELECT message_sid FROM carrier_submissions WHERE to_addr = :to "
-            "AND from_addr = :from_ ORDER BY started_at DESC LIMIT 1",
-            {"to": to, "from_": from_},
-        )
-        return None if row is None else str(row["message_sid"])
+        if row is None or row["message_sid"] is None:
+            return None
+        return ReceiptOwner(str(row["message_sid"]), int(row["part"]), int(row["parts"]))
 
     async def adopt(self, carrier: str, reference: str, message_sid: str, *, at: datetime) -> None:
         """Give a waiting receipt's reference to `message_sid`, as an earlier submission of it
@@ -146,12 +129,6 @@ class CarrierReferenceStore(TableStore):
             "UPDATE carrier_references SET message_sid = :sid, part = 0, parts = 0, "
             "submitted_at = :at WHERE carrier = :carrier AND reference = :reference",
             {"sid": message_sid, "at": to_us(at), "carrier": carrier, "reference": reference},
-        )
-
-    async def forget_submissions(self, *, started_before: datetime) -> int:
-        return await self._conn.execute(
-            "DELETE FROM carrier_submissions WHERE started_at < :before",
-            {"before": to_us(started_before)},
         )
 
     async def message_of(self, carrier: str, reference: str) -> str | None:

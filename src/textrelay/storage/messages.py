@@ -121,6 +121,20 @@ class MessageStore(TableStore):
         self._changes.messages = True
         return changed == 1
 
+    async def oldest_queued(self, to: str, from_: str) -> str | None:
+        """The oldest outbound message still `queued` from `from_` to `to`, of any account:
+        the message a live carrier's receipt is for when its reference is unknown because the
+        submit's answer was lost (a crash before its commit; docs/carriers.md, "Durability").
+        Each account's messages to `to` are found by index; a busy sender's are not read."""
+        hint = " INDEXED BY messages_account_to" if self._conn.dialect == "sqlite" else ""
+        row = await self._conn.fetch_one(
+            f"SELECT sid FROM messages{hint} WHERE account_sid IN (SELECT sid FROM accounts) "
+            "AND to_addr = :to AND from_addr = :from_ AND status = 'queued' "
+            "AND direction <> 'inbound' ORDER BY seq LIMIT 1",
+            {"to": to, "from_": from_},
+        )
+        return None if row is None else str(row["sid"])
+
     # --- read-back (textrelay's control API) and the delivery rules ------------------------
 
     async def addressed_to(

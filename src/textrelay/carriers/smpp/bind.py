@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +56,9 @@ class SubmitResult:
     """False when nothing left textrelay (no bind was bound)."""
 
 
-Events = Callable[[Any], Awaitable[None]]
-"""Called with each deliver_sm the SMSC sends on this bind, in order."""
+Events = Callable[[Sequence[Any]], Awaitable[None]]
+"""Called with the deliver_sm the SMSC sent on this bind since the previous call, in order;
+one call at a time."""
 
 
 class SmppBind:
@@ -222,11 +223,12 @@ class SmppBind:
                 return
 
     async def _read(self, session: Any) -> None:
-        """Hand each deliver_sm to the carrier, several at a time: each is one transaction,
-        and one at a time would cap a bind's receipts at a few hundred a second (smpp34
-        acknowledges each on arrival; its inbound queue is large, see _INBOUND_CAPACITY)."""
-        handling: set[asyncio.Task[None]] = set()
-        slots = asyncio.Semaphore(_EVENTS_IN_HAND)
+        """Hand the deliver_sm to the carrier in batches: those that arrive while a batch is
+        being stored make the next one, so a burst of receipts shares transactions instead of
+        taking one each (smpp34 acknowledges each on arrival; its inbound queue is large, see
+        _INBOUND_CAPACITY)."""
+        arrived: asyncio.Queue[Any] = asyncio.Queue(_EVENTS_IN_HAND)
+        handing = asyncio.get_running_loop().create_task(self._hand_over(arrived))
         try:
             while True:
                 try:
@@ -237,30 +239,40 @@ class SmppBind:
                 if isinstance(event, smpp34.Disconnected):
                     return
                 self.received += 1
-                await slots.acquire()
-                task = asyncio.get_running_loop().create_task(self._handle(event, slots))
-                handling.add(task)
-                task.add_done_callback(handling.discard)
+                await arrived.put(event)
         finally:
-            # What was received is handled to the end, even as the bind goes.
-            if handling:
-                await asyncio.gather(*handling, return_exceptions=True)
+            # What was received is handed over to the end, even as the bind goes.
+            await arrived.put(_END)
+            await asyncio.gather(handing, return_exceptions=True)
 
-    async def _handle(self, event: Any, slots: asyncio.Semaphore) -> None:
-        try:
-            await self._events(event)
-        except Exception:
-            # A store that is down must not end the bind: the SMSC has its answer (smpp34
-            # acknowledges on arrival) and the event is logged for the operator.
-            log.exception("%s: a deliver_sm could not be handled", self.name)
-        finally:
-            slots.release()
+    async def _hand_over(self, arrived: asyncio.Queue[Any]) -> None:
+        ended = False
+        while not ended:
+            batch = [await arrived.get()]
+            while not arrived.empty() and len(batch) < _BATCH:
+                batch.append(arrived.get_nowait())
+            if batch[-1] is _END:
+                batch.pop()
+                ended = True
+            if not batch:
+                continue
+            try:
+                await self._events(batch)
+            except Exception:
+                # A store that is down must not end the bind: the SMSC has its answer (smpp34
+                # acknowledges on arrival) and the events are logged for the operator.
+                log.exception("%s: %d deliver_sm could not be handled", self.name, len(batch))
 
 
 _ALIVE_CHECK_S = 5.0
 _THROUGHPUT_WINDOW_S = 10.0
-_EVENTS_IN_HAND = 64
-"""deliver_sm handled at once per bind (receipts share the database's group commits)."""
+_EVENTS_IN_HAND = 1024
+"""deliver_sm read from smpp34 and not yet handed to the carrier, per bind: past it the
+reader waits, and smpp34's own queue holds the rest."""
+_BATCH = 128
+"""deliver_sm handed to the carrier at once, at most."""
+_END = object()
+"""Put after the last deliver_sm of a session."""
 _INBOUND_CAPACITY = 65_536
 """deliver_sm smpp34 keeps for the reader. Past it smpp34 refuses them with ESME_RMSGQFUL,
 and 1.5.0 writes that refusal with a stray octet that breaks the SMSC's framing."""

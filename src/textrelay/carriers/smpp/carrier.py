@@ -30,6 +30,7 @@ from textrelay.domain.carriers import (
     Direction,
     ExchangedPdu,
     MobileOriginated,
+    Receipt,
     Rejected,
     SubmitAnswer,
 )
@@ -77,10 +78,10 @@ class SmppCarrier:
         self._binds: list[SmppBind] = []
         for n in range(1, config.binds + 1):
             if config.bind_type is BindType.TRANSCEIVER:
-                self._binds.append(SmppBind(f"{config.name}#{n}", "TRX", settings, self._event))
+                self._binds.append(SmppBind(f"{config.name}#{n}", "TRX", settings, self._events))
             else:
-                self._binds.append(SmppBind(f"{config.name}#{n}tx", "TX", settings, self._event))
-                self._binds.append(SmppBind(f"{config.name}#{n}rx", "RX", settings, self._event))
+                self._binds.append(SmppBind(f"{config.name}#{n}tx", "TX", settings, self._events))
+                self._binds.append(SmppBind(f"{config.name}#{n}rx", "RX", settings, self._events))
         self._references = itertools.count(1)
         self.counters: Counter[str] = Counter()
 
@@ -186,9 +187,27 @@ class SmppCarrier:
 
     # --- inbound ---------------------------------------------------------------------------
 
-    async def _event(self, event: Any) -> None:
-        if self._sink is None or not isinstance(event, smpp34.DeliverSmEvent):
+    async def _events(self, events: Sequence[Any]) -> None:
+        """deliver_sm that came together on one bind: their receipts in one call to the sink,
+        handsets' messages each on its own, all at once."""
+        sink = self._sink
+        if sink is None:
             return
+        receipts: list[Receipt] = []
+        handsets: list[MobileOriginated] = []
+        for event in events:
+            if isinstance(event, smpp34.DeliverSmEvent):
+                self._read_event(event, receipts, handsets)
+        work = [sink.mobile_originated(self.name, message) for message in handsets]
+        if receipts:
+            work.append(sink.receipts(self.name, receipts))
+        for outcome in await asyncio.gather(*work, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.error("%s: deliver_sm not stored", self.name, exc_info=outcome)
+
+    def _read_event(
+        self, event: Any, receipts: list[Receipt], handsets: list[MobileOriginated]
+    ) -> None:
         tlvs = {tlv.tag: bytes(tlv.value) for tlv in event.tlvs}
         pdu = _received_pdu(event, tlvs)
         source = inbound_address(event.source_addr, event.source_addr_ton, event.source_addr_npi)
@@ -203,9 +222,7 @@ class SmppCarrier:
                 self.counters["garbled_receipts"] += 1
                 log.warning("%s: a receipt without an id: %r", self.name, event.short_message)
                 return
-            await self._sink.receipt(
-                self.name, replace(receipt, exchanged=(pdu,), handset=source, sender=destination)
-            )
+            receipts.append(replace(receipt, exchanged=(pdu,), handset=source, sender=destination))
             return
         if not is_mobile_originated(event.esm_class):
             # An SME acknowledgement or a conversation abort: nothing for a gateway to do.
@@ -218,10 +235,7 @@ class SmppCarrier:
             part = sar_concatenation(tlvs)
         if not event.short_message and TAG_MESSAGE_PAYLOAD in tlvs:
             text = decode_text(tlvs[TAG_MESSAGE_PAYLOAD], event.data_coding)
-        await self._sink.mobile_originated(
-            self.name,
-            MobileOriginated(source, destination, text, part=part, exchanged=(pdu,)),
-        )
+        handsets.append(MobileOriginated(source, destination, text, part=part, exchanged=(pdu,)))
 
 
 def _refusal(answer: SubmitResult, exchanged: tuple[ExchangedPdu, ...]) -> Rejected:
