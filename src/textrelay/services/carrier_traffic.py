@@ -112,8 +112,8 @@ class CarrierTraffic:
         if sid is None:
             sid = await self._respelled(repo, carrier, receipt)
         if sid is None:
-            # An id this textrelay never stored, or an answer still on its way without a
-            # submission row: it waits, UNMATCHED_RECEIPT_KEPT at most.
+            # An id this textrelay never stored, or an answer still on its way for a message
+            # no longer queued: it waits, UNMATCHED_RECEIPT_KEPT at most.
             self.counters[f"{carrier}:receipts_waiting"] += 1
             log.debug("%s: receipt for %r waits for its submit", carrier, receipt)
             return

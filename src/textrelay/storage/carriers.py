@@ -4,6 +4,7 @@ handsets' long messages waiting for the rest."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -181,23 +182,18 @@ class CarrierLogStore(TableStore):
     __slots__ = ()
 
     async def record(self, message_sid: str, carrier: str, pdus: Sequence[ExchangedPdu]) -> None:
-        for pdu in pdus:
-            await self._conn.execute(
-                "INSERT INTO carrier_log "
-                "(message_sid, carrier, direction, command, status, fields, at) "
-                "VALUES (:sid, :carrier, :direction, :command, :status, :fields, :at)",
-                {
-                    "sid": message_sid,
-                    "carrier": carrier,
-                    "direction": pdu.direction.value,
-                    "command": pdu.command,
-                    "status": pdu.status,
-                    "fields": orjson.dumps(dict(pdu.fields)).decode(),
-                    "at": to_us(pdu.at) if pdu.at is not None else 0,
-                },
-            )
-        if pdus:
-            self._changes.messages = True
+        """One statement for the PDUs of one exchange (a submit_sm and its response)."""
+        if not pdus:
+            return
+        params: dict[str, object] = {"sid": message_sid, "carrier": carrier}
+        for n, pdu in enumerate(pdus):
+            params[f"direction{n}"] = pdu.direction.value
+            params[f"command{n}"] = pdu.command
+            params[f"status{n}"] = pdu.status
+            params[f"fields{n}"] = orjson.dumps(dict(pdu.fields)).decode()
+            params[f"at{n}"] = to_us(pdu.at) if pdu.at is not None else 0
+        await self._conn.execute(_log_insert(len(pdus)), params)
+        self._changes.messages = True
 
     async def of_message(self, message_sid: str) -> list[tuple[str, ExchangedPdu]]:
         """(carrier, unit) of everything exchanged for the message, oldest first."""
@@ -218,6 +214,18 @@ class CarrierLogStore(TableStore):
             )
             for row in rows
         ]
+
+
+@functools.cache
+def _log_insert(rows: int) -> str:
+    values = ", ".join(
+        f"(:sid, :carrier, :direction{n}, :command{n}, :status{n}, :fields{n}, :at{n})"
+        for n in range(rows)
+    )
+    return (
+        "INSERT INTO carrier_log (message_sid, carrier, direction, command, status, fields, at) "
+        f"VALUES {values}"
+    )
 
 
 class MobileOriginatedPartStore(TableStore):

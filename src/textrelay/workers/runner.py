@@ -11,7 +11,9 @@ callbacks, inbound webhooks) have slots of their own, so sending never waits beh
 receiver. Webhook slots are shared out by host: one claim takes at most `per_host` jobs of a
 host and none of a host whose jobs fill its share here; a job claimed beyond the share waits
 in this runner, holding its lease but no slot, and starts when a job of its host ends. The
-limit is per process: N processes call one host at most N * `per_host` times at once.
+limit is per process: N processes call one host at most N * `per_host` times at once. A
+delivery budget that filled up (a carrier's window holds its jobs) is claimed into again once
+an eighth of it is free, so each job that ends does not cost a claim of its own.
 
 Leases. A heartbeat renews the lease of every job the runner holds every `lease_s / 3`, so a
 job may run longer than its lease and still runs once, while a runner that dies gives its jobs
@@ -74,6 +76,10 @@ class JobRunner:
         """Every job this runner holds a claim on, running or waiting: the heartbeat's list."""
         self._stopping = asyncio.Event()
         self.claim_prefix = secrets.token_hex(6)
+        self._refill = max(1, min(settings.concurrency // 8, settings.batch))
+        """Free delivery slots a claim waits for: when jobs fill every slot (a carrier's
+        window holds them), each one that ends would otherwise cost a claim and a look at
+        the queue's next due job, and one claim takes several."""
 
     async def run(self) -> None:
         """Run until stop(); then wait for the jobs in hand (their leases cover a crash)."""
@@ -123,8 +129,10 @@ class JobRunner:
     def _limits(self) -> ClaimLimits:
         settings = self._settings
         waiting = sum(len(queue) for queue in self._host_waiting.values())
+        free = settings.concurrency - len(self._delivery)
         return ClaimLimits(
-            delivery=max(min(settings.concurrency - len(self._delivery), settings.batch), 0),
+            # A budget that filled up is refilled a few slots at a time, not one claim a slot.
+            delivery=min(free, settings.batch) if free >= self._refill else 0,
             webhooks=max(
                 min(settings.webhook_concurrency - len(self._webhooks) - waiting, settings.batch),
                 0,
@@ -182,22 +190,25 @@ class JobRunner:
         host: str | None,
     ) -> None:
         self._held.pop(job.seq, None)
-        full = len(budget) >= (
-            self._settings.webhook_concurrency if host is not None else self._settings.concurrency
-        )
+        if host is None:
+            budget.discard(task)
+            # The budget just got room enough for a claim (see _limits).
+            if self._settings.concurrency - len(budget) == self._refill:
+                self._queue.ready.notify()
+            return
+        full = len(budget) >= self._settings.webhook_concurrency
         budget.discard(task)
-        if host is not None:
-            waiting = self._host_waiting.get(host)
-            if waiting and not self._stopping.is_set():
-                self._start(waiting.popleft(), budget, host=host)
-                self._host_running[host] -= 1
-                return
-            if self._host_running[host] >= self._settings.webhook_host_concurrency:
-                full = True  # the host had its whole share: more of its jobs may be claimed
+        waiting = self._host_waiting.get(host)
+        if waiting and not self._stopping.is_set():
+            self._start(waiting.popleft(), budget, host=host)
             self._host_running[host] -= 1
-            if not self._host_running[host]:
-                del self._host_running[host]
-                self._host_waiting.pop(host, None)
+            return
+        if self._host_running[host] >= self._settings.webhook_host_concurrency:
+            full = True  # the host had its whole share: more of its jobs may be claimed
+        self._host_running[host] -= 1
+        if not self._host_running[host]:
+            del self._host_running[host]
+            self._host_waiting.pop(host, None)
         if full:
             self._queue.ready.notify()
 
