@@ -27,10 +27,10 @@ def smsc() -> Iterator[ScriptedSmsc]:
         yield running
 
 
-def _carrier(name: str, port: int) -> str:
+def _carrier(name: str, port: int, system_id: str = "textrelay") -> str:
     return (
         f'[[carrier]]\nname = "{name}"\ntype = "smpp"\nhost = "127.0.0.1"\nport = {port}\n'
-        'system_id = "textrelay"\npassword = "secret"\nreconnect_min_s = 0.2\n'
+        f'system_id = "{system_id}"\npassword = "secret"\nreconnect_min_s = 0.2\n'
         "reconnect_max_s = 1\nresponse_timeout_s = 2\n\n"
     )
 
@@ -93,6 +93,38 @@ def test_a_carrier_that_is_down_hands_its_messages_to_the_fallback(
     assert _final(client, sid).status == "delivered"
     [submit] = smsc.events("submit_sm")
     assert submit["destination_addr"] == "14155550111"
+
+
+def test_the_console_shows_the_refusal_of_each_carrier_tried_before_the_one_that_took_it(
+    isolated_server: Callable[..., TextrelayServer], smsc: ScriptedSmsc, tmp_path: Path
+) -> None:
+    # Two accounts at one SMSC: each carrier's receipts come back on its own binds.
+    text = (
+        _carrier("primary", smsc.port, system_id="first")
+        + _carrier("backup", smsc.port, system_id="second")
+        + '[[route]]\ncarrier = "primary"\nfallback = ["backup"]\n'
+    )
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    server = isolated_server(carriers=str(path))
+    account = server.new_account()
+    client = server.client(account)
+    number: str = client.incoming_phone_numbers.create(area_code="415").phone_number
+    smsc.wait_for("bind", count=2)
+    smsc.configure(submit=[0x0B])  # ESME_RINVDSTADR for the first submit_sm, then accepted
+    sid = client.messages.create(to="+14155550111", from_=number, body="tried twice").sid
+    assert _final(client, sid).status == "delivered"
+    with server.control(account) as control:
+        record = control.carrier_record(sid)
+    assert record["carrier"] == "backup"
+    # The receipt's deliver_sm may be stored before the submit's answer (it can overtake it).
+    submits = [pdu for pdu in record["exchanged"] if pdu["command"].startswith("submit_sm")]
+    assert [(pdu["carrier"], pdu["command"], pdu["status"]) for pdu in submits] == [
+        ("primary", "submit_sm", None),
+        ("primary", "submit_sm_resp", 0x0B),
+        ("backup", "submit_sm", None),
+        ("backup", "submit_sm_resp", 0),
+    ]
 
 
 def test_the_allowlist_keeps_other_destinations_on_the_simulator_and_says_so(

@@ -42,6 +42,8 @@ class Routed:
     held_back: bool = False
     """The allowlist kept it on the simulator (the console says so)."""
     submit_retries: int = DEFAULT_SUBMIT_RETRIES
+    refused_first: tuple[tuple[str, tuple[ExchangedPdu, ...]], ...] = ()
+    """(carrier, what was exchanged) of each carrier that refused it before the last one."""
 
 
 class CarrierSet:
@@ -68,6 +70,12 @@ class CarrierSet:
         carriers file turned that off (`pdu_log`)."""
         if self.pdu_log and pdus:
             await repo.carrier_log.record(message_sid, carrier, pdus)
+
+    async def record_routed(self, repo: Repository, message_sid: str, routed: Routed) -> None:
+        """Keep what was exchanged with every carrier the message was offered to, in order."""
+        for carrier, pdus in routed.refused_first:
+            await self.record(repo, message_sid, carrier, pdus)
+        await self.record(repo, message_sid, routed.carrier, routed.answer.exchanged)
 
     @property
     def live(self) -> bool:
@@ -117,12 +125,15 @@ class CarrierSet:
         )
         name, *fallbacks = choice.carriers
         answer: SubmitAnswer = await self._carriers[name].submit(message)
+        refused: list[tuple[str, tuple[ExchangedPdu, ...]]] = []
         for fallback in fallbacks:
             if isinstance(answer, Accepted):
                 break
             # Down, busy past its time, or refusing: the next carrier may take it. (A refusal
             # that is the message's own fault would fail there too; SMSCs' codes do not tell
             # those apart reliably, so every refusal is offered on.)
+            if answer.exchanged:
+                refused.append((name, answer.exchanged))
             name = fallback
             answer = await self._carriers[name].submit(message)
         return Routed(
@@ -130,4 +141,5 @@ class CarrierSet:
             answer,
             held_back=choice.held_back,
             submit_retries=self._retries.get(name, DEFAULT_SUBMIT_RETRIES),
+            refused_first=tuple(refused),
         )

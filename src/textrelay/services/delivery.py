@@ -117,6 +117,8 @@ class DeliveryService:
             async with self._ctx.store.transaction() as repo:
                 if not await repo.jobs.finish(job):
                     raise LeaseLost
+                if routed.refused_first:  # live carriers refused it before the simulator
+                    await self._carriers.record_routed(repo, message.sid, routed)
                 if routed.held_back:
                     await repo.carrier_log.record(message.sid, routed.carrier, (_HELD_BACK,))
                 if submission.manual:
@@ -152,7 +154,7 @@ class DeliveryService:
                             routed.carrier, reference, message.sid, part=part, parts=parts, at=now
                         )
                         waiting = waiting or receipt is not None
-                    await self._carriers.record(repo, message.sid, routed.carrier, answer.exchanged)
+                    await self._carriers.record_routed(repo, message.sid, routed)
                     if waiting:
                         sent = await self._settle_from_receipts(repo, sent)
                     await self._write_status(repo, sent, was=queued)
@@ -181,13 +183,13 @@ class DeliveryService:
             if refusals <= routed.submit_retries:
                 due = self._ctx.clock() + timedelta(seconds=max(answer.retry_after_s, 0.05))
                 async with self._ctx.store.transaction() as repo:
-                    await self._carriers.record(repo, message.sid, routed.carrier, answer.exchanged)
+                    await self._carriers.record_routed(repo, message.sid, routed)
                     await repo.jobs.reschedule(replace(job, payload=Dispatch(refusals)), due_at=due)
                 return
         log.info("%s: refused by %s: %s", message.sid, routed.carrier, answer.reason)
 
         async def record_refusal(repo: Repository) -> None:
-            await self._carriers.record(repo, message.sid, routed.carrier, answer.exchanged)
+            await self._carriers.record_routed(repo, message.sid, routed)
 
         # For a temporary refusal, its code is what the message fails with once retried out.
         await self.fail_queued(job, message, answer.error_code, also=record_refusal)
