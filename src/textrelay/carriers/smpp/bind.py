@@ -1,10 +1,10 @@
 """One SMPP connection to an SMSC, kept bound: connect, bind, read what comes, reconnect with
 back-off when it drops; submits paced by a window and a rate.
 
-The protocol machinery (framing, sequence numbers, enquire_link keep-alives, the SMSC's
-window) is smpp34's; this module adds what a gateway needs around it: a bind that comes back by
-itself, a pace the carrier agreed to, and counters for the operator. smpp34 exceptions stop
-here (STYLE.md rule 5): a submit answers a `SubmitResult`, never raises.
+The protocol is the session's (carriers/smpp/session.py); this module adds what a gateway
+needs around it: a bind that comes back by itself, a pace the carrier agreed to, deliver_sm
+acknowledged only once stored, and counters for the operator. Session errors stop here
+(STYLE.md rule 5): a submit answers a `SubmitResult`, never raises.
 """
 
 from __future__ import annotations
@@ -13,15 +13,20 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
-import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import smpp34
-
+from textrelay.carriers.smpp.session import (
+    ESME_ROK,
+    ESME_RX_T_APPN,
+    BindRefused,
+    EsmeSession,
+    SessionClosed,
+    SessionSettings,
+    open_session,
+)
 from textrelay.domain.carriers import BindState
 
 log = logging.getLogger(__name__)
@@ -42,6 +47,19 @@ class BindSettings:
     response_timeout_s: float
     reconnect_min_s: float
     reconnect_max_s: float
+    enquire_link_s: float = 30.0
+
+    def session(self) -> SessionSettings:
+        return SessionSettings(
+            host=self.host,
+            port=self.port,
+            system_id=self.system_id,
+            password=self.password,
+            system_type=self.system_type,
+            tls=self.tls,
+            response_timeout_s=self.response_timeout_s,
+            enquire_link_s=self.enquire_link_s,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +74,9 @@ class SubmitResult:
     """False when nothing left textrelay (no bind was bound)."""
 
 
-Events = Callable[[Sequence[Any]], Awaitable[None]]
-"""Called with the deliver_sm the SMSC sent on this bind since the previous call, in order;
-one call at a time."""
+Events = Callable[[Sequence[Any]], Awaitable[Sequence[bool]]]
+"""Called with the deliver_sm (smpp34.DeliverSm) the SMSC sent on this bind since the
+previous call, in order, one call at a time; answers whether each was stored."""
 
 
 class SmppBind:
@@ -67,7 +85,7 @@ class SmppBind:
         self._bind_type = bind_type
         self._settings = settings
         self._events = events
-        self._session: Any = None
+        self._session: EsmeSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._window = asyncio.Semaphore(max(settings.window, 1))
         self._pace = _Pace(settings.rate_per_s)
@@ -96,8 +114,7 @@ class SmppBind:
         self._stopping = True
         session = self._session
         if session is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(session.unbind(), 2.0)
+            await session.unbind(_UNBIND_TIMEOUT_S)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -131,28 +148,24 @@ class SmppBind:
             await self._pace.wait()
             self.in_flight += 1
             try:
-                # asyncio.timeout, not wait_for: no task of its own for every submit.
                 async with asyncio.timeout(self._settings.response_timeout_s):
-                    response = await session.submit_sm(destination, short_message, **fields)
+                    status, message_id = await session.submit_sm(
+                        destination, short_message, **fields
+                    )
             except TimeoutError:
                 self.last_error = "submit_sm_resp timed out"
                 return SubmitResult(None, error=self.last_error)
-            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:
-                # SmppError, a dropped session, and a panic in smpp34's Rust core (pyo3
-                # raises those as BaseException): the submit had no answer.
+            except SessionClosed as exc:
                 self.last_error = f"submit_sm: {exc}"
                 return SubmitResult(None, error=self.last_error)
             finally:
                 self.in_flight -= 1
-        status = int(response.command_status)
-        if status == 0:
+        if status == ESME_ROK:
             self.submitted += 1
             now = time.monotonic()
             self._recent.append(now)
             self._forget_before(now)
-        return SubmitResult(status, response.message_id)
+        return SubmitResult(status, message_id)
 
     def _forget_before(self, now: float) -> None:
         while self._recent and now - self._recent[0] >= _THROUGHPUT_WINDOW_S:
@@ -165,167 +178,55 @@ class SmppBind:
     async def _keep_bound(self) -> None:
         delay = self._settings.reconnect_min_s
         while not self._stopping:
-            client = smpp34.Client(
-                self._settings.host,
-                self._settings.port,
-                self._settings.system_id,
-                self._settings.password,
-                bind_type=self._bind_type,
-                system_type=self._settings.system_type,
-                tls=self._settings.tls,
-                window_size=max(self._settings.window, 1),
-                inbound_capacity=_INBOUND_CAPACITY,
-                connect_timeout_ms=int(self._settings.response_timeout_s * 1000),
-            )
             try:
-                session = await client.connect()
-            except Exception as exc:
+                session = await open_session(self._settings.session(), self._bind_type)
+            except SessionClosed as exc:
                 self.last_error = f"bind: {exc}"
                 log.warning("%s: %s; again in %.1f s", self.name, self.last_error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self._settings.reconnect_max_s)
+                # A refusal is the operator's to fix (credentials): no faster than the longest.
+                longest = self._settings.reconnect_max_s
+                delay = longest if isinstance(exc, BindRefused) else min(delay * 2, longest)
                 continue
             delay = self._settings.reconnect_min_s
-            set_nodelay(self._settings.host, self._settings.port)
             self._session = session
             self._bound.set()
             self.last_error = None
             log.info("%s: bound to %s:%s", self.name, self._settings.host, self._settings.port)
-            reading = asyncio.get_running_loop().create_task(self._read(session))
             try:
-                await self._watch(client, reading)
+                await self._read(session)
             finally:
                 self._session = None
                 self._bound.clear()
-                reading.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await reading
-                with contextlib.suppress(Exception):
-                    await client.stop()
+                session.abort()
             if not self._stopping:
-                self.last_error = self.last_error or "connection closed by the SMSC"
+                self.last_error = session.closed.result()
                 log.warning("%s: unbound (%s); binding again", self.name, self.last_error)
                 await asyncio.sleep(self._settings.reconnect_min_s)
 
-    async def _watch(self, client: Any, reading: asyncio.Task[None]) -> None:
-        """Until the reader ends (the SMSC closed or unbound), or the session is found dead
-        without the reader being told (seen under load: no `Disconnected` ever came)."""
+    async def _read(self, session: EsmeSession) -> None:
+        """Until the session ends: hand the deliver_sm to the carrier in batches (those that
+        arrive while a batch is being stored make the next one, so a burst of receipts shares
+        transactions) and answer each once its batch is stored. A batch that could not be
+        stored is answered ESME_RX_T_APPN, for the SMSC to deliver it again."""
         while True:
-            done, _ = await asyncio.wait({reading}, timeout=_ALIVE_CHECK_S)
-            if done:
-                return
-            try:
-                alive = await client.is_alive()
-            except Exception:
-                alive = False
-            if not alive:
-                self.last_error = "the session died"
-                return
-
-    async def _read(self, session: Any) -> None:
-        """Hand the deliver_sm to the carrier in batches: those that arrive while a batch is
-        being stored make the next one, so a burst of receipts shares transactions instead of
-        taking one each (smpp34 acknowledges each on arrival; its inbound queue is large, see
-        _INBOUND_CAPACITY)."""
-        arrived: asyncio.Queue[Any] = asyncio.Queue(_EVENTS_IN_HAND)
-        handing = asyncio.get_running_loop().create_task(self._hand_over(arrived))
-        try:
-            while True:
-                try:
-                    event = await session.next()
-                except Exception as exc:
-                    self.last_error = f"read: {exc}"
-                    return
-                if isinstance(event, smpp34.Disconnected):
-                    return
-                self.received += 1
-                await arrived.put(event)
-        finally:
-            # What was received is handed over to the end, even as the bind goes.
-            await arrived.put(_END)
-            await asyncio.gather(handing, return_exceptions=True)
-
-    async def _hand_over(self, arrived: asyncio.Queue[Any]) -> None:
-        ended = False
-        while not ended:
-            batch = [await arrived.get()]
-            while not arrived.empty() and len(batch) < _BATCH:
-                batch.append(arrived.get_nowait())
-            if batch[-1] is _END:
-                batch.pop()
-                ended = True
+            batch = await session.deliveries(_BATCH)
             if not batch:
-                continue
+                return
+            self.received += len(batch)
             try:
-                await self._events(batch)
+                stored = await self._events([delivery.pdu for delivery in batch])
             except Exception:
-                # A store that is down must not end the bind: the SMSC has its answer (smpp34
-                # acknowledges on arrival) and the events are logged for the operator.
-                log.exception("%s: %d deliver_sm could not be handled", self.name, len(batch))
+                log.exception("%s: %d deliver_sm could not be stored", self.name, len(batch))
+                stored = [False] * len(batch)
+            for delivery, kept in zip(batch, stored, strict=True):
+                session.acknowledge(delivery, ESME_ROK if kept else ESME_RX_T_APPN)
 
 
-_ALIVE_CHECK_S = 5.0
 _THROUGHPUT_WINDOW_S = 10.0
-_EVENTS_IN_HAND = 1024
-"""deliver_sm read from smpp34 and not yet handed to the carrier, per bind: past it the
-reader waits, and smpp34's own queue holds the rest."""
 _BATCH = 128
 """deliver_sm handed to the carrier at once, at most."""
-_END = object()
-"""Put after the last deliver_sm of a session."""
-_INBOUND_CAPACITY = 65_536
-"""deliver_sm smpp34 keeps for the reader. Past it smpp34 refuses them with ESME_RMSGQFUL,
-and 1.5.0 writes that refusal with a stray octet that breaks the SMSC's framing."""
-
-
-def set_nodelay(host: str, port: int) -> None:
-    """Turn Nagle's algorithm off on this process's connections to host:port.
-
-    smpp34 1.5.0 connects without TCP_NODELAY and does not expose its socket, so a window of
-    small PDUs waits on the peer's delayed ACK (40 ms a round trip, measured: ~220 submits/s a
-    bind at window 10). The socket is found among the process's descriptors (Linux's
-    /proc/self/fd) by its peer address, and the option set on a duplicate of it (options
-    belong to the socket, not the descriptor). Elsewhere, or if nothing matches, nothing is
-    done.
-    """
-    try:
-        descriptors = os.listdir("/proc/self/fd")
-    except OSError:
-        return
-    for name in descriptors:
-        try:
-            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
-                continue
-            duplicate = os.dup(int(name))
-        except (OSError, ValueError):
-            continue
-        try:
-            sock = socket.socket(fileno=duplicate)
-        except OSError:
-            os.close(duplicate)
-            continue
-        with sock:
-            try:
-                if sock.type != socket.SOCK_STREAM or sock.family not in _INET:
-                    continue
-                peer = sock.getpeername()
-                if peer[1] == port and _same_host(peer[0], host):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                continue
-
-
-_INET = (socket.AF_INET, socket.AF_INET6)
-
-
-def _same_host(address: str, host: str) -> bool:
-    if address == host:
-        return True
-    try:
-        resolved = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
-        return False
-    return address in resolved
+_UNBIND_TIMEOUT_S = 2.0
 
 
 class _Pace:

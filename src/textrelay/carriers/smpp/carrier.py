@@ -187,27 +187,39 @@ class SmppCarrier:
 
     # --- inbound ---------------------------------------------------------------------------
 
-    async def _events(self, events: Sequence[Any]) -> None:
+    async def _events(self, events: Sequence[Any]) -> list[bool]:
         """deliver_sm that came together on one bind: their receipts in one call to the sink,
-        handsets' messages each on its own, all at once."""
+        handsets' messages each on its own, all at once. Whether each was stored (one that
+        says nothing textrelay keeps, as a garbled receipt, counts as stored)."""
         sink = self._sink
         if sink is None:
-            return
-        receipts: list[Receipt] = []
-        handsets: list[MobileOriginated] = []
-        for event in events:
-            if isinstance(event, smpp34.DeliverSmEvent):
-                self._read_event(event, receipts, handsets)
-        work = [sink.mobile_originated(self.name, message) for message in handsets]
+            return [False] * len(events)
+        receipts: list[tuple[int, Receipt]] = []
+        handsets: list[tuple[int, MobileOriginated]] = []
+        for n, event in enumerate(events):
+            self._read_event(n, event, receipts, handsets)
+        work = [sink.mobile_originated(self.name, message) for _, message in handsets]
+        owners = [[n] for n, _ in handsets]
         if receipts:
-            work.append(sink.receipts(self.name, receipts))
-        for outcome in await asyncio.gather(*work, return_exceptions=True):
+            work.append(sink.receipts(self.name, [receipt for _, receipt in receipts]))
+            owners.append([n for n, _ in receipts])
+        stored = [True] * len(events)
+        outcomes = await asyncio.gather(*work, return_exceptions=True)
+        for indexes, outcome in zip(owners, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 log.error("%s: deliver_sm not stored", self.name, exc_info=outcome)
+                for n in indexes:
+                    stored[n] = False
+        return stored
 
     def _read_event(
-        self, event: Any, receipts: list[Receipt], handsets: list[MobileOriginated]
+        self,
+        n: int,
+        event: Any,
+        receipts: list[tuple[int, Receipt]],
+        handsets: list[tuple[int, MobileOriginated]],
     ) -> None:
+        """Sort one deliver_sm (smpp34.DeliverSm) into a receipt or a handset's message."""
         tlvs = {tlv.tag: bytes(tlv.value) for tlv in event.tlvs}
         pdu = _received_pdu(event, tlvs)
         source = inbound_address(event.source_addr, event.source_addr_ton, event.source_addr_npi)
@@ -222,7 +234,9 @@ class SmppCarrier:
                 self.counters["garbled_receipts"] += 1
                 log.warning("%s: a receipt without an id: %r", self.name, event.short_message)
                 return
-            receipts.append(replace(receipt, exchanged=(pdu,), handset=source, sender=destination))
+            receipts.append(
+                (n, replace(receipt, exchanged=(pdu,), handset=source, sender=destination))
+            )
             return
         if not is_mobile_originated(event.esm_class):
             # An SME acknowledgement or a conversation abort: nothing for a gateway to do.
@@ -235,7 +249,9 @@ class SmppCarrier:
             part = sar_concatenation(tlvs)
         if not event.short_message and TAG_MESSAGE_PAYLOAD in tlvs:
             text = decode_text(tlvs[TAG_MESSAGE_PAYLOAD], event.data_coding)
-        handsets.append(MobileOriginated(source, destination, text, part=part, exchanged=(pdu,)))
+        handsets.append(
+            (n, MobileOriginated(source, destination, text, part=part, exchanged=(pdu,)))
+        )
 
 
 def _refusal(answer: SubmitResult, exchanged: tuple[ExchangedPdu, ...]) -> Rejected:
