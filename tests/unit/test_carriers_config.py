@@ -134,6 +134,7 @@ def test_smpp_defaults() -> None:
     assert carrier.window == 10
     assert carrier.rate_per_s == 0
     assert carrier.response_timeout_s == 10
+    assert carrier.enquire_link_s == 30
     assert (carrier.reconnect_min_s, carrier.reconnect_max_s) == (1, 60)
     assert carrier.registered_delivery is True
     assert carrier.long_messages is LongMessages.UDH
@@ -213,6 +214,15 @@ def test_a_full_file_with_every_key() -> None:
         ),
         Route("smsc1", line=57),
     )
+
+
+def test_the_keep_alive_interval_is_the_files_to_set() -> None:
+    carrier = _parse(
+        MINIMAL.replace('password = "secret"\n', 'password = "secret"\nenquire_link_s = 5\n')
+    ).carrier("smsc1")
+
+    assert isinstance(carrier, SmppCarrierConfig)
+    assert carrier.enquire_link_s == 5
 
 
 def test_secrets_stay_out_of_repr() -> None:
@@ -308,7 +318,7 @@ ERRORS = [
     pytest.param(
         _smpp("", "# the port", "  hots = 'x'  # typo"),
         8,
-        'unknown key "hots" (did you mean "host"?); allowed: bind_type, binds, host,',
+        'unknown key "hots" (did you mean "host"?); allowed: bind_type, binds, enquire_link_s, host,',
         id="unknown-key",
     ),
     pytest.param(

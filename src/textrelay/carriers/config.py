@@ -101,6 +101,8 @@ class SmppCarrierConfig:
     rate_per_s: float = 0.0
     """Submits per second, per bind; 0 is unlimited."""
     response_timeout_s: float = 10.0
+    enquire_link_s: float = 30.0
+    """Seconds between keep-alives (enquire_link) on each bind."""
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
     registered_delivery: bool = True
@@ -613,6 +615,7 @@ _SMPP_KEYS = (
     "window",
     "rate_per_s",
     "response_timeout_s",
+    "enquire_link_s",
     "reconnect_min_s",
     "reconnect_max_s",
     "registered_delivery",
@@ -736,6 +739,7 @@ class _Parser:
             window=opt("window", _integer(1), 10),
             rate_per_s=opt("rate_per_s", _quantity(zero=True), 0.0),
             response_timeout_s=opt("response_timeout_s", _quantity(), 10.0),
+            enquire_link_s=opt("enquire_link_s", _quantity(), 30.0),
             reconnect_min_s=reconnect_min_s,
             reconnect_max_s=reconnect_max_s,
             registered_delivery=opt("registered_delivery", _boolean, True),

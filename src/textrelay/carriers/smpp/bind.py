@@ -90,6 +90,8 @@ class SmppBind:
         self._window = asyncio.Semaphore(max(settings.window, 1))
         self._pace = _Pace(settings.rate_per_s)
         self._bound = asyncio.Event()
+        self._between_batches = asyncio.Event()
+        self._between_batches.set()
         self._stopping = False
         self.in_flight = 0
         self.submitted = 0
@@ -114,6 +116,11 @@ class SmppBind:
         self._stopping = True
         session = self._session
         if session is not None:
+            # The batch in hand is stored and answered first; the SMSC delivers the rest
+            # (unanswered) again on a later bind.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_UNBIND_TIMEOUT_S):
+                    await self._between_batches.wait()
             await session.unbind(_UNBIND_TIMEOUT_S)
         if self._task is not None:
             self._task.cancel()
@@ -209,16 +216,19 @@ class SmppBind:
         arrive while a batch is being stored make the next one, so a burst of receipts shares
         transactions) and answer each once its batch is stored. A batch that could not be
         stored is answered ESME_RX_T_APPN, for the SMSC to deliver it again."""
-        while True:
+        while not self._stopping:
             batch = await session.deliveries(_BATCH)
-            if not batch:
+            if not batch or self._stopping:
                 return
             self.received += len(batch)
+            self._between_batches.clear()
             try:
                 stored = await self._events([delivery.pdu for delivery in batch])
             except Exception:
                 log.exception("%s: %d deliver_sm could not be stored", self.name, len(batch))
                 stored = [False] * len(batch)
+            finally:
+                self._between_batches.set()
             for delivery, kept in zip(batch, stored, strict=True):
                 session.acknowledge(delivery, ESME_ROK if kept else ESME_RX_T_APPN)
 

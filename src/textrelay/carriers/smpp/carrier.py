@@ -74,6 +74,7 @@ class SmppCarrier:
             response_timeout_s=config.response_timeout_s,
             reconnect_min_s=config.reconnect_min_s,
             reconnect_max_s=config.reconnect_max_s,
+            enquire_link_s=config.enquire_link_s,
         )
         self._binds: list[SmppBind] = []
         for n in range(1, config.binds + 1):
