@@ -13,7 +13,7 @@ import functools
 import json
 import mimetypes
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
@@ -54,10 +54,14 @@ def _warn_if_flag(ctx: click.Context, param: click.Parameter, value: Any) -> Any
     if param.name and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
         click.echo(
             f"warning: {param.opts[0]} shows a secret to every user of this machine (ps); "
-            f"set {param.envvar} instead",
+            f"set {_first(param.envvar)} instead",
             err=True,
         )
     return value
+
+
+def _first(envvar: str | Sequence[str] | None) -> str:
+    return envvar if isinstance(envvar, str) else (envvar or ["the variable"])[0]
 
 
 def _connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,14 +87,15 @@ def _connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--account-sid",
-            envvar="TEXTRELAY_ACCOUNT_SID",
+            # The twilio helper libraries' own variables, when textrelay's are not set.
+            envvar=["TEXTRELAY_ACCOUNT_SID", "TWILIO_ACCOUNT_SID"],
             required=True,
             show_envvar=True,
             help="The account to act as (AC…).",
         ),
         click.option(
             "--auth-token",
-            envvar="TEXTRELAY_AUTH_TOKEN",
+            envvar=["TEXTRELAY_AUTH_TOKEN", "TWILIO_AUTH_TOKEN"],
             required=True,
             show_envvar=True,
             callback=_warn_if_flag,

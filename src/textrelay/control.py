@@ -25,6 +25,8 @@ import httpx
 
 _PREFIX = "/textrelay/v1"
 _TWILIO = "/2010-04-01"
+_MAGIC_SENDER = "+15005550006"
+"""Twilio's magic sender (test credentials): accepted everywhere, never past `queued`."""
 _FINAL = frozenset({"delivered", "undelivered", "failed", "read", "canceled", "received"})
 _POLL_S = 0.05
 _MAX_WAIT_S = 30.0
@@ -245,8 +247,24 @@ class Control:
             if status in _FINAL:
                 return status
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"{message_sid} still {status} after {timeout_s} s")
+                why = self._why_not_final(message_sid, status)
+                raise TimeoutError(f"{message_sid} still {status} after {timeout_s} s{why}")
             time.sleep(_POLL_S)
+
+    def _why_not_final(self, message_sid: str, status: str) -> str:
+        """What keeps a message from its final status, when textrelay can tell: ``: reason``,
+        or nothing."""
+        if status == "queued":
+            sender = self._call("GET", self._twilio(f"Messages/{_segment(message_sid)}.json"))
+            if sender.get("from") == _MAGIC_SENDER:
+                return (
+                    f": {_MAGIC_SENDER} is Twilio's magic sender, whose messages stay queued (as"
+                    " with Twilio's test credentials); send from a number of the account to see"
+                    " one delivered"
+                )
+        if any(job["parked"] for job in self.pending_jobs(message_sid)):
+            return ": its next status waits for a step (the simulator is in manual mode)"
+        return ""
 
     def pending_jobs(self, message_sid: str | None = None) -> list[dict[str, Any]]:
         """Jobs not yet done for the message, or for every message of the account: each

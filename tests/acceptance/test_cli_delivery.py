@@ -127,6 +127,43 @@ def test_send_prints_sid_and_status_of_a_message_that_exists(
     )
 
 
+def test_the_twilio_libraries_variables_stand_in_for_textrelays_own(
+    server: TextrelayServer, account: Account, client: Client
+) -> None:
+    """TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN, which an app's environment already has, are
+    read when TEXTRELAY_ACCOUNT_SID / TEXTRELAY_AUTH_TOKEN are not set; textrelay's win."""
+    send = [*TEXTRELAY, "send", "--to", RECIPIENT, "--from", MAGIC_SENDER, "--body", "via twilio"]
+    twilio_only = subprocess.run(
+        send,
+        capture_output=True,
+        text=True,
+        env=_env(
+            TEXTRELAY_URL=server.base_url,
+            TWILIO_ACCOUNT_SID=account.sid,
+            TWILIO_AUTH_TOKEN=account.auth_token,
+        ),
+        timeout=COMMAND_TIMEOUT_S,
+    )
+    both = subprocess.run(
+        send,
+        capture_output=True,
+        text=True,
+        env=_env(
+            TEXTRELAY_URL=server.base_url,
+            TEXTRELAY_ACCOUNT_SID=account.sid,
+            TEXTRELAY_AUTH_TOKEN=account.auth_token,
+            TWILIO_ACCOUNT_SID="AC" + "9" * 32,
+            TWILIO_AUTH_TOKEN="9" * 32,
+        ),
+        timeout=COMMAND_TIMEOUT_S,
+    )
+
+    for result in (twilio_only, both):
+        sid, status = ok(result).split()
+        assert client.messages(sid).fetch().body == "via twilio"
+        assert status == "queued"
+
+
 def test_send_json_prints_the_message(
     server: TextrelayServer, account: Account, client: Client
 ) -> None:
