@@ -13,6 +13,7 @@ import os
 import random
 import secrets
 import socket
+import ssl
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from textrelay.api.errors import (
     raised_error_handler,
 )
 from textrelay.api.front_door import ApiFrontDoor
+from textrelay.api.intercept import InterceptProtocol
 from textrelay.api.routes import ROUTES
 from textrelay.carriers.config import (
     CarriersConfig,
@@ -47,6 +49,8 @@ from textrelay.domain.errors import TwilioError
 from textrelay.domain.jobs import JobKind
 from textrelay.domain.sids import SidGenerator
 from textrelay.domain.webhooks import RetryPolicy
+from textrelay.intercept.authority import Authority, is_intercepted
+from textrelay.intercept.trust import TrustFiles, environment, export_lines, write_trust_files
 from textrelay.services.accounts import AccountService
 from textrelay.services.callbacks import CallbackService
 from textrelay.services.carrier_records import CarrierRecords
@@ -58,6 +62,7 @@ from textrelay.services.context import Clock, ServiceContext
 from textrelay.services.delivery import DeliveryService
 from textrelay.services.errors import StorageFailure, service_failure
 from textrelay.services.inbound import InboundService
+from textrelay.services.intercept import InterceptService
 from textrelay.services.media import MediaService
 from textrelay.services.message_log import MessageLogService
 from textrelay.services.messages import MessageService, ScheduleWindow
@@ -111,6 +116,7 @@ class Services:
     readback: ReadbackService
     carriers: CarrierSet
     carrier_traffic: CarrierTraffic
+    intercept: InterceptService
 
 
 def build_services(
@@ -174,6 +180,7 @@ def build_services(
             numbers,
             reassembly_timeout_s=_reassembly_timeout_s(carriers_config),
         ),
+        intercept=InterceptService(ctx),
     )
 
 
@@ -390,6 +397,27 @@ class Runtime:
             runtime.start_workers()
         return runtime
 
+    async def intercept_listener(
+        self, server: uvicorn.Server, sock: socket.socket
+    ) -> asyncio.Server:
+        """The intercepting proxy on `sock` (docs/intercept.md), once `server` has started:
+        what it terminates is served by `server`'s own HTTP protocol and application."""
+        authority = await self.services.intercept.authority()
+        config = server.config
+
+        def app_protocol() -> asyncio.Protocol:
+            protocol: asyncio.Protocol = config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=server.server_state, app_state=server.lifespan.state
+            )
+            return protocol
+
+        def contexts(host: str) -> ssl.SSLContext:
+            return authority.server_context(host, datetime.now(UTC))
+
+        return await asyncio.get_running_loop().create_server(
+            lambda: InterceptProtocol(app_protocol, contexts, is_intercepted), sock=sock
+        )
+
     def console_url(self, base_url: str) -> str:
         """The console's link for a person at this machine: on a loopback address it carries
         this start's token, which signs the browser in as the main account on first visit.
@@ -567,3 +595,31 @@ def _log_carriers_exit(task: asyncio.Task[None]) -> None:
 def _log_runner_exit(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logging.getLogger(__name__).error("the job runner stopped", exc_info=task.exception())
+
+
+async def intercept_authority(settings: Settings) -> Authority:
+    """`textrelay ca` and `textrelay env`: the deployment's CA, made if there is none yet
+    (the database is migrated first, as `serve` would)."""
+    database = await open_migrated_database(settings)
+    try:
+        store = Store(database, translate=service_failure)
+        ctx = ServiceContext(store, SidGenerator(random_source(None)), system_clock)
+        return await InterceptService(ctx).authority()
+    finally:
+        await database.close()
+
+
+def trust_files(authority: Authority) -> TrustFiles:
+    """The CA certificate and a bundle of the usual roots with it, written where `textrelay
+    env` points clients (intercept/trust.py)."""
+    return write_trust_files(authority.certificate_pem)
+
+
+def proxy_environment(host: str, port: int, files: TrustFiles) -> str:
+    """`export` lines that send a client's Twilio traffic through the proxy at host:port."""
+    # A server listening on every interface is reached on loopback from this machine.
+    any_interface = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104 (read, not bound)
+    shown = any_interface.get(host, host)
+    bracketed = f"[{shown}]" if ":" in shown else shown
+    url = f"http://{bracketed}:{port}"
+    return export_lines(environment(url, files))

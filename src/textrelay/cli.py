@@ -18,9 +18,12 @@ from textrelay import __version__
 from textrelay.app import (
     Runtime,
     Worker,
+    intercept_authority,
     listening_socket,
     migrate_database,
+    proxy_environment,
     read_main_account,
+    trust_files,
 )
 from textrelay.cli_client import carriers, messages, send, simulate, text
 from textrelay.domain.errors import TwilioError
@@ -122,6 +125,12 @@ async def _serve(settings: Settings) -> None:
     try:
         sock = listening_socket(settings.host, settings.port)
         host, port = sock.getsockname()[:2]
+        # Listening (its backlog queues connections) before the banner says anything.
+        proxy = (
+            None
+            if settings.intercept_port is None
+            else listening_socket(settings.host, settings.intercept_port)
+        )
         base_url = f"http://{_url_host(host)}:{port}"
         account = runtime.main_account
         click.echo(f"textrelay {__version__} listening on {base_url}")
@@ -137,8 +146,30 @@ async def _serve(settings: Settings) -> None:
             click.echo("  auth token:  not shown; `textrelay credentials` prints it")
             argument = 'os.environ["TEXTRELAY_AUTH_TOKEN"]'
         click.echo(f'  python:      textrelay.client("{base_url}", "{account.sid}", {argument})')
+        if proxy is not None:
+            proxy_port = proxy.getsockname()[1]
+            files = trust_files(await runtime.services.intercept.authority())
+            click.echo(
+                f"  proxy:       http://{_url_host(host)}:{proxy_port} "
+                "(answers for *.twilio.com; docs/intercept.md)"
+            )
+            click.echo(f"  proxy CA:    {files.ca}")
+            click.echo(f'  clients:     eval "$(textrelay env --intercept-port {proxy_port})"')
         sys.stdout.flush()
-        await runtime.http_server(settings.log_level).serve(sockets=[sock])
+        server = runtime.http_server(settings.log_level)
+        if proxy is None:
+            await server.serve(sockets=[sock])
+            return
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        # uvicorn offers no startup event: the proxy needs its protocol's state, made then.
+        while not server.started and not serving.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        listener = await runtime.intercept_listener(server, proxy) if server.started else None
+        try:
+            await serving
+        finally:
+            if listener is not None:
+                listener.close()
     finally:
         await runtime.close()
 
@@ -231,6 +262,38 @@ def migrate_command(**overrides: Any) -> None:
     except StorageFailure as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
+
+
+@main.command()
+@_setting_options("database_url", "sqlite_synchronous", "db_pool_size")
+def ca(**overrides: Any) -> None:
+    """Print the intercepting proxy's CA certificate (PEM), making the CA if there is none:
+    `textrelay ca > ca.pem` (docs/intercept.md)."""
+    settings = _load(overrides)
+    try:
+        authority = asyncio.run(intercept_authority(settings))
+    except StorageFailure as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(authority.certificate_pem, nl=False)
+
+
+@main.command()
+@_setting_options("database_url", "sqlite_synchronous", "db_pool_size", "host", "intercept_port")
+def env(**overrides: Any) -> None:
+    """Print the `export` lines that send Twilio clients through the intercepting proxy:
+    `eval "$(textrelay env --intercept-port 8081)"` (docs/intercept.md)."""
+    settings = _load(overrides)
+    if settings.intercept_port is None:
+        raise click.UsageError(
+            "give the proxy's port: --intercept-port PORT (or TEXTRELAY_INTERCEPT_PORT), as "
+            "`textrelay serve --intercept-port PORT` listens on it"
+        )
+    try:
+        authority = asyncio.run(intercept_authority(settings))
+    except StorageFailure as exc:
+        raise click.ClickException(str(exc)) from None
+    files = trust_files(authority)
+    click.echo(proxy_environment(settings.host, settings.intercept_port, files), nl=False)
 
 
 @main.command()

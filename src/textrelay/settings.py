@@ -289,6 +289,14 @@ SETTINGS: tuple[Setting, ...] = (
         None,
     ),
     Setting(
+        "intercept_port",
+        "Also listen on this TCP port as an HTTP proxy that answers for api.twilio.com and "
+        "every twilio.com host itself, so a Twilio client reaches textrelay through its proxy "
+        "settings alone (docs/intercept.md). Off by default.",
+        _optional(_port),
+        None,
+    ),
+    Setting(
         "simulator_mode",
         "Progression of simulated messages at start: immediate, timed or manual.",
         _optional(_choice("immediate", "timed", "manual")),
@@ -328,6 +336,7 @@ class Settings:
     media_dir: str | None = None
     simulator_config: str | None = None
     carriers: str | None = None
+    intercept_port: int | None = None
     simulator_mode: str | None = None
 
     @classmethod

@@ -90,6 +90,15 @@ class TwilioHttpProtocol(HttpToolsProtocol):
             return
         if self._reading_head:
             self._keep_head(data)
+            if self._head.startswith(b"CONNECT "):
+                self._refuse(
+                    errors.NotAProxy(
+                        "This is textrelay's API, not a proxy: start textrelay with "
+                        "--intercept-port PORT (TEXTRELAY_INTERCEPT_PORT) and send CONNECT "
+                        "there to reach it as api.twilio.com (docs/intercept.md)"
+                    )
+                )
+                return
         self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)

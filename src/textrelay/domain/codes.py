@@ -68,6 +68,10 @@ REQUEST_TOO_LARGE = _define(20413, "Request body too large", 413)
 TOO_MANY_REQUESTS = _define(20429, "Too Many Requests", 429)
 INTERNAL_SERVER_ERROR = _define(20500, "Internal Server Error", 500)
 SERVICE_UNAVAILABLE = _define(20503, "Service Unavailable", 503)
+NOT_IMPLEMENTED = _define(20501, "Not Implemented", 501)
+"""UNCONFIRMED for Twilio: textrelay's answer to a proxy request (CONNECT) on its base URL,
+numbered as Twilio numbers its other HTTP-status codes, 20000 + the status
+(docs/compatibility.md)."""
 
 # --- phone numbers --------------------------------------------------------------------------
 

@@ -68,6 +68,10 @@ class AccountNotActive(TwilioError, entry=codes.ACCOUNT_NOT_ACTIVE):
     pass
 
 
+class NotAProxy(TwilioError, entry=codes.NOT_IMPLEMENTED):
+    """A proxy request (CONNECT) sent to the API's base URL."""
+
+
 class Forbidden(TwilioError, entry=codes.FORBIDDEN):
     """The caller is known but may not do this (a subaccount moving the server's clock)."""
 

@@ -19,3 +19,14 @@ class MetaStore(TableStore):
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             {"key": key, "value": value},
         )
+
+    async def add(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless one is there already; the value stored (this one,
+        or the one another process stored first)."""
+        await self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES (:key, :value) ON CONFLICT (key) DO NOTHING",
+            {"key": key, "value": value},
+        )
+        stored = await self.get(key)
+        assert stored is not None
+        return stored

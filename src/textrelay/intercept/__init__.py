@@ -1,0 +1,1 @@
+"""The intercepting proxy's certificate authority (docs/intercept.md)."""

@@ -1,0 +1,221 @@
+"""The intercepting proxy (issue 14): `textrelay serve --intercept-port`, `textrelay ca` and
+`textrelay env`. A client that knows nothing of textrelay reaches it through its proxy
+settings alone; nothing else goes through; the certificates it is shown are for the host it
+asked for only."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
+from tests.receiver import Receiver
+from textrelay.client import client as textrelay_client
+from textrelay.testing import TextrelayServer
+
+COMMAND_TIMEOUT_S = 60
+
+
+@dataclass
+class Proxied:
+    server: ServerProcess
+    port: int
+    database_url: str
+    state: Path
+    """XDG_STATE_HOME of the test: where `textrelay env` writes the CA files."""
+
+    def textrelay(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "textrelay", *args],
+            capture_output=True,
+            text=True,
+            env=_clean_env(
+                TEXTRELAY_DATABASE_URL=self.database_url, XDG_STATE_HOME=str(self.state)
+            ),
+            timeout=COMMAND_TIMEOUT_S,
+            check=True,
+        )
+
+    def exports(self) -> dict[str, str]:
+        """What `eval "$(textrelay env …)"` would set, read back by bash itself."""
+        printed = self.textrelay("env", "--intercept-port", str(self.port)).stdout
+        shown = subprocess.run(
+            ["bash", "-c", f"{printed}\nenv -0"],
+            capture_output=True,
+            env={"PATH": "/usr/bin:/bin"},
+            timeout=COMMAND_TIMEOUT_S,
+            check=True,
+        ).stdout.decode()
+        names = {line.split("=", 1)[0].removeprefix("export ") for line in printed.splitlines()}
+        pairs = (entry.split("=", 1) for entry in shown.split("\0") if "=" in entry)
+        return {name: value for name, value in pairs if name in names}
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The test's environment without textrelay's settings or any proxy or CA of the host."""
+    dropped = ("TEXTRELAY_", "TWILIO_")
+    proxies = {"http_proxy", "https_proxy", "no_proxy", "all_proxy"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(dropped) and k.lower() not in proxies
+    }
+    env.update(extra)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def proxied(fresh_database: Callable[[], str], tmp_path: Path) -> Iterator[Proxied]:
+    url = fresh_database()
+    port = _free_port()
+    server = ServerProcess(url, log_path=tmp_path / "server.log", intercept_port=str(port)).start()
+    try:
+        yield Proxied(server, port, url, tmp_path / "state")
+    finally:
+        server.stop()
+
+
+def test_the_stock_twilio_python_client_reaches_textrelay_with_environment_variables_only(
+    proxied: Proxied, receiver: Receiver
+) -> None:
+    """twilio-python as an app builds it: no base_url, no http client of textrelay's; only
+    the variables `textrelay env` prints. The message lands in textrelay, and textrelay's
+    signed callbacks reach the app's receiver (on loopback, which NO_PROXY keeps direct)."""
+    script = (
+        "import sys\n"
+        "from twilio.rest import Client\n"
+        "client = Client(sys.argv[1], sys.argv[2])\n"
+        "sender = client.incoming_phone_numbers.create(area_code='415').phone_number\n"
+        "message = client.messages.create(to='+14155550100', from_=sender,\n"
+        "    body='through the proxy', status_callback=sys.argv[3])\n"
+        "print(message.sid, message.status)\n"
+    )
+    env = _clean_env(**proxied.exports())
+    created = subprocess.run(
+        [sys.executable, "-c", script, ACCOUNT_SID, AUTH_TOKEN, receiver.url("/status")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=COMMAND_TIMEOUT_S,
+    )
+    assert created.returncode == 0, created.stderr
+    sid, status = created.stdout.split()
+    assert status == "queued"
+
+    direct = textrelay_client(proxied.server.base_url, ACCOUNT_SID, AUTH_TOKEN)
+    assert direct.messages(sid).fetch().body == "through the proxy"
+    callbacks = receiver.wait_for(
+        lambda rs: any(r.params.get("MessageStatus") == "delivered" for r in rs)
+    )
+    assert all(r.valid_for(AUTH_TOKEN) for r in callbacks)
+    assert {r.params["MessageSid"] for r in callbacks} == {sid}
+
+
+def _connect(port: int, target: str) -> tuple[socket.socket, bytes]:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return sock, answer
+
+
+def test_other_hosts_are_refused_and_never_tunnelled(proxied: Proxied) -> None:
+    sock, answer = _connect(proxied.port, "example.com:443")
+    body = answer + sock.recv(4096)
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 403 ")
+    assert b'"code":20403' in body
+    assert b"not an open proxy" in body
+
+    plain = socket.create_connection(("127.0.0.1", proxied.port), timeout=10)
+    plain.sendall(b"GET http://example.org/ HTTP/1.1\r\nHost: example.org\r\n\r\n")
+    assert plain.recv(4096).startswith(b"HTTP/1.1 403 ")
+    plain.close()
+
+
+def test_a_certificate_is_for_the_host_asked_for_and_from_textrelays_ca(
+    proxied: Proxied,
+) -> None:
+    ca_pem = proxied.textrelay("ca").stdout
+    assert ca_pem == proxied.textrelay("ca").stdout  # one CA, kept in the database
+    context = ssl.create_default_context(cadata=ca_pem)
+
+    for asked, checked, verifies in [
+        ("api.sydney.au1.twilio.com", "api.sydney.au1.twilio.com", True),
+        ("messaging.twilio.com", "messaging.twilio.com", True),
+        ("api.twilio.com", "messaging.twilio.com", False),  # another host's name: refused
+    ]:
+        sock, answer = _connect(proxied.port, f"{asked}:443")
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        try:
+            with context.wrap_socket(sock, server_hostname=checked) as secured:
+                assert verifies
+                der = secured.getpeercert(binary_form=True)
+                assert der is not None
+                presented = x509.load_der_x509_certificate(der)
+                names = presented.extensions.get_extension_for_class(
+                    x509.SubjectAlternativeName
+                ).value.get_values_for_type(x509.DNSName)
+                assert names == [asked]
+        except ssl.SSLCertVerificationError:
+            assert not verifies
+        finally:
+            sock.close()
+
+
+def test_the_ca_is_constrained_to_twilio_and_its_key_stays_in_the_private_database(
+    proxied: Proxied,
+) -> None:
+    ca_pem = proxied.textrelay("ca").stdout
+    authority = x509.load_pem_x509_certificate(ca_pem.encode())
+    constraints = authority.extensions.get_extension_for_class(x509.NameConstraints)
+    assert constraints.critical
+    assert constraints.value.permitted_subtrees == [x509.DNSName("twilio.com")]
+    assert authority.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+
+    exports = proxied.exports()
+    for name in ("REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE"):
+        written = Path(exports[name]).read_text()
+        assert ca_pem in written
+        assert "PRIVATE KEY" not in written
+    if proxied.database_url.startswith("sqlite:///"):
+        database = Path(proxied.database_url.removeprefix("sqlite:///"))
+        assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert exports["NO_PROXY"] == "localhost,127.0.0.1,::1"
+    assert exports["HTTPS_PROXY"] == f"http://127.0.0.1:{proxied.port}"
+
+
+def test_without_the_proxy_a_connect_is_told_which_setting_would_serve_it(
+    server: TextrelayServer,
+) -> None:
+    port = int(server.base_url.rsplit(":", 1)[1])
+    sock, answer = _connect(port, "api.twilio.com:443")
+    body = answer.split(b"\r\n\r\n", 1)[1] or sock.recv(4096)
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 501 ")
+    error = json.loads(body)
+    assert (error["code"], error["status"]) == (20501, 501)
+    assert "--intercept-port" in error["message"]
+    assert "docs/intercept.md" in error["message"]
