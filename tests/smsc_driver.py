@@ -60,11 +60,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import fcntl
-import hashlib
 import itertools
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -74,14 +71,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self, TypeVar
 
+from tests.npm_packages import NpmError, ensure_packages
+
 SMSC_DIR = Path(__file__).resolve().parent / "smsc"
-_MODULES = SMSC_DIR / "node_modules"
-# Both also written by scripts/smsc: keep the names in step.
-_STAMP = _MODULES / ".textrelay-installed"
-_LOCK = _MODULES / ".textrelay-install.lock"
-_MANIFESTS = ("package.json", "package-lock.json")
-MIN_NODE_MAJOR = 18  # socket.resetAndDestroy() (drop with reset)
-INSTALL_TIMEOUT_S = 300.0
 START_TIMEOUT_S = 10.0
 ANSWER_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
@@ -94,89 +86,16 @@ class SmscError(RuntimeError):
     """The test SMSC could not be installed or started, exited, or refused a command."""
 
 
-def _manifest_digest() -> str:
-    digest = hashlib.sha256()
-    for name in _MANIFESTS:
-        path = SMSC_DIR / name
-        if path.exists():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _installed() -> bool:
-    return (
-        (_MODULES / "smpp" / "package.json").is_file()
-        and _STAMP.is_file()
-        and _STAMP.read_text().strip() == _manifest_digest()
-    )
-
-
-def _tail(text: str, lines: int = 20) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise SmscError(
-            f"the test SMSC (tests/smsc) needs Node.js {MIN_NODE_MAJOR}+ and npm; "
-            f"{name} is not on PATH"
-        )
-    return path
-
-
 def ensure_installed() -> str:
     """Installs tests/smsc's npm packages unless done for this package.json; returns `node`.
 
     Parallel pytest workers (and scripts/smsc) take turns under a file lock; the one that waited
     finds the stamp and does nothing. Raises `SmscError` saying why, so SMPP tests fail, not skip.
     """
-    node, npm = _tool("node"), _tool("npm")
     try:
-        version = subprocess.run(
-            [node, "--version"], capture_output=True, text=True, timeout=30, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise SmscError(f"{node} --version failed: {exc}") from exc
-    if int(version.lstrip("v").split(".")[0]) < MIN_NODE_MAJOR:
-        raise SmscError(f"the test SMSC needs Node.js {MIN_NODE_MAJOR}+, found {version}")
-    if _installed():
-        return node
-    _MODULES.mkdir(exist_ok=True)
-    with _LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the holder's npm is bounded by INSTALL_TIMEOUT_S
-        try:
-            if not _installed():
-                _npm_install(npm)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return node
-
-
-def _npm_install(npm: str) -> None:
-    command = [npm, "install", "--no-audit", "--no-fund"]
-    try:
-        done = subprocess.run(
-            command,
-            cwd=SMSC_DIR,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise SmscError(
-            f"`{' '.join(command)}` in {SMSC_DIR} took over {INSTALL_TIMEOUT_S:g} s"
-        ) from exc
-    except OSError as exc:
-        raise SmscError(f"`{' '.join(command)}` in {SMSC_DIR} could not run: {exc}") from exc
-    if done.returncode != 0:
-        raise SmscError(
-            f"`{' '.join(command)}` in {SMSC_DIR} failed ({done.returncode}):\n"
-            + _tail(done.stdout + done.stderr)
-        )
-    # Digested after the install: npm writes package-lock.json when there was none.
-    _STAMP.write_text(_manifest_digest())
+        return ensure_packages(SMSC_DIR, "smpp")
+    except NpmError as exc:
+        raise SmscError(f"the test SMSC: {exc}") from exc
 
 
 class ScriptedSmsc:

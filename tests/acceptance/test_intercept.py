@@ -19,12 +19,24 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from tests.npm_packages import ensure_packages
+from tests.pip_packages import ensure_target
 from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
 from tests.receiver import Receiver
 from textrelay.client import client as textrelay_client
 from textrelay.testing import TextrelayServer
 
 COMMAND_TIMEOUT_S = 60
+CLIENTS_DIR = Path(__file__).resolve().parents[1] / "clients"
+"""Third-party Twilio clients from npm (tests/clients/package.json), installed at test time."""
+PYTHON_CLIENTS_DIR = Path(__file__).resolve().parents[2] / ".venv" / "test-clients"
+"""Beside textrelay's environment, not in it (nor in the source tree the checks read)."""
+PYTHON_CLIENTS = (
+    "apprise==2.3.0",
+    "django-two-factor-auth[phonenumberslite]==1.18.1",
+    "twilio==9.13.0",  # the Django gateway's, beside (not from) textrelay's environment
+)
+"""Third-party Python clients, from PyPI into tests/clients/python at test time."""
 
 
 @dataclass
@@ -127,6 +139,123 @@ def test_the_stock_twilio_python_client_reaches_textrelay_with_environment_varia
     )
     assert all(r.valid_for(AUTH_TOKEN) for r in callbacks)
     assert {r.params["MessageSid"] for r in callbacks} == {sid}
+
+
+def test_the_stock_twilio_node_client_reaches_textrelay_through_http_proxy(
+    proxied: Proxied, receiver: Receiver
+) -> None:
+    """twilio-node from npm, unmodified (tests/clients/send.js builds it from credentials
+    only): it tunnels through HTTP_PROXY and trusts NODE_EXTRA_CA_CERTS."""
+    node = ensure_packages(CLIENTS_DIR, "twilio")
+    env = _clean_env(**proxied.exports())
+    created = subprocess.run(
+        [
+            node,
+            str(CLIENTS_DIR / "send.js"),
+            ACCOUNT_SID,
+            AUTH_TOKEN,
+            "+14155550101",
+            "from node",
+            receiver.url("/node"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=COMMAND_TIMEOUT_S,
+    )
+    assert created.returncode == 0, created.stderr
+    sid, status = created.stdout.split()
+    assert status == "queued"
+    direct = textrelay_client(proxied.server.base_url, ACCOUNT_SID, AUTH_TOKEN)
+    assert direct.messages(sid).fetch().body == "from node"
+    callbacks = receiver.wait_for(
+        lambda rs: any(r.params.get("MessageStatus") == "delivered" for r in rs)
+    )
+    assert all(r.valid_for(AUTH_TOKEN) for r in callbacks)
+
+
+def test_the_twilio_cli_creates_a_message_in_textrelay_through_the_proxy(
+    proxied: Proxied, tmp_path: Path
+) -> None:
+    """The twilio CLI from npm, unmodified: its host comes from the OpenAPI description
+    bundled with it, so only a proxy reaches it."""
+    node = ensure_packages(CLIENTS_DIR, "twilio-cli")
+    env = _clean_env(
+        **proxied.exports(),
+        HOME=str(tmp_path / "home"),  # the CLI keeps its profiles and cache there
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+    )
+    created = subprocess.run(
+        [
+            node,
+            str(CLIENTS_DIR / "node_modules" / "twilio-cli" / "bin" / "run"),
+            "api:core:messages:create",
+            "--from",
+            "+15005550006",
+            "--to",
+            "+14155550103",
+            "--body",
+            "from the twilio cli",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=COMMAND_TIMEOUT_S,
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    [printed] = json.loads(created.stdout)
+    direct = textrelay_client(proxied.server.base_url, ACCOUNT_SID, AUTH_TOKEN)
+    assert direct.messages(printed["sid"]).fetch().body == "from the twilio cli"
+
+
+def test_apprise_sends_its_twilio_url_to_textrelay_through_the_proxy(proxied: Proxied) -> None:
+    """apprise from PyPI, unmodified: its Twilio plugin posts to a hard-coded
+    https://api.twilio.com URL with requests, which honours HTTPS_PROXY and
+    REQUESTS_CA_BUNDLE."""
+    target = ensure_target(PYTHON_CLIENTS_DIR, PYTHON_CLIENTS)
+    env = _clean_env(**proxied.exports(), PYTHONPATH=str(target))
+    url = f"twilio://{ACCOUNT_SID}:{AUTH_TOKEN}@15005550006/14155550102"
+    sent = subprocess.run(
+        [sys.executable, str(target / "bin" / "apprise"), "-b", "from apprise", url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=COMMAND_TIMEOUT_S,
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    direct = textrelay_client(proxied.server.base_url, ACCOUNT_SID, AUTH_TOKEN)
+    [message] = direct.messages.list(to="+14155550102")
+    assert (message.body, message.from_) == ("from apprise", "+15005550006")
+
+
+def test_a_django_two_factor_login_code_reaches_textrelay_through_the_proxy(
+    proxied: Proxied,
+) -> None:
+    """django-two-factor-auth's Twilio gateway, from PyPI and unmodified, configured by Django
+    settings alone (tests/clients/django_two_factor_send.py)."""
+    target = ensure_target(PYTHON_CLIENTS_DIR, PYTHON_CLIENTS)
+    env = _clean_env(**proxied.exports(), PYTHONPATH=str(target))
+    sent = subprocess.run(
+        [
+            sys.executable,
+            str(CLIENTS_DIR / "django_two_factor_send.py"),
+            ACCOUNT_SID,
+            AUTH_TOKEN,
+            "+14155550104",
+            "482913",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=COMMAND_TIMEOUT_S,
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    direct = textrelay_client(proxied.server.base_url, ACCOUNT_SID, AUTH_TOKEN)
+    [message] = direct.messages.list(to="+14155550104")
+    assert "482913" in message.body
 
 
 def _connect(port: int, target: str) -> tuple[socket.socket, bytes]:
