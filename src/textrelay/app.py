@@ -415,7 +415,10 @@ class Runtime:
             return authority.server_context(host, datetime.now(UTC))
 
         return await asyncio.get_running_loop().create_server(
-            lambda: InterceptProtocol(app_protocol, contexts, is_intercepted), sock=sock
+            lambda: InterceptProtocol(
+                app_protocol, contexts, is_intercepted, tunnel=self.settings.intercept_tunnel
+            ),
+            sock=sock,
         )
 
     def console_url(self, base_url: str) -> str:

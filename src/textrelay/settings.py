@@ -297,6 +297,14 @@ SETTINGS: tuple[Setting, ...] = (
         None,
     ),
     Setting(
+        "intercept_tunnel",
+        "Let the intercepting proxy relay CONNECT to hosts outside twilio.com as a blind TCP "
+        "tunnel (it answers those 403 otherwise): for an app whose every request must go "
+        "through one proxy. Off by default: textrelay is then never an open proxy.",
+        _bool,
+        False,
+    ),
+    Setting(
         "simulator_mode",
         "Progression of simulated messages at start: immediate, timed or manual.",
         _optional(_choice("immediate", "timed", "manual")),
@@ -337,6 +345,7 @@ class Settings:
     simulator_config: str | None = None
     carriers: str | None = None
     intercept_port: int | None = None
+    intercept_tunnel: bool = False
     simulator_mode: str | None = None
 
     @classmethod

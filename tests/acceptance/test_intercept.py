@@ -5,6 +5,7 @@ asked for only."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -12,7 +13,9 @@ import ssl
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,15 +97,22 @@ def _free_port() -> int:
     return port
 
 
-@pytest.fixture
-def proxied(fresh_database: Callable[[], str], tmp_path: Path) -> Iterator[Proxied]:
-    url = fresh_database()
+@contextmanager
+def _proxy(url: str, tmp_path: Path, **settings: str) -> Iterator[Proxied]:
     port = _free_port()
-    server = ServerProcess(url, log_path=tmp_path / "server.log", intercept_port=str(port)).start()
+    server = ServerProcess(
+        url, log_path=tmp_path / "server.log", intercept_port=str(port), **settings
+    ).start()
     try:
         yield Proxied(server, port, url, tmp_path / "state")
     finally:
         server.stop()
+
+
+@pytest.fixture
+def proxied(fresh_database: Callable[[], str], tmp_path: Path) -> Iterator[Proxied]:
+    with _proxy(fresh_database(), tmp_path) as running:
+        yield running
 
 
 def test_the_stock_twilio_python_client_reaches_textrelay_with_environment_variables_only(
@@ -282,6 +292,50 @@ def test_other_hosts_are_refused_and_never_tunnelled(proxied: Proxied) -> None:
     plain.sendall(b"GET http://example.org/ HTTP/1.1\r\nHost: example.org\r\n\r\n")
     assert plain.recv(4096).startswith(b"HTTP/1.1 403 ")
     plain.close()
+
+
+def test_the_operator_may_let_other_hosts_through_as_a_blind_tunnel(
+    fresh_database: Callable[[], str], tmp_path: Path
+) -> None:
+    """Off by default (the refusal names the setting); on, CONNECT to another host relays
+    bytes both ways untouched (here to an echo server on loopback)."""
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    loop = asyncio.new_event_loop()
+    echo_server = loop.run_until_complete(asyncio.start_server(echo, "127.0.0.1", 0))
+    echo_port = echo_server.sockets[0].getsockname()[1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        with _proxy(fresh_database(), tmp_path) as closed:
+            sock, answer = _connect(closed.port, f"127.0.0.1:{echo_port}")
+            body = answer + sock.recv(4096)
+            sock.close()
+            assert answer.startswith(b"HTTP/1.1 403 ")
+            assert b"--intercept-tunnel" in body
+        (tmp_path / "open").mkdir()
+        with _proxy(fresh_database(), tmp_path / "open", intercept_tunnel="true") as opened:
+            sock, answer = _connect(opened.port, f"127.0.0.1:{echo_port}")
+            assert answer.startswith(b"HTTP/1.1 200 ")
+            payload = bytes(range(256)) * 1024  # 256 KiB, over a transport's buffer
+            sock.sendall(payload)
+            received = b""
+            while len(received) < len(payload):
+                chunk = sock.recv(65536)
+                assert chunk, "the tunnel closed early"
+                received += chunk
+            sock.close()
+            assert received == payload
+    finally:
+        loop.call_soon_threadsafe(echo_server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
 
 
 def test_a_certificate_is_for_the_host_asked_for_and_from_textrelays_ca(

@@ -6,12 +6,14 @@ connection is terminated with TLS under a certificate for that host signed by te
 and what the client sends over it is served by the same application, on the same HTTP
 protocol (api/connections.py), as requests to the base URL. A plain-HTTP request in absolute
 form (`GET http://api.twilio.com/...`) is served the same way without TLS. Every other host is
-refused 403: textrelay is never an open proxy (docs/intercept.md).
+refused 403: textrelay is not an open proxy (docs/intercept.md), unless the operator turns on
+`intercept_tunnel`, which relays CONNECT to other hosts as a blind TCP tunnel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Callable
@@ -26,6 +28,10 @@ log = logging.getLogger("textrelay.intercept")
 HEAD_TIMEOUT_S = 10.0
 HANDSHAKE_TIMEOUT_S = 10.0
 MAX_HEAD = 16 * 1024
+TUNNEL_CONNECT_TIMEOUT_S = 10.0
+TUNNEL_CHUNK = 64 * 1024
+TUNNEL_BUFFER = 1024 * 1024
+"""Bytes a tunnel holds for a slow side before it stops reading from the other."""
 
 AppProtocolFactory = Callable[[], asyncio.Protocol]
 """A new connection of the application's HTTP protocol (as uvicorn builds them)."""
@@ -37,11 +43,20 @@ Intercepted = Callable[[str], bool]
 
 class InterceptProtocol(asyncio.Protocol):
     def __init__(
-        self, app_protocol: AppProtocolFactory, contexts: TlsContexts, intercepted: Intercepted
+        self,
+        app_protocol: AppProtocolFactory,
+        contexts: TlsContexts,
+        intercepted: Intercepted,
+        *,
+        tunnel: bool = False,
     ) -> None:
         self._app_protocol = app_protocol
         self._contexts = contexts
         self._intercepted = intercepted
+        self._tunnel = tunnel
+        self._upstream: asyncio.StreamWriter | None = None
+        self._writable = asyncio.Event()
+        self._writable.set()
         self._transport: asyncio.Transport | None = None
         self._head = b""
         self._deadline: asyncio.TimerHandle | None = None
@@ -54,8 +69,20 @@ class InterceptProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
+        self._writable.set()  # a tunnel waiting to write to this client stops waiting
+        if self._upstream is not None:
+            self._upstream.close()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
 
     def data_received(self, data: bytes) -> None:
+        if self._upstream is not None:
+            self._to_upstream(data)
+            return
         if self._handed_over:
             return
         self._head += data
@@ -93,7 +120,12 @@ class InterceptProtocol(asyncio.Protocol):
             self._refuse(400, errors.InvalidParameter(f"CONNECT needs host:port, not {target!r}"))
             return
         if not self._intercepted(host):
-            self._refuse_host(host)
+            if self._tunnel and not early:
+                self._handed_over = True
+                self._require_transport().pause_reading()
+                asyncio.get_running_loop().create_task(self._open_tunnel(host, int(port)))
+            else:
+                self._refuse_host(host)
             return
         if early:  # a client that spoke before the proxy's answer: not one textrelay serves
             self._refuse(400, errors.InvalidParameter("data before the CONNECT was answered"))
@@ -136,6 +168,47 @@ class InterceptProtocol(asyncio.Protocol):
         app.connection_made(transport)
         app.data_received(self._head)
 
+    # --- the blind tunnel (intercept_tunnel) -------------------------------------------
+
+    async def _open_tunnel(self, host: str, port: int) -> None:
+        transport = self._require_transport()
+        try:
+            async with asyncio.timeout(TUNNEL_CONNECT_TIMEOUT_S):
+                reader, writer = await asyncio.open_connection(host, port)
+        except (OSError, TimeoutError) as exc:
+            log.info("tunnel to %s:%d failed: %s", host, port, exc)
+            transport.write(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
+            transport.close()
+            return
+        self._upstream = writer
+        transport.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        transport.resume_reading()
+        try:
+            while chunk := await reader.read(TUNNEL_CHUNK):
+                transport.write(chunk)
+                await self._writable.wait()  # the client reads slower: its transport said so
+        except (OSError, ConnectionError) as exc:
+            log.info("tunnel to %s:%d ended: %s", host, port, exc)
+        finally:
+            writer.close()
+            transport.close()
+
+    def _to_upstream(self, data: bytes) -> None:
+        upstream = self._upstream
+        assert upstream is not None
+        upstream.write(data)
+        if upstream.transport.get_write_buffer_size() > TUNNEL_BUFFER:
+            transport = self._require_transport()
+            transport.pause_reading()  # until the far side has taken what it was sent
+
+            async def resume() -> None:
+                with contextlib.suppress(OSError, ConnectionError):
+                    await upstream.drain()
+                if not transport.is_closing():
+                    transport.resume_reading()
+
+            asyncio.get_running_loop().create_task(resume())
+
     # --- refusals ------------------------------------------------------------------------
 
     def _refuse_host(self, host: str) -> None:
@@ -144,8 +217,9 @@ class InterceptProtocol(asyncio.Protocol):
             403,
             errors.Forbidden(
                 f"textrelay's intercepting proxy answers for twilio.com hosts only, not {host}: "
-                "it is not an open proxy. Send other hosts around it (NO_PROXY), as "
-                "`textrelay env` does for loopback (docs/intercept.md)"
+                "it is not an open proxy. Send other hosts around it (NO_PROXY), or let it "
+                "relay CONNECT to them as a blind tunnel with --intercept-tunnel "
+                "(TEXTRELAY_INTERCEPT_TUNNEL=true; docs/intercept.md)"
             ),
         )
 
