@@ -6,6 +6,7 @@ asked for only."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import socket
@@ -292,6 +293,28 @@ def test_other_hosts_are_refused_and_never_tunnelled(proxied: Proxied) -> None:
     plain.sendall(b"GET http://example.org/ HTTP/1.1\r\nHost: example.org\r\n\r\n")
     assert plain.recv(4096).startswith(b"HTTP/1.1 403 ")
     plain.close()
+
+
+def test_a_plain_http_request_in_absolute_form_is_served_as_on_the_base_url(
+    proxied: Proxied,
+) -> None:
+    """What a client behind HTTP_PROXY sends for an http:// Twilio URL; kept alive."""
+    auth = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    path = f"http://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}.json"
+    sock = socket.create_connection(("127.0.0.1", proxied.port), timeout=10)
+    with sock, sock.makefile("rb") as answers:
+        for _ in range(2):
+            sock.sendall(
+                f"GET {path} HTTP/1.1\r\nHost: api.twilio.com\r\n"
+                f"Authorization: Basic {auth}\r\n\r\n".encode()
+            )
+            assert answers.readline().startswith(b"HTTP/1.1 200 ")
+            length = 0
+            while (line := answers.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            assert json.loads(answers.read(length))["sid"] == ACCOUNT_SID
 
 
 def test_the_operator_may_let_other_hosts_through_as_a_blind_tunnel(
