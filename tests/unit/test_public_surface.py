@@ -60,6 +60,8 @@ SETTINGS = [
     ("media_dir", "TEXTRELAY_MEDIA_DIR", "--media-dir"),
     ("simulator_config", "TEXTRELAY_SIMULATOR_CONFIG", "--simulator-config"),
     ("carriers", "TEXTRELAY_CARRIERS", "--carriers"),
+    ("intercept_port", "TEXTRELAY_INTERCEPT_PORT", "--intercept-port"),
+    ("intercept_tunnel", "TEXTRELAY_INTERCEPT_TUNNEL", "--intercept-tunnel"),
     ("simulator_mode", "TEXTRELAY_SIMULATOR_MODE", "--simulator-mode"),
 ]
 
@@ -87,8 +89,10 @@ def _command_paths(group: click.Group, prefix: str = "") -> Iterator[str]:
 
 def test_the_cli_commands() -> None:
     assert sorted(_command_paths(main)) == [
+        "ca",
         "carriers",
         "credentials",
+        "env",
         "messages",
         "migrate",
         "send",
@@ -203,4 +207,9 @@ def test_what_the_textrelay_fixture_yields() -> None:
     fields = [f.name for f in dataclasses.fields(TextrelayForTest) if not f.name.startswith("_")]
 
     assert fields == ["server", "account", "client", "control"]
-    assert _public(TextrelayForTest) == ["base_url", "phone_number"]
+    assert _public(TextrelayForTest) == [
+        "base_url",
+        "claim_number",
+        "phone_number",
+        "release_numbers",
+    ]
