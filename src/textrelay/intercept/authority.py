@@ -26,6 +26,8 @@ HOST_VALIDITY = dt.timedelta(days=397)
 BACKDATE = dt.timedelta(hours=1)
 """Certificates start an hour early: a client whose clock is a little behind accepts them."""
 CONSTRAINED_TO = "twilio.com"
+MAX_CONTEXTS = 256
+"""Hosts whose certificate is kept made; past it the oldest is made again when asked for."""
 
 
 def is_intercepted(host: str) -> bool:
@@ -139,5 +141,7 @@ class Authority:
                 key_file.touch(mode=0o600)
                 key_file.write_text(key)
                 context.load_cert_chain(chain_file, key_file)
+            if len(self._contexts) >= MAX_CONTEXTS:  # names are the clients' to choose
+                del self._contexts[next(iter(self._contexts))]
             self._contexts[name] = context
         return context
