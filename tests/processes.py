@@ -66,14 +66,17 @@ class ServerProcess:
             self._process.wait(10)
         self._close_pipes()
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL if it has not exited within `timeout_s`; the exit status
+        (negative: the signal that ended it), None if it never started."""
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(10)
+                self._process.wait(timeout_s)
             except subprocess.TimeoutExpired:
                 self.kill()
         self._close_pipes()
+        return None if self._process is None else self._process.returncode
 
     def _close_pipes(self) -> None:
         if self._process is not None and self._process.stdout is not None:

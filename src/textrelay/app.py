@@ -15,7 +15,7 @@ import secrets
 import socket
 import ssl
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -354,6 +354,21 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _GracefulServer(uvicorn.Server):
+    """uvicorn's server, except that a stop signal (SIGTERM, SIGINT) ends `serve()` instead of
+    being raised again once it returns (uvicorn's way, which killed `textrelay serve` before
+    it could close its runtime): the caller then stops the workers (jobs in hand finish within
+    a grace period or are released), unbinds the carriers and exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
+
+
 @dataclass(slots=True)
 class Runtime:
     """Everything `textrelay serve` runs: the database, the services and the ASGI app."""
@@ -458,7 +473,7 @@ class Runtime:
             # Console pages hold an event stream open; stopping must not wait for them.
             timeout_graceful_shutdown=2,
         )
-        return uvicorn.Server(config)
+        return _GracefulServer(config)
 
     async def close(self) -> None:
         if self.runner is not None and self._runner_task is not None:

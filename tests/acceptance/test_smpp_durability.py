@@ -110,6 +110,43 @@ def test_sigkill_with_submits_in_flight_loses_no_message_and_no_receipt_match(
         second.stop()
 
 
+def test_sigterm_finishes_the_submit_in_hand_unbinds_and_exits_0(
+    fresh_database: Callable[[], str], smsc: ScriptedSmsc, tmp_path: Path
+) -> None:
+    """Issue 15 #7: a stop signal stops taking jobs, lets the one in flight finish within the
+    grace period (its submit_sm_resp comes 1 s later), unbinds, and exits 0; started again,
+    the message is delivered from that one submit."""
+    url = fresh_database()
+    carriers = _carriers(tmp_path / "carriers.toml", smsc)
+    smsc.configure(auto_receipt="DELIVRD", answer_delay_ms=1000)
+    first = ServerProcess(url, log_path=tmp_path / "first.log", carriers=carriers).start()
+    try:
+        client = make_client(first.base_url, ACCOUNT_SID, AUTH_TOKEN)
+        number = client.incoming_phone_numbers.create(area_code="415").phone_number
+        sid = client.messages.create(to="+14155550300", from_=number, body="in flight").sid
+        smsc.wait_for("submit_sm", timeout_s=20)
+    finally:
+        status = first.stop(timeout_s=20)
+    assert status == 0, (tmp_path / "first.log").read_text()[-2000:]
+    assert smsc.events("unbind"), "the bind was not unbound"
+
+    smsc.configure(answer_delay_ms=0)
+    second = ServerProcess(url, log_path=tmp_path / "second.log", carriers=carriers).start()
+    try:
+        client = make_client(second.base_url, ACCOUNT_SID, AUTH_TOKEN)
+        final = eventually(
+            lambda: client.messages(sid).fetch().status,
+            until=lambda found: found in FINAL,
+            timeout_s=30,
+            interval_s=0.3,
+            what="the message final after the restart",
+        )
+        assert final == "delivered"
+        assert len(smsc.events("submit_sm")) == 1  # finished before the stop, not again
+    finally:
+        second.stop()
+
+
 def test_a_receipt_finds_its_message_whichever_node_holds_the_bind(
     fresh_database: Callable[[], str], smsc: ScriptedSmsc, tmp_path: Path
 ) -> None:
