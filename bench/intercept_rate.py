@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import ssl
 import statistics
 import subprocess
@@ -35,12 +34,12 @@ from bench.api_throughput import create_body, provision_sender
 from bench.harness import (
     ACCOUNT_SID,
     AUTH_TOKEN,
-    ROOT,
     can_pin,
     exchange,
     free_port,
     pinned,
     request_bytes,
+    running,
 )
 
 FLOOR = 0.5
@@ -170,36 +169,12 @@ def main() -> int:
                 str(proxy_port),
             ],
         )
-        server = subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        try:
-            _wait_listening(server, proxy_port)
+        with running(command, proxy_port, env):
             if can_pin(args):
                 os.sched_setaffinity(0, {1})
             rounds = asyncio.run(measure(args, port, proxy_port, ca_pem))
-        finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(10)
     report(args, rounds)
     return 0
-
-
-def _wait_listening(server: subprocess.Popen[bytes], port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("textrelay exited before it listened")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"the proxy did not listen on {port}")
 
 
 def report(args: argparse.Namespace, rounds: list[Round]) -> None:

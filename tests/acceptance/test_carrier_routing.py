@@ -15,6 +15,7 @@ from twilio.rest import Client
 
 from tests.smsc_driver import ScriptedSmsc
 from tests.waiting import eventually
+from textrelay.domain.accounts import Account
 from textrelay.testing import TextrelayServer
 
 FINAL = {"delivered", "undelivered", "failed"}
@@ -54,11 +55,20 @@ def _final(client: Client, sid: str) -> Any:
 def _start(
     isolated_server: Callable[..., TextrelayServer], path: Path, text: str
 ) -> tuple[TextrelayServer, Client, str]:
+    server, _, client, number = _started(isolated_server, path, text)
+    return server, client, number
+
+
+def _started(
+    isolated_server: Callable[..., TextrelayServer], path: Path, text: str
+) -> tuple[TextrelayServer, Account, Client, str]:
+    """A server with the carriers file `text`, a new account, its client and a number."""
     path.write_text(text)
     server = isolated_server(carriers=str(path))
-    client = server.client(server.new_account())
+    account = server.new_account()
+    client = server.client(account)
     number: str = client.incoming_phone_numbers.create(area_code="415").phone_number
-    return server, client, number
+    return server, account, client, number
 
 
 def test_a_destination_prefix_route_sends_only_its_destinations_to_the_smsc(
@@ -104,12 +114,7 @@ def test_the_console_shows_the_refusal_of_each_carrier_tried_before_the_one_that
         + _carrier("backup", smsc.port, system_id="second")
         + '[[route]]\ncarrier = "primary"\nfallback = ["backup"]\n'
     )
-    path = tmp_path / "c.toml"
-    path.write_text(text)
-    server = isolated_server(carriers=str(path))
-    account = server.new_account()
-    client = server.client(account)
-    number: str = client.incoming_phone_numbers.create(area_code="415").phone_number
+    server, account, client, number = _started(isolated_server, tmp_path / "c.toml", text)
     smsc.wait_for("bind", count=2)
     smsc.configure(submit=[0x0B])  # ESME_RINVDSTADR for the first submit_sm, then accepted
     sid = client.messages.create(to="+14155550111", from_=number, body="tried twice").sid
@@ -135,12 +140,7 @@ def test_the_allowlist_keeps_other_destinations_on_the_simulator_and_says_so(
         + _carrier("smsc1", smsc.port)
         + '[[route]]\ncarrier = "smsc1"\n'
     )
-    path = tmp_path / "c.toml"
-    path.write_text(text)
-    server = isolated_server(carriers=str(path))
-    account = server.new_account()
-    client = server.client(account)
-    number: str = client.incoming_phone_numbers.create(area_code="415").phone_number
+    server, account, client, number = _started(isolated_server, tmp_path / "c.toml", text)
     smsc.wait_for("bind")
     allowed = client.messages.create(to="+14155550123", from_=number, body="allowed").sid
     held = client.messages.create(to="+14155559999", from_=number, body="held back").sid

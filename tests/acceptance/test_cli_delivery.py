@@ -133,29 +133,24 @@ def test_the_twilio_libraries_variables_stand_in_for_textrelays_own(
     """TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN, which an app's environment already has, are
     read when TEXTRELAY_ACCOUNT_SID / TEXTRELAY_AUTH_TOKEN are not set; textrelay's win."""
     send = [*TEXTRELAY, "send", "--to", RECIPIENT, "--from", MAGIC_SENDER, "--body", "via twilio"]
-    twilio_only = subprocess.run(
-        send,
-        capture_output=True,
-        text=True,
-        env=_env(
-            TEXTRELAY_URL=server.base_url,
-            TWILIO_ACCOUNT_SID=account.sid,
-            TWILIO_AUTH_TOKEN=account.auth_token,
-        ),
-        timeout=COMMAND_TIMEOUT_S,
-    )
-    both = subprocess.run(
-        send,
-        capture_output=True,
-        text=True,
-        env=_env(
-            TEXTRELAY_URL=server.base_url,
-            TEXTRELAY_ACCOUNT_SID=account.sid,
-            TEXTRELAY_AUTH_TOKEN=account.auth_token,
-            TWILIO_ACCOUNT_SID="AC" + "9" * 32,
-            TWILIO_AUTH_TOKEN="9" * 32,
-        ),
-        timeout=COMMAND_TIMEOUT_S,
+    twilio_variables = {"TWILIO_ACCOUNT_SID": account.sid, "TWILIO_AUTH_TOKEN": account.auth_token}
+    wrong_twilio_variables = {"TWILIO_ACCOUNT_SID": "AC" + "9" * 32, "TWILIO_AUTH_TOKEN": "9" * 32}
+    twilio_only, both = (
+        subprocess.run(
+            send,
+            capture_output=True,
+            text=True,
+            env=_env(TEXTRELAY_URL=server.base_url, **variables),
+            timeout=COMMAND_TIMEOUT_S,
+        )
+        for variables in (
+            twilio_variables,
+            {
+                **wrong_twilio_variables,
+                "TEXTRELAY_ACCOUNT_SID": account.sid,
+                "TEXTRELAY_AUTH_TOKEN": account.auth_token,
+            },
+        )
     )
 
     for result in (twilio_only, both):

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -62,6 +63,27 @@ class Proxied:
             timeout=COMMAND_TIMEOUT_S,
             check=True,
         )
+
+    def run_client(self, command: list[str], **extra_env: str) -> str:
+        """A third-party client run as an app runs it, with only the variables `textrelay env`
+        prints (and `extra_env`); what it printed, once it has succeeded."""
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            env=_clean_env(**self.exports(), **extra_env),
+            timeout=COMMAND_TIMEOUT_S,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def sent(self, sid: str | None = None, *, to: str | None = None) -> Any:
+        """The message as textrelay stored it: by SID, or the only one sent to `to`."""
+        direct = textrelay_client(self.server.base_url, ACCOUNT_SID, AUTH_TOKEN)
+        if sid is not None:
+            return direct.messages(sid).fetch()
+        [message] = direct.messages.list(to=to)
+        return message
 
     def exports(self) -> dict[str, str]:
         """What `eval "$(textrelay env …)"` would set, read back by bash itself."""
@@ -131,20 +153,12 @@ def test_the_stock_twilio_python_client_reaches_textrelay_with_environment_varia
         "    body='through the proxy', status_callback=sys.argv[3])\n"
         "print(message.sid, message.status)\n"
     )
-    env = _clean_env(**proxied.exports())
-    created = subprocess.run(
-        [sys.executable, "-c", script, ACCOUNT_SID, AUTH_TOKEN, receiver.url("/status")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=COMMAND_TIMEOUT_S,
+    printed = proxied.run_client(
+        [sys.executable, "-c", script, ACCOUNT_SID, AUTH_TOKEN, receiver.url("/status")]
     )
-    assert created.returncode == 0, created.stderr
-    sid, status = created.stdout.split()
+    sid, status = printed.split()
     assert status == "queued"
-
-    direct = textrelay_client(proxied.server.base_url, ACCOUNT_SID, AUTH_TOKEN)
-    assert direct.messages(sid).fetch().body == "through the proxy"
+    assert proxied.sent(sid).body == "through the proxy"
     callbacks = receiver.wait_for(
         lambda rs: any(r.params.get("MessageStatus") == "delivered" for r in rs)
     )
@@ -158,27 +172,13 @@ def test_the_stock_twilio_node_client_reaches_textrelay_through_http_proxy(
     """twilio-node from npm, unmodified (tests/clients/send.js builds it from credentials
     only): it tunnels through HTTP_PROXY and trusts NODE_EXTRA_CA_CERTS."""
     node = ensure_packages(CLIENTS_DIR, "twilio")
-    env = _clean_env(**proxied.exports())
-    created = subprocess.run(
-        [
-            node,
-            str(CLIENTS_DIR / "send.js"),
-            ACCOUNT_SID,
-            AUTH_TOKEN,
-            "+14155550101",
-            "from node",
-            receiver.url("/node"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=COMMAND_TIMEOUT_S,
+    script = str(CLIENTS_DIR / "send.js")
+    printed = proxied.run_client(
+        [node, script, ACCOUNT_SID, AUTH_TOKEN, "+14155550101", "from node", receiver.url("/n")]
     )
-    assert created.returncode == 0, created.stderr
-    sid, status = created.stdout.split()
+    sid, status = printed.split()
     assert status == "queued"
-    direct = textrelay_client(proxied.server.base_url, ACCOUNT_SID, AUTH_TOKEN)
-    assert direct.messages(sid).fetch().body == "from node"
+    assert proxied.sent(sid).body == "from node"
     callbacks = receiver.wait_for(
         lambda rs: any(r.params.get("MessageStatus") == "delivered" for r in rs)
     )
@@ -191,35 +191,16 @@ def test_the_twilio_cli_creates_a_message_in_textrelay_through_the_proxy(
     """The twilio CLI from npm, unmodified: its host comes from the OpenAPI description
     bundled with it, so only a proxy reaches it."""
     node = ensure_packages(CLIENTS_DIR, "twilio-cli")
-    env = _clean_env(
-        **proxied.exports(),
+    cli = str(CLIENTS_DIR / "node_modules" / "twilio-cli" / "bin" / "run")
+    create = ["api:core:messages:create", "--from", "+15005550006", "--to", "+14155550103"]
+    printed = proxied.run_client(
+        [node, cli, *create, "--body", "from the twilio cli", "-o", "json"],
         HOME=str(tmp_path / "home"),  # the CLI keeps its profiles and cache there
         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=AUTH_TOKEN,
     )
-    created = subprocess.run(
-        [
-            node,
-            str(CLIENTS_DIR / "node_modules" / "twilio-cli" / "bin" / "run"),
-            "api:core:messages:create",
-            "--from",
-            "+15005550006",
-            "--to",
-            "+14155550103",
-            "--body",
-            "from the twilio cli",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=COMMAND_TIMEOUT_S,
-    )
-    assert created.returncode == 0, created.stdout + created.stderr
-    [printed] = json.loads(created.stdout)
-    direct = textrelay_client(proxied.server.base_url, ACCOUNT_SID, AUTH_TOKEN)
-    assert direct.messages(printed["sid"]).fetch().body == "from the twilio cli"
+    [created] = json.loads(printed)
+    assert proxied.sent(created["sid"]).body == "from the twilio cli"
 
 
 def test_apprise_sends_its_twilio_url_to_textrelay_through_the_proxy(proxied: Proxied) -> None:
@@ -227,18 +208,12 @@ def test_apprise_sends_its_twilio_url_to_textrelay_through_the_proxy(proxied: Pr
     https://api.twilio.com URL with requests, which honours HTTPS_PROXY and
     REQUESTS_CA_BUNDLE."""
     target = ensure_target(PYTHON_CLIENTS_DIR, PYTHON_CLIENTS)
-    env = _clean_env(**proxied.exports(), PYTHONPATH=str(target))
     url = f"twilio://{ACCOUNT_SID}:{AUTH_TOKEN}@15005550006/14155550102"
-    sent = subprocess.run(
+    proxied.run_client(
         [sys.executable, str(target / "bin" / "apprise"), "-b", "from apprise", url],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=COMMAND_TIMEOUT_S,
+        PYTHONPATH=str(target),
     )
-    assert sent.returncode == 0, sent.stdout + sent.stderr
-    direct = textrelay_client(proxied.server.base_url, ACCOUNT_SID, AUTH_TOKEN)
-    [message] = direct.messages.list(to="+14155550102")
+    message = proxied.sent(to="+14155550102")
     assert (message.body, message.from_) == ("from apprise", "+15005550006")
 
 
@@ -248,25 +223,12 @@ def test_a_django_two_factor_login_code_reaches_textrelay_through_the_proxy(
     """django-two-factor-auth's Twilio gateway, from PyPI and unmodified, configured by Django
     settings alone (tests/clients/django_two_factor_send.py)."""
     target = ensure_target(PYTHON_CLIENTS_DIR, PYTHON_CLIENTS)
-    env = _clean_env(**proxied.exports(), PYTHONPATH=str(target))
-    sent = subprocess.run(
-        [
-            sys.executable,
-            str(CLIENTS_DIR / "django_two_factor_send.py"),
-            ACCOUNT_SID,
-            AUTH_TOKEN,
-            "+14155550104",
-            "482913",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=COMMAND_TIMEOUT_S,
+    script = str(CLIENTS_DIR / "django_two_factor_send.py")
+    proxied.run_client(
+        [sys.executable, script, ACCOUNT_SID, AUTH_TOKEN, "+14155550104", "482913"],
+        PYTHONPATH=str(target),
     )
-    assert sent.returncode == 0, sent.stdout + sent.stderr
-    direct = textrelay_client(proxied.server.base_url, ACCOUNT_SID, AUTH_TOKEN)
-    [message] = direct.messages.list(to="+14155550104")
-    assert "482913" in message.body
+    assert "482913" in proxied.sent(to="+14155550104").body
 
 
 def _connect(port: int, target: str) -> tuple[socket.socket, bytes]:
