@@ -128,7 +128,7 @@ def test_sigterm_finishes_the_submit_in_hand_unbinds_and_exits_0(
     finally:
         status = first.stop(timeout_s=20)
     assert status == 0, (tmp_path / "first.log").read_text()[-2000:]
-    assert smsc.events("unbind"), "the bind was not unbound"
+    assert smsc.wait_for("unbind", timeout_s=10), "the bind was not unbound"
 
     smsc.configure(answer_delay_ms=0)
     second = ServerProcess(url, log_path=tmp_path / "second.log", carriers=carriers).start()

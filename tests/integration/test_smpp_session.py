@@ -77,7 +77,8 @@ def test_a_wrong_password_is_a_refusal_with_its_status_not_a_timeout(
         return refused.value.status
 
     assert run(scenario()) == 0x0E  # ESME_RINVPASWD
-    [bind] = smsc.events("bind")
+    # The driver reads the SMSC's events on a thread of its own: wait for them, never peek.
+    [bind] = smsc.wait_for("bind")
     assert (bind["kind"], bind["accepted"]) == ("transceiver", False)
 
 
@@ -98,10 +99,10 @@ def test_a_submit_answers_the_smscs_status_and_message_id(smsc: ScriptedSmsc) ->
     assert refused == (0x0B, None)
     assert accepted[0] == 0
     assert accepted[1]
-    submits = smsc.events("submit_sm")
+    submits = smsc.wait_for("submit_sm", count=2)
     assert [bytes.fromhex(s["short_message"]) for s in submits] == [b"first", b"second"]
     assert submits[1]["message_id"] == accepted[1]
-    assert smsc.events("unbind")
+    assert smsc.wait_for("unbind")
 
 
 def test_a_deliver_sm_is_answered_only_when_acknowledged_and_with_the_status_given(
@@ -204,20 +205,14 @@ def test_a_bind_answers_what_it_could_not_store_so_the_smsc_delivers_it_again(
     run(scenario())
     statuses = [e["command_status"] for e in smsc.events("deliver_sm_resp")]
     assert statuses == [ESME_RX_T_APPN, 0]
-    assert smsc.events("unbind")
+    assert smsc.wait_for("unbind")
 
 
 def bind_settings(smsc: ScriptedSmsc) -> BindSettings:
     return BindSettings(
-        host="127.0.0.1",
-        port=smsc.port,
-        system_id=SYSTEM_ID,
-        password=PASSWORD,
-        system_type="",
-        tls=False,
+        session=settings(smsc),
         window=10,
         rate_per_s=0,
-        response_timeout_s=STEP_S,
         reconnect_min_s=0.1,
         reconnect_max_s=1.0,
     )

@@ -36,30 +36,12 @@ BIND_TYPES = {"transceiver": "TRX", "transmitter": "TX", "receiver": "RX"}
 
 @dataclass(frozen=True, slots=True)
 class BindSettings:
-    host: str
-    port: int
-    system_id: str
-    password: str
-    system_type: str
-    tls: bool
+    session: SessionSettings
+    """Where and how to bind (the session's own settings)."""
     window: int
     rate_per_s: float
-    response_timeout_s: float
     reconnect_min_s: float
     reconnect_max_s: float
-    enquire_link_s: float = 30.0
-
-    def session(self) -> SessionSettings:
-        return SessionSettings(
-            host=self.host,
-            port=self.port,
-            system_id=self.system_id,
-            password=self.password,
-            system_type=self.system_type,
-            tls=self.tls,
-            response_timeout_s=self.response_timeout_s,
-            enquire_link_s=self.enquire_link_s,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +137,7 @@ class SmppBind:
             await self._pace.wait()
             self.in_flight += 1
             try:
-                async with asyncio.timeout(self._settings.response_timeout_s):
+                async with asyncio.timeout(self._settings.session.response_timeout_s):
                     status, message_id = await session.submit_sm(
                         destination, short_message, **fields
                     )
@@ -186,7 +168,7 @@ class SmppBind:
         delay = self._settings.reconnect_min_s
         while not self._stopping:
             try:
-                session = await open_session(self._settings.session(), self._bind_type)
+                session = await open_session(self._settings.session, self._bind_type)
             except SessionClosed as exc:
                 self.last_error = f"bind: {exc}"
                 log.warning("%s: %s; again in %.1f s", self.name, self.last_error, delay)
@@ -199,7 +181,8 @@ class SmppBind:
             self._session = session
             self._bound.set()
             self.last_error = None
-            log.info("%s: bound to %s:%s", self.name, self._settings.host, self._settings.port)
+            where = self._settings.session
+            log.info("%s: bound to %s:%s", self.name, where.host, where.port)
             try:
                 await self._read(session)
             finally:

@@ -22,6 +22,7 @@ import smpp34
 
 from textrelay.carriers.config import BindType, SmppCarrierConfig
 from textrelay.carriers.smpp.bind import BindSettings, SmppBind, SubmitResult
+from textrelay.carriers.smpp.session import SessionSettings
 from textrelay.domain import codes
 from textrelay.domain.carriers import (
     Accepted,
@@ -63,18 +64,20 @@ class SmppCarrier:
         self._config = config
         self._sink: CarrierSink | None = None
         settings = BindSettings(
-            host=config.host,
-            port=config.port,
-            system_id=config.system_id,
-            password=config.password,
-            system_type=config.system_type,
-            tls=config.tls,
+            session=SessionSettings(
+                host=config.host,
+                port=config.port,
+                system_id=config.system_id,
+                password=config.password,
+                system_type=config.system_type,
+                tls=config.tls,
+                response_timeout_s=config.response_timeout_s,
+                enquire_link_s=config.enquire_link_s,
+            ),
             window=config.window,
             rate_per_s=config.rate_per_s,
-            response_timeout_s=config.response_timeout_s,
             reconnect_min_s=config.reconnect_min_s,
             reconnect_max_s=config.reconnect_max_s,
-            enquire_link_s=config.enquire_link_s,
         )
         self._binds: list[SmppBind] = []
         for n in range(1, config.binds + 1):
