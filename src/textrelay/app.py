@@ -61,6 +61,7 @@ from textrelay.services.console_sessions import ConsoleSessionService
 from textrelay.services.context import Clock, ServiceContext
 from textrelay.services.delivery import DeliveryService
 from textrelay.services.errors import StorageFailure, service_failure
+from textrelay.services.health import HealthService
 from textrelay.services.inbound import InboundService
 from textrelay.services.intercept import InterceptService
 from textrelay.services.media import MediaService
@@ -117,6 +118,7 @@ class Services:
     carriers: CarrierSet
     carrier_traffic: CarrierTraffic
     intercept: InterceptService
+    health: HealthService
 
 
 def build_services(
@@ -181,6 +183,7 @@ def build_services(
             reassembly_timeout_s=_reassembly_timeout_s(carriers_config),
         ),
         intercept=InterceptService(ctx),
+        health=HealthService(ctx, carriers, runs_workers=settings.workers),
     )
 
 
@@ -339,6 +342,7 @@ def build_app(
         carrier_records=CarrierRecords(
             services.ctx, services.carriers, services.carrier_traffic.counters
         ),
+        health=services.health,
     )
     return ApiFrontDoor(app, api)
 
@@ -449,6 +453,7 @@ class Runtime:
         self.runner = build_runner(self.settings, self.services)
         self._runner_task = asyncio.get_running_loop().create_task(self.runner.run())
         self._runner_task.add_done_callback(_log_runner_exit)
+        self.services.health.runner_started(self._runner_task)
 
     def http_server(self, log_level: str) -> uvicorn.Server:
         """The uvicorn server for this runtime's app, on the running event loop.

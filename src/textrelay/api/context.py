@@ -16,6 +16,7 @@ from textrelay.services.carrier_records import CarrierRecords
 from textrelay.services.carriers import CarrierSet
 from textrelay.services.clock import AdjustableClock
 from textrelay.services.delivery import DeliveryService
+from textrelay.services.health import HealthService
 from textrelay.services.inbound import InboundService
 from textrelay.services.media import MediaService
 from textrelay.services.messages import MessageService
@@ -40,6 +41,7 @@ class ApiContext:
     clock: AdjustableClock
     carriers: CarrierSet
     carrier_records: CarrierRecords
+    health: HealthService
 
 
 def api(request: Request) -> ApiContext:

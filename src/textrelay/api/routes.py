@@ -12,6 +12,7 @@ from textrelay.api import (
     accounts,
     carriers,
     control,
+    health,
     media,
     messages,
     messaging_v1,
@@ -25,6 +26,8 @@ CONTROL_ACCOUNT = f"{control.PREFIX}/Accounts/{{account_sid}}"
 ROUTES: list[BaseRoute] = [
     # Messages first: they carry nearly all the traffic, and routes match in order.
     Route(f"{ACCOUNT}/Messages.json", messages.messages_collection, methods=["GET", "POST"]),
+    Route("/healthz", health.healthz, methods=["GET"]),
+    Route("/readyz", health.readyz, methods=["GET"]),
     Route(
         f"{ACCOUNT}/Messages/{{sid}}.json",
         messages.message_instance,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from textrelay.storage.connection import Connection, Database
+from textrelay.storage.tables import TableStore
 
 _CREATE_LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -70,3 +71,15 @@ async def migrate(db: Database, *, up_to: int | None = None) -> list[Migration]:
             )
             applied_now.append(migration)
     return applied_now
+
+
+class SchemaStore(TableStore):
+    """The schema's own state, for readiness checks."""
+
+    __slots__ = ()
+
+    async def pending(self) -> list[int]:
+        """Versions this textrelay has and the database has not applied (none once
+        migrated)."""
+        applied = await applied_versions(self._conn)
+        return [m.version for m in available(self._conn.dialect) if m.version not in applied]

@@ -28,6 +28,7 @@ from textrelay.storage.media import MediaRecordStore
 from textrelay.storage.messages import MessageStore
 from textrelay.storage.messaging_services import SenderStore, ServiceStore, StickySenderStore
 from textrelay.storage.meta import MetaStore
+from textrelay.storage.migrations import SchemaStore
 from textrelay.storage.numbers import NumberStore
 from textrelay.storage.opt_outs import OptOutStore
 from textrelay.storage.short_codes import ShortCodeStore
@@ -51,6 +52,10 @@ class Repository:
     @property
     def meta(self) -> MetaStore:
         return MetaStore(self._conn, self._changes)
+
+    @property
+    def schema(self) -> SchemaStore:
+        return SchemaStore(self._conn, self._changes)
 
     @property
     def accounts(self) -> AccountStore:

@@ -1,0 +1,72 @@
+"""`/healthz` and `/readyz` (issue 15 #2): unauthenticated probes for load balancers and
+orchestrators; `/readyz` names what keeps the process from serving."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from textrelay.testing import TextrelayServer
+
+
+def _get(server: TextrelayServer, path: str) -> httpx.Response:
+    return httpx.get(server.base_url + path, timeout=10)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_healthz_answers_without_credentials(server: TextrelayServer) -> None:
+    answer = _get(server, "/healthz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok"}
+
+
+def test_readyz_says_ready_with_each_check(server: TextrelayServer) -> None:
+    answer = _get(server, "/readyz")
+    assert answer.status_code == 200
+    body: dict[str, Any] = answer.json()
+    assert body["ready"] is True
+    assert body["checks"] == {
+        "database": {"ok": True, "detail": "reachable and migrated"},
+        "workers": {"ok": True, "detail": "running"},
+        "carriers": {"ok": True, "detail": "the simulator only"},
+    }
+
+
+def test_readyz_is_503_naming_a_carrier_with_no_bind_up(
+    isolated_server: Callable[..., TextrelayServer], tmp_path: Path
+) -> None:
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text(
+        '[[carrier]]\nname = "smsc1"\ntype = "smpp"\nhost = "127.0.0.1"\n'
+        f'port = {_closed_port()}\nsystem_id = "textrelay"\npassword = "secret"\n'
+        'reconnect_min_s = 0.2\nreconnect_max_s = 1\n\n[[route]]\ncarrier = "smsc1"\n'
+    )
+    down = isolated_server(carriers=str(carriers))
+    answer = _get(down, "/readyz")
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["ready"] is False
+    assert body["checks"]["carriers"] == {"ok": False, "detail": "not bound: smsc1"}
+    assert body["checks"]["database"]["ok"] is True
+
+
+def test_readyz_of_a_process_without_workers_does_not_count_them(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    api_only = isolated_server(workers=False)
+    answer = _get(api_only, "/readyz")
+    assert answer.status_code == 200
+    assert answer.json()["checks"]["workers"] == {
+        "ok": True,
+        "detail": "none in this process (workers = false)",
+    }
