@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,15 @@ from tests.waiting import eventually
 ACCOUNT_SID = "AC" + "c0" * 16
 AUTH_TOKEN = "7e" * 16
 _START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nothing listens on now (for a server to take, or a carrier to
+    find closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 class ServerProcess:

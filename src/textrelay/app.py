@@ -358,6 +358,18 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+async def serve_in_background(server: uvicorn.Server, sock: socket.socket) -> asyncio.Task[None]:
+    """`server` serving on `sock`, as a task, once it has started (or failed to): uvicorn
+    offers no startup event, so its flag is polled (bounded by the caller's own deadline)."""
+    serving = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    while not server.started and not serving.done():  # noqa: ASYNC110
+        await asyncio.sleep(_STARTUP_POLL_S)
+    return serving
+
+
+_STARTUP_POLL_S = 0.005
+
+
 class _GracefulServer(uvicorn.Server):
     """uvicorn's server, except that a stop signal (SIGTERM, SIGINT) ends `serve()` instead of
     being raised again once it returns (uvicorn's way, which killed `textrelay serve` before

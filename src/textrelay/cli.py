@@ -23,6 +23,7 @@ from textrelay.app import (
     migrate_database,
     proxy_environment,
     read_main_account,
+    serve_in_background,
     trust_files,
 )
 from textrelay.cli_client import carriers, messages, send, simulate, text
@@ -160,10 +161,8 @@ async def _serve(settings: Settings) -> None:
         if proxy is None:
             await server.serve(sockets=[sock])
             return
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        # uvicorn offers no startup event: the proxy needs its protocol's state, made then.
-        while not server.started and not serving.done():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+        # The proxy needs the HTTP protocol's state, made when the server starts.
+        serving = await serve_in_background(server, sock)
         listener = await runtime.intercept_listener(server, proxy) if server.started else None
         try:
             await serving

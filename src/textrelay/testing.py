@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvicorn
 
-from textrelay.app import Runtime, listening_socket, system_clock
+from textrelay.app import Runtime, listening_socket, serve_in_background, system_clock
 from textrelay.client import client as make_client
 from textrelay.control import Control
 from textrelay.domain.accounts import Account
@@ -86,10 +86,8 @@ class TextrelayServer:
             sock = listening_socket("127.0.0.1", 0)
             self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
             self._server = runtime.http_server("warning")
-            serving = asyncio.create_task(self._server.serve(sockets=[sock]))
-            # uvicorn offers no startup event; poll its flag, bounded by start()'s timeout.
-            while not self._server.started and not serving.done():  # noqa: ASYNC110
-                await asyncio.sleep(0.005)
+            # Bounded by start()'s timeout.
+            serving = await serve_in_background(self._server, sock)
             self._ready.set()
             await serving
         finally:

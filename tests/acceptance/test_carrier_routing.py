@@ -3,7 +3,6 @@ allowlist that keeps every other destination on the simulator (and says so)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from twilio.rest import Client
 
+from tests.processes import free_port
 from tests.smsc_driver import ScriptedSmsc
 from tests.waiting import eventually
 from textrelay.domain.accounts import Account
@@ -34,13 +34,6 @@ def _carrier(name: str, port: int, system_id: str = "textrelay") -> str:
         f'system_id = "{system_id}"\npassword = "secret"\nreconnect_min_s = 0.2\n'
         "reconnect_max_s = 1\nresponse_timeout_s = 2\n\n"
     )
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _final(client: Client, sid: str) -> Any:
@@ -93,7 +86,7 @@ def test_a_carrier_that_is_down_hands_its_messages_to_the_fallback(
     isolated_server: Callable[..., TextrelayServer], smsc: ScriptedSmsc, tmp_path: Path
 ) -> None:
     text = (
-        _carrier("primary", _closed_port())
+        _carrier("primary", free_port())
         + _carrier("backup", smsc.port)
         + '[[route]]\ncarrier = "primary"\nfallback = ["backup"]\n'
     )

@@ -3,25 +3,18 @@ orchestrators; `/readyz` names what keeps the process from serving."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tests.processes import free_port
 from textrelay.testing import TextrelayServer
 
 
 def _get(server: TextrelayServer, path: str) -> httpx.Response:
     return httpx.get(server.base_url + path, timeout=10)
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_healthz_answers_without_credentials(server: TextrelayServer) -> None:
@@ -48,7 +41,7 @@ def test_readyz_is_503_naming_a_carrier_with_no_bind_up(
     carriers = tmp_path / "carriers.toml"
     carriers.write_text(
         '[[carrier]]\nname = "smsc1"\ntype = "smpp"\nhost = "127.0.0.1"\n'
-        f'port = {_closed_port()}\nsystem_id = "textrelay"\npassword = "secret"\n'
+        f'port = {free_port()}\nsystem_id = "textrelay"\npassword = "secret"\n'
         'reconnect_min_s = 0.2\nreconnect_max_s = 1\n\n[[route]]\ncarrier = "smsc1"\n'
     )
     down = isolated_server(carriers=str(carriers))

@@ -26,7 +26,7 @@ from cryptography import x509
 
 from tests.npm_packages import ensure_packages
 from tests.pip_packages import ensure_target
-from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
+from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess, free_port
 from tests.receiver import Receiver
 from textrelay.client import client as textrelay_client
 from textrelay.testing import TextrelayServer
@@ -113,16 +113,9 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @contextmanager
 def _proxy(url: str, tmp_path: Path, **settings: str) -> Iterator[Proxied]:
-    port = _free_port()
+    port = free_port()
     server = ServerProcess(
         url, log_path=tmp_path / "server.log", intercept_port=str(port), **settings
     ).start()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
+from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess, free_port
 from tests.receiver import Receiver
 from tests.waiting import eventually
 from textrelay.client import client as make_client
@@ -46,13 +45,6 @@ SCRIPTED_TO = "+1212"
 DOWN_TO = "+1646"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 FINAL = {"delivered", "undelivered", "failed"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _number(prefix: str = "+1415") -> str:
@@ -131,7 +123,7 @@ submit_retries = 1
 [[carrier]]
 name = "{DOWN}"
 type = "upstream"
-base_url = "http://127.0.0.1:{_free_port()}"
+base_url = "http://127.0.0.1:{free_port()}"
 account_sid = "AC{"d0" * 16}"
 auth_token = "{"d0" * 16}"
 callback_base_url = "{gateway_url}"
@@ -158,7 +150,7 @@ def relay(
 ) -> Iterator[Relay]:
     upstream = isolated_server()
     with Receiver() as scripted:
-        port = _free_port()
+        port = free_port()
         carriers = tmp_path / "carriers.toml"
         carriers.write_text(_carriers_file(f"http://127.0.0.1:{port}", upstream, scripted))
         gateway = ServerProcess(
