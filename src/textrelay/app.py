@@ -45,6 +45,7 @@ from textrelay.console.rendering import ConsoleServices
 from textrelay.console.routes import console_routes
 from textrelay.console.views import Console
 from textrelay.domain.accounts import Account
+from textrelay.domain.deployment import DeploymentMode
 from textrelay.domain.errors import TwilioError
 from textrelay.domain.jobs import JobKind
 from textrelay.domain.sids import SidGenerator
@@ -68,6 +69,7 @@ from textrelay.services.media import MediaService
 from textrelay.services.message_log import MessageLogService
 from textrelay.services.messages import MessageService, ScheduleWindow
 from textrelay.services.messaging_services import MessagingServiceRegistry
+from textrelay.services.operator import OperatorAccess
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.queue import JobQueue
 from textrelay.services.readback import ReadbackService
@@ -119,6 +121,7 @@ class Services:
     carrier_traffic: CarrierTraffic
     intercept: InterceptService
     health: HealthService
+    operator: OperatorAccess
 
 
 def build_services(
@@ -184,6 +187,9 @@ def build_services(
         ),
         intercept=InterceptService(ctx),
         health=HealthService(ctx, carriers, runs_workers=settings.workers),
+        operator=OperatorAccess(
+            DeploymentMode(settings.deployment_mode), settings.admin_token, accounts, simulator
+        ),
     )
 
 
@@ -297,6 +303,7 @@ def console_services(services: Services) -> ConsoleServices:
         ),
         clock=services.clock,
         changes=services.ctx.messages_changed,
+        operator=services.operator,
     )
 
 
@@ -343,6 +350,7 @@ def build_app(
             services.ctx, services.carriers, services.carrier_traffic.counters
         ),
         health=services.health,
+        operator=services.operator,
     )
     return ApiFrontDoor(app, api)
 

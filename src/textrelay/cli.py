@@ -147,6 +147,9 @@ async def _serve(settings: Settings) -> None:
             click.echo("  auth token:  not shown; `textrelay credentials` prints it")
             argument = 'os.environ["TEXTRELAY_AUTH_TOKEN"]'
         click.echo(f'  python:      textrelay.client("{base_url}", "{account.sid}", {argument})')
+        if settings.deployment_mode == "gateway":
+            operator = "admin token" if settings.admin_token else "no admin token: nobody"
+            click.echo(f"  mode:        gateway (test bench and server-wide state: {operator})")
         if proxy is not None:
             proxy_port = proxy.getsockname()[1]
             files = trust_files(await runtime.services.intercept.authority())

@@ -19,6 +19,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
+from textrelay.domain.deployment import check_admin_token
 from textrelay.domain.sids import SidType, is_sid
 
 ENV_PREFIX = "TEXTRELAY_"
@@ -310,6 +311,22 @@ SETTINGS: tuple[Setting, ...] = (
         _optional(_choice("immediate", "timed", "manual")),
         None,
     ),
+    Setting(
+        "deployment_mode",
+        "emulator: a test bench, every account may drive the simulator, the clock, inbound "
+        "injection, step and reset; gateway: those and all server-wide state are the "
+        "operator's, with admin_token (docs/operations.md, Modes).",
+        _choice("emulator", "gateway"),
+        "emulator",
+    ),
+    Setting(
+        "admin_token",
+        "The operator's credential (Authorization: Bearer <token>) for the test bench and "
+        "server-wide state in any mode; at least 24 characters. Unset: no operator.",
+        _optional(check_admin_token),
+        None,
+        secret=True,
+    ),
 )
 
 
@@ -347,6 +364,8 @@ class Settings:
     intercept_port: int | None = None
     intercept_tunnel: bool = False
     simulator_mode: str | None = None
+    deployment_mode: str = "emulator"
+    admin_token: str | None = None
 
     @classmethod
     def load(

@@ -63,6 +63,8 @@ SETTINGS = [
     ("intercept_port", "TEXTRELAY_INTERCEPT_PORT", "--intercept-port"),
     ("intercept_tunnel", "TEXTRELAY_INTERCEPT_TUNNEL", "--intercept-tunnel"),
     ("simulator_mode", "TEXTRELAY_SIMULATOR_MODE", "--simulator-mode"),
+    ("deployment_mode", "TEXTRELAY_DEPLOYMENT_MODE", "--deployment-mode"),
+    ("admin_token", "TEXTRELAY_ADMIN_TOKEN", "--admin-token"),
 ]
 
 

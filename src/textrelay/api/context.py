@@ -21,6 +21,7 @@ from textrelay.services.inbound import InboundService
 from textrelay.services.media import MediaService
 from textrelay.services.messages import MessageService
 from textrelay.services.messaging_services import MessagingServiceRegistry
+from textrelay.services.operator import OperatorAccess
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.readback import ReadbackService
 from textrelay.services.simulator import SimulatorService
@@ -42,6 +43,7 @@ class ApiContext:
     carriers: CarrierSet
     carrier_records: CarrierRecords
     health: HealthService
+    operator: OperatorAccess
 
 
 def api(request: Request) -> ApiContext:
@@ -91,6 +93,18 @@ async def authorized_account(
     principal = await accounts.authenticate(username, password)
     account = await accounts.resolve(principal, account_sid, account_admin=account_admin)
     return accounts.require_active(account)
+
+
+async def test_bench_account(request: Request) -> Account:
+    """The account in the path, for a test-bench feature (domain/deployment.py): any account
+    for the operator; for account credentials, as `path_account` and only in emulator mode
+    (403 in gateway mode, after the credentials are checked)."""
+    ctx = api(request)
+    if ctx.operator.is_operator(request.headers.get("authorization", "")):
+        return await ctx.operator.any_account(request.path_params["account_sid"])
+    account = await path_account(request)
+    ctx.operator.require_test_bench()
+    return account
 
 
 async def form(request: Request) -> Params:

@@ -12,7 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from textrelay.api.context import api, caller, path_account
+from textrelay.api.context import api, caller, path_account, test_bench_account
 from textrelay.api.forms import read_body
 from textrelay.api.responses import json_response
 from textrelay.api.serializers import message_json
@@ -48,20 +48,25 @@ async def _json_body(request: Request) -> dict[str, Any]:
 # --- simulator -----------------------------------------------------------------------------
 
 
-async def _simulator_account(request: Request) -> Account:
+async def _simulator_account(request: Request) -> Account | None:
     """Whose simulator settings: the account in the path (the caller's own or a subaccount
-    of it), else the caller's own. The server's main account's are the server-wide ones."""
+    of it), else the caller's own; for the operator, the account in the path or else the
+    server-wide ones (None). The server's main account's are the server-wide ones."""
     if "account_sid" in request.path_params:
-        return await path_account(request)
-    return (await caller(request)).account
+        return await test_bench_account(request)
+    if api(request).operator.is_operator(request.headers.get("authorization", "")):
+        return None
+    account = (await caller(request)).account
+    api(request).operator.require_test_bench()
+    return account
 
 
 async def simulator(request: Request) -> Response:
     account = await _simulator_account(request)
     service = api(request).simulator
     if request.method == "GET":
-        config = await service.config(account.sid)
-    elif request.method == "DELETE":
+        config = await service.config(None if account is None else account.sid)
+    elif request.method == "DELETE" and account is not None:
         config = await service.forget(account)
     else:
         config = await service.update(
@@ -84,7 +89,7 @@ async def simulator_rules(request: Request) -> Response:
 
 
 async def message_step(request: Request) -> Response:
-    account = await path_account(request)
+    account = await test_bench_account(request)
     ctx = api(request)
     message = await ctx.messages.get(account, request.path_params["sid"])
     data = await _json_body(request)
@@ -111,7 +116,7 @@ def _outcome(value: object) -> MessageStatus | None:
 
 async def message_read(request: Request) -> Response:
     """The handset read a delivered WhatsApp message (`read`, EventType=READ)."""
-    account = await path_account(request)
+    account = await test_bench_account(request)
     ctx = api(request)
     message = await ctx.messages.get(account, request.path_params["sid"])
     read = await ctx.delivery.mark_read(message)
@@ -246,7 +251,7 @@ def _number(text: str | None, name: str, low: float, high: float) -> float:
 
 
 async def reset(request: Request) -> Response:
-    account = await path_account(request)
+    account = await test_bench_account(request)
     deleted = await api(request).readback.reset(account)
     return json_response({"account_sid": account.sid, "deleted_messages": deleted})
 
@@ -256,7 +261,7 @@ async def reset(request: Request) -> Response:
 
 async def provision_short_code(request: Request) -> Response:
     """Twilio provisions short codes out of band; this is textrelay's way."""
-    account = await path_account(request)
+    account = await test_bench_account(request)
     data = await _json_body(request)
     short_code = data.get("short_code")
     if not isinstance(short_code, str):
@@ -275,15 +280,17 @@ async def provision_short_code(request: Request) -> Response:
 
 async def clock(request: Request) -> Response:
     """The server's "now"; POST {"advance_s": N} moves it forward (scheduled messages, validity
-    periods and timed mode follow). Server-wide: every account reads it, and only the server's
-    main account moves it (403/20403 for the others)."""
-    principal = await caller(request)
-    adjustable = api(request).clock
+    periods and timed mode follow). Server-wide: every account reads it in emulator mode, and
+    only the server's main account moves it (403/20403 for the others); in gateway mode it is
+    the operator's alone."""
+    ctx = api(request)
+    adjustable = ctx.clock
+    if not ctx.operator.is_operator(request.headers.get("authorization", "")):
+        principal = await caller(request)
+        ctx.operator.require_test_bench()
+        if request.method == "POST":
+            await ctx.operator.require_server_wide(principal.account, "The clock")
     if request.method == "POST":
-        if not await api(request).simulator.may_change_server_wide(principal.account):
-            raise errors.Forbidden(
-                "Only the server's main account may move the clock, which every account shares"
-            )
         data = await _json_body(request)
         seconds = data.get("advance_s")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
@@ -302,7 +309,7 @@ async def clock(request: Request) -> Response:
 
 async def inbound(request: Request) -> Response:
     """A handset sends `body` from `from` to one of the account's numbers or short codes."""
-    account = await path_account(request)
+    account = await test_bench_account(request)
     data = await _json_body(request)
     fields = {name: data.get(name) for name in ("from", "to", "body")}
     if not all(isinstance(value, str) for value in fields.values()):
@@ -365,10 +372,12 @@ async def opt_outs(request: Request) -> Response:
 
 async def carriers(request: Request) -> Response:
     """Every carrier and bind of this process (`textrelay carriers`). Server-wide state: the
-    server's main account only (403/20403 for the others)."""
-    principal = await caller(request)
-    if not await api(request).simulator.may_change_server_wide(principal.account):
-        raise errors.Forbidden("Only the server's main account may read the carriers' state")
+    operator's, and in emulator mode the server's main account's (403/20403 for the others)."""
+    ctx = api(request)
+    if not ctx.operator.is_operator(request.headers.get("authorization", "")):
+        await ctx.operator.require_server_wide(
+            (await caller(request)).account, "The carriers' state"
+        )
     return json_response(
         {"carriers": [carrier_state_json(s) for s in api(request).carrier_records.states()]}
     )

@@ -27,6 +27,7 @@ from textrelay.services.media import MediaService
 from textrelay.services.message_log import MessageLogService, Visible
 from textrelay.services.messages import MessageService
 from textrelay.services.messaging_services import MessagingServiceRegistry
+from textrelay.services.operator import OperatorAccess
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.readback import ReadbackService
 from textrelay.services.simulator import SimulatorService
@@ -52,6 +53,8 @@ class ConsoleServices:
     clock: Clock
     changes: Signal
     """Raised after any commit in this process that changed a message."""
+    operator: OperatorAccess
+    """Whether the test bench is open to accounts (gateway mode: no)."""
 
 
 def templates() -> jinja2.Environment:

@@ -65,6 +65,7 @@ class Console:
             request=request,
             csrf=self._access.csrf_token(seed),
             logged_in=getattr(request.state, "signed_in", False),
+            test_bench=self._services.operator.test_bench_open,
             **context,
         )
         response = HTMLResponse(html, status_code=status)
@@ -229,6 +230,7 @@ class Console:
         )
 
     async def step(self, request: Request, account: Account) -> Response:
+        self._services.operator.require_test_bench()
         message = await self._services.messages.get(account, request.path_params["sid"])
         form = await request.form()
         outcome = form_text(form, "status")
@@ -256,9 +258,9 @@ class Console:
     # --- phones ------------------------------------------------------------------------------
 
     async def carriers(self, request: Request, account: Account) -> Response:
-        """Every carrier and bind of this process: server-wide, so the main account's."""
-        if not await self._services.simulator.may_change_server_wide(account):
-            raise errors.Forbidden("Only the server's main account sees the carriers")
+        """Every carrier and bind of this process: server-wide, so the main account's (in
+        gateway mode the operator's, through the control API)."""
+        await self._services.operator.require_server_wide(account, "The carriers' state")
         states = self._services.carrier_records.states()
         return self._page(request, "carriers.html", account=account, carriers=states)
 
@@ -296,6 +298,7 @@ class Console:
         )
 
     async def text_back(self, request: Request, account: Account) -> Response:
+        self._services.operator.require_test_bench()
         handset = request.path_params["number"]
         form = await request.form()
         to = form_text(form, "to")
@@ -367,6 +370,7 @@ class Console:
         return await self.account_page(request, account, new_key=created)
 
     async def simulator(self, request: Request, account: Account) -> Response:
+        self._services.operator.require_test_bench()
         form = await request.form()
         changes: dict[str, Any] = {"mode": form_text(form, "mode")}
         for name in ("send_delay_ms", "delivery_delay_ms"):
@@ -376,6 +380,7 @@ class Console:
         return RedirectResponse("/console/account#simulator", status_code=303)
 
     async def add_rule(self, request: Request, account: Account) -> Response:
+        self._services.operator.require_test_bench()
         form = await request.form()
         rule: dict[str, Any] = {"outcome": form_text(form, "outcome")}
         for name in ("to_prefix", "from_prefix", "body_regex", "name"):
@@ -387,10 +392,12 @@ class Console:
         return RedirectResponse("/console/account#simulator", status_code=303)
 
     async def clear_rules(self, request: Request, account: Account) -> Response:
+        self._services.operator.require_test_bench()
         await self._services.simulator.update(account, {"rules": []})
         return RedirectResponse("/console/account#simulator", status_code=303)
 
     async def reset(self, request: Request, account: Account) -> Response:
+        self._services.operator.require_test_bench()
         await self._services.readback.reset(account)
         return RedirectResponse("/console/", status_code=303)
 

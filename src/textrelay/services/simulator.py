@@ -50,22 +50,23 @@ class SimulatorService:
 
     # --- reading ---------------------------------------------------------------------------
 
-    async def config(self, account_sid: str) -> SimulatorConfig:
+    async def config(self, account_sid: str | None) -> SimulatorConfig:
         """The settings the messages of `account_sid` are decided with: its own, else its
-        parent's, else the server-wide ones."""
-        cached = self._resolved.get(account_sid)
+        parent's, else the server-wide ones (None: the server-wide ones)."""
+        key = account_sid or ""
+        cached = self._resolved.get(key)
         if cached is not None:
             return cached
         changes = self._changes
         async with self._ctx.store.read() as repo:
             resolved = await self._resolve(repo, account_sid)
         if changes == self._changes:
-            self._resolved.put(account_sid, resolved)
+            self._resolved.put(key, resolved)
         return resolved
 
-    async def may_change_server_wide(self, account: Account) -> bool:
-        """Whether `account` is the server's main account: the one tenant whose settings are
-        the server-wide default, and who may move the server's clock."""
+    async def is_main_account(self, account: Account) -> bool:
+        """Whether `account` is the server's main account: the one whose settings are the
+        server-wide default (who may change them: services/operator.py)."""
         return account.sid == await self._main_account_sid()
 
     async def _main_account_sid(self) -> str | None:
@@ -117,7 +118,7 @@ class SimulatorService:
     async def forget(self, account: Account) -> SimulatorConfig:
         """Drop `account`'s own settings, so that it inherits again; the server's main account
         goes back to the built-in defaults. The settings it is left with."""
-        if await self.may_change_server_wide(account):
+        if await self.is_main_account(account):
             return await self.update(None, {}, replace_all=True)
         async with self._ctx.store.transaction() as repo:
             await repo.simulator_settings.delete(account.sid)
@@ -130,7 +131,7 @@ class SimulatorService:
     ) -> SimulatorConfig:
         """Read the settings `account` has now, `change` them, and keep them as its own,
         in one transaction."""
-        scope = None if account is None or await self.may_change_server_wide(account) else account
+        scope = None if account is None or await self.is_main_account(account) else account
         async with self._ctx.store.transaction() as repo:
             config = change(await self._resolve(repo, None if scope is None else scope.sid))
             text = orjson.dumps(config_to_data(config)).decode()
