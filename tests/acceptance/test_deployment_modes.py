@@ -280,6 +280,8 @@ def test_gateway_mode_hides_and_refuses_the_consoles_test_bench(
 
 
 def test_an_admin_token_too_short_to_trust_is_refused_at_start() -> None:
-    with pytest.raises(SettingsError, match="TEXTRELAY_ADMIN_TOKEN: an admin token has at least 24"):
+    with pytest.raises(
+        SettingsError, match="TEXTRELAY_ADMIN_TOKEN: an admin token has at least 24"
+    ):
         Settings.load({}, {"TEXTRELAY_ADMIN_TOKEN": "short"})
     assert Settings.load({}, {"TEXTRELAY_ADMIN_TOKEN": ADMIN_TOKEN}).admin_token == ADMIN_TOKEN
