@@ -219,6 +219,7 @@ def test_a_subaccount_changes_only_its_own_simulator_never_the_server_wide_one(
     mode, http, tenants, callers = world
     operator = next(c for c in callers if c.name == "operator")
     sub = next(c for c in callers if c.name == "subaccount")
+    assert sub.auth is not None
     before = http.get(f"{CONTROL}/Simulator", headers=operator.headers).json()
     answer = http.post(f"{CONTROL}/Simulator", auth=sub.auth, json={"delivery_delay_ms": 4321})
     assert answer.status_code == (200 if mode == "emulator" else 403), answer.text
