@@ -26,8 +26,17 @@ def free_port() -> int:
     return port
 
 
+_STARTED = " listening on "
+_WORKING = "textrelay worker: processing jobs"
+
+
 class ServerProcess:
-    def __init__(self, database_url: str, *, log_path: Path, **settings: str) -> None:
+    """`textrelay serve` (or `command`, e.g. `worker`) in a process of its own, started once
+    its banner says it serves."""
+
+    def __init__(
+        self, database_url: str, *, log_path: Path, command: str = "serve", **settings: str
+    ) -> None:
         self.env = {
             **os.environ,
             "TEXTRELAY_DATABASE_URL": database_url,
@@ -38,6 +47,7 @@ class ServerProcess:
             **{f"TEXTRELAY_{name.upper()}": value for name, value in settings.items()},
         }
         self._log_path = log_path
+        self._command = command
         self._process: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
         self.base_url = ""
@@ -45,7 +55,7 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         self._log = self._log_path.open("a")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "textrelay", "serve"],
+            [sys.executable, "-m", "textrelay", self._command],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -56,15 +66,17 @@ class ServerProcess:
             # Until the banner line, or the end of the output (the process died).
             line = eventually(
                 self._process.stdout.readline,
-                until=lambda line: not line or " listening on " in line,
+                until=lambda line: not line or _STARTED in line or _WORKING in line,
                 timeout_s=_START_TIMEOUT_S,
                 interval_s=0,
                 what="the 'listening on' line",
             )
         except AssertionError:
             line = ""
-        if " listening on " in line:
+        if _STARTED in line:
             self.base_url = line.rsplit(" ", 1)[-1].strip()
+            return self
+        if _WORKING in line:
             return self
         self.kill()
         raise RuntimeError(f"textrelay did not start; see {self._log_path}")

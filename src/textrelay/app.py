@@ -31,6 +31,7 @@ from textrelay.api.errors import (
 )
 from textrelay.api.front_door import ApiFrontDoor
 from textrelay.api.intercept import InterceptProtocol
+from textrelay.api.metrics import MeteredHttp, metrics_port_routes
 from textrelay.api.routes import ROUTES
 from textrelay.carriers.config import (
     CarriersConfig,
@@ -69,6 +70,7 @@ from textrelay.services.media import MediaService
 from textrelay.services.message_log import MessageLogService
 from textrelay.services.messages import MessageService, ScheduleWindow
 from textrelay.services.messaging_services import MessagingServiceRegistry
+from textrelay.services.metrics import MeteredMediaFetcher, MeteredWebhooks, Metrics
 from textrelay.services.operator import OperatorAccess
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.queue import JobQueue
@@ -122,6 +124,8 @@ class Services:
     intercept: InterceptService
     health: HealthService
     operator: OperatorAccess
+    metrics: Metrics
+    carrier_records: CarrierRecords
 
 
 def build_services(
@@ -134,13 +138,17 @@ def build_services(
     store = Store(database, translate=service_failure)
     ctx = ServiceContext(store, SidGenerator(random_source(settings.seed)), adjustable)
     adjustable.jobs_ready = ctx.store.jobs_ready
+    metrics = Metrics(ctx)
+    store.statuses_committed = metrics.statuses
     numbers = PhoneNumberService(ctx)
     accounts = AccountService(ctx)
     messaging_services = MessagingServiceRegistry(ctx)
     simulator = SimulatorService(ctx)
     webhooks = HttpWebhookTransport()
     fetcher = HttpMediaFetcher()
-    media = MediaService(ctx, FileMediaStore(media_directory(settings)), fetcher)
+    media = MediaService(
+        ctx, FileMediaStore(media_directory(settings)), MeteredMediaFetcher(fetcher, metrics)
+    )
     retry = RetryPolicy(
         reliable=settings.callback_retry == "reliable",
         max_deliveries=settings.callback_max_attempts,
@@ -159,7 +167,20 @@ def build_services(
         SimulatorCarrier(simulator.config, seed=settings.seed),
     )
     delivery = DeliveryService(ctx, carriers, media)
-    inbound = InboundService(ctx, accounts, messages, webhooks, media)
+    inbound = InboundService(
+        ctx, accounts, messages, MeteredWebhooks(webhooks, metrics, "inbound"), media
+    )
+    carrier_traffic = CarrierTraffic(
+        ctx,
+        carriers,
+        delivery,
+        inbound,
+        accounts,
+        numbers,
+        reassembly_timeout_s=_reassembly_timeout_s(carriers_config),
+    )
+    carrier_records = CarrierRecords(ctx, carriers, carrier_traffic.counters)
+    metrics.carrier_states = carrier_records.states
     return Services(
         ctx=ctx,
         accounts=accounts,
@@ -167,7 +188,9 @@ def build_services(
         numbers=numbers,
         simulator=simulator,
         delivery=delivery,
-        callbacks=CallbackService(ctx, accounts, webhooks, retry),
+        callbacks=CallbackService(
+            ctx, accounts, MeteredWebhooks(webhooks, metrics, "status_callback"), retry
+        ),
         webhooks=webhooks,
         messaging_services=messaging_services,
         clock=adjustable,
@@ -176,20 +199,14 @@ def build_services(
         media_fetcher=fetcher,
         readback=ReadbackService(ctx, media),
         carriers=carriers,
-        carrier_traffic=CarrierTraffic(
-            ctx,
-            carriers,
-            delivery,
-            inbound,
-            accounts,
-            numbers,
-            reassembly_timeout_s=_reassembly_timeout_s(carriers_config),
-        ),
+        carrier_traffic=carrier_traffic,
         intercept=InterceptService(ctx),
         health=HealthService(ctx, carriers, runs_workers=settings.workers),
         operator=OperatorAccess(
             DeploymentMode(settings.deployment_mode), settings.admin_token, accounts, simulator
         ),
+        metrics=metrics,
+        carrier_records=carrier_records,
     )
 
 
@@ -298,9 +315,7 @@ def console_services(services: Services) -> ConsoleServices:
         simulator=services.simulator,
         sessions=ConsoleSessionService(services.ctx),
         log=MessageLogService(services.ctx),
-        carrier_records=CarrierRecords(
-            services.ctx, services.carriers, services.carrier_traffic.counters
-        ),
+        carrier_records=services.carrier_records,
         clock=services.clock,
         changes=services.ctx.messages_changed,
         operator=services.operator,
@@ -346,11 +361,10 @@ def build_app(
         inbound=services.inbound,
         media=services.media,
         carriers=services.carriers,
-        carrier_records=CarrierRecords(
-            services.ctx, services.carriers, services.carrier_traffic.counters
-        ),
+        carrier_records=services.carrier_records,
         health=services.health,
         operator=services.operator,
+        metrics=services.metrics,
     )
     return ApiFrontDoor(app, api)
 
@@ -393,6 +407,48 @@ class _GracefulServer(uvicorn.Server):
                 self._captured_signals.clear()
 
 
+class _SecondServer(uvicorn.Server):
+    """A server beside the process's main one (the metrics port): it leaves the signals to the
+    main one, and stops when `stop_background` tells it to."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass(slots=True)
+class MetricsPort:
+    """`--metrics-port`: /metrics and /healthz without credentials, in `serve` and `worker`."""
+
+    server: uvicorn.Server
+    serving: asyncio.Task[None]
+
+    @classmethod
+    async def open(cls, settings: Settings, services: Services) -> MetricsPort | None:
+        if settings.metrics_port is None:
+            return None
+        config = uvicorn.Config(
+            Starlette(routes=metrics_port_routes(services.metrics)),
+            loop="none",
+            lifespan="off",
+            access_log=False,
+            server_header=False,
+            log_level="warning",
+        )
+        server = _SecondServer(config)
+        sock = listening_socket(settings.host, settings.metrics_port)
+        return cls(server, await serve_in_background(server, sock))
+
+    @property
+    def port(self) -> int:
+        return int(self.server.servers[0].sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(Exception):
+            await self.serving
+
+
 @dataclass(slots=True)
 class Runtime:
     """Everything `textrelay serve` runs: the database, the services and the ASGI app."""
@@ -407,6 +463,7 @@ class Runtime:
     console_token: str = field(default="", repr=False)
     """This start's console token (console/access.py): the printed console link carries it."""
     runner: JobRunner | None = None
+    metrics_port: MetricsPort | None = None
     _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _carriers_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -434,6 +491,11 @@ class Runtime:
         runtime._carriers_task = start_carriers(services)
         if settings.workers:
             runtime.start_workers()
+        try:
+            runtime.metrics_port = await MetricsPort.open(settings, services)
+        except BaseException:
+            await runtime.close()
+            raise
         return runtime
 
     async def intercept_listener(
@@ -486,7 +548,7 @@ class Runtime:
             max_connections=self.settings.max_connections,
         )
         config = uvicorn.Config(
-            self.app,
+            MeteredHttp(self.app, self.services.metrics),
             loop="none",
             # httptools, with read deadlines, a connection limit and Twilio-shaped answers to
             # what never reaches the app (api/connections.py).
@@ -501,6 +563,8 @@ class Runtime:
         return _GracefulServer(config)
 
     async def close(self) -> None:
+        if self.metrics_port is not None:
+            await self.metrics_port.close()
         if self.runner is not None and self._runner_task is not None:
             self.runner.stop()
             with contextlib.suppress(Exception):
@@ -599,6 +663,7 @@ class Worker:
     database: Database
     services: Services
     runner: JobRunner
+    metrics_port: MetricsPort | None = None
     _carriers_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
@@ -606,11 +671,18 @@ class Worker:
         database, services = await open_services(settings, clock)
         worker = cls(database, services, build_runner(settings, services))
         worker._carriers_task = start_carriers(services)
+        try:
+            worker.metrics_port = await MetricsPort.open(settings, services)
+        except BaseException:
+            await worker.close()
+            raise
         return worker
 
     async def close(self) -> None:
         """Unbind the carriers, release the webhook transport and the database; run() must
         have returned."""
+        if self.metrics_port is not None:
+            await self.metrics_port.close()
         await stop_carriers(self.services, self._carriers_task)
         await close_services(self.database, self.services)
 

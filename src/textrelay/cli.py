@@ -192,6 +192,8 @@ WORKER_SETTINGS = (
     "simulator_config",
     "carriers",
     "simulator_mode",
+    "host",
+    "metrics_port",
 )
 
 

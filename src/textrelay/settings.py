@@ -312,6 +312,14 @@ SETTINGS: tuple[Setting, ...] = (
         None,
     ),
     Setting(
+        "metrics_port",
+        "Also serve /metrics and /healthz on this TCP port, without credentials (for a "
+        "private network; `worker` too). The main port's /metrics asks for the operator's "
+        "or the main account's credentials.",
+        _optional(_port),
+        None,
+    ),
+    Setting(
         "deployment_mode",
         "emulator: a test bench, every account may drive the simulator, the clock, inbound "
         "injection, step and reset; gateway: those and all server-wide state are the "
@@ -364,6 +372,7 @@ class Settings:
     intercept_port: int | None = None
     intercept_tunnel: bool = False
     simulator_mode: str | None = None
+    metrics_port: int | None = None
     deployment_mode: str = "emulator"
     admin_token: str | None = None
 

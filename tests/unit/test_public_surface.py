@@ -63,6 +63,7 @@ SETTINGS = [
     ("intercept_port", "TEXTRELAY_INTERCEPT_PORT", "--intercept-port"),
     ("intercept_tunnel", "TEXTRELAY_INTERCEPT_TUNNEL", "--intercept-tunnel"),
     ("simulator_mode", "TEXTRELAY_SIMULATOR_MODE", "--simulator-mode"),
+    ("metrics_port", "TEXTRELAY_METRICS_PORT", "--metrics-port"),
     ("deployment_mode", "TEXTRELAY_DEPLOYMENT_MODE", "--deployment-mode"),
     ("admin_token", "TEXTRELAY_ADMIN_TOKEN", "--admin-token"),
 ]

@@ -21,6 +21,7 @@ from textrelay.services.inbound import InboundService
 from textrelay.services.media import MediaService
 from textrelay.services.messages import MessageService
 from textrelay.services.messaging_services import MessagingServiceRegistry
+from textrelay.services.metrics import Metrics
 from textrelay.services.operator import OperatorAccess
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.readback import ReadbackService
@@ -44,6 +45,7 @@ class ApiContext:
     carrier_records: CarrierRecords
     health: HealthService
     operator: OperatorAccess
+    metrics: Metrics
 
 
 def api(request: Request) -> ApiContext:

@@ -16,6 +16,7 @@ from textrelay.api import (
     media,
     messages,
     messaging_v1,
+    metrics,
     phone_numbers,
     short_codes,
 )
@@ -28,6 +29,7 @@ ROUTES: list[BaseRoute] = [
     Route(f"{ACCOUNT}/Messages.json", messages.messages_collection, methods=["GET", "POST"]),
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/readyz", health.readyz, methods=["GET"]),
+    Route("/metrics", metrics.metrics, methods=["GET"]),
     Route(
         f"{ACCOUNT}/Messages/{{sid}}.json",
         messages.message_instance,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -239,6 +240,21 @@ class PendingJob:
     kind: JobKind
     parked: bool
     """Waiting for a step command (manual mode): it does not run by itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """The jobs of one kind not yet done, as the metrics show them."""
+
+    kind: JobKind
+    waiting: int
+    """Due now or later, not claimed."""
+    running: int
+    """Claimed by a worker."""
+    parked: int
+    """Waiting for a step command (manual mode)."""
+    oldest_due_at: datetime | None
+    """The earliest due time of the waiting ones: how long the oldest has waited, if past."""
 
 
 P = TypeVar("P", Dispatch, CarrierReports, StatusCallback, InboundWebhook, AutoReply)

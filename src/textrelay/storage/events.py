@@ -34,6 +34,7 @@ class EventStore(TableStore):
             },
         )
         self._changes.messages = True
+        self._changes.entered(status, error_code)
 
     async def of_message(self, message: Message) -> list[MessageEvent]:
         """The message's statuses in order, its initial one (at creation) first."""

@@ -26,6 +26,7 @@ from textrelay.domain.jobs import (
     JobKind,
     JobPayload,
     PendingJob,
+    QueueDepth,
     payload_from_json,
     webhook_host,
 )
@@ -95,6 +96,9 @@ class NextDue:
     delivery_lease: datetime | None
     webhook: datetime | None
     webhook_lease: datetime | None
+
+
+_KINDS = frozenset(kind.value for kind in JobKind)
 
 
 class JobStore(TableStore):
@@ -273,6 +277,28 @@ class JobStore(TableStore):
             return None if row is None or row[name] is None else from_us(row[name])
 
         return NextDue(at("delivery"), at("delivery_lease"), at("webhook"), at("webhook_lease"))
+
+    async def depths(self) -> list[QueueDepth]:
+        """Each kind's jobs not yet done (a scan of the queue: for a scrape, not a hot path)."""
+        rows = await self._conn.fetch_all(
+            "SELECT kind, "
+            "SUM(CASE WHEN claim IS NULL AND due_at IS NOT NULL THEN 1 ELSE 0 END) AS waiting, "
+            "SUM(CASE WHEN claim IS NOT NULL THEN 1 ELSE 0 END) AS running, "
+            "SUM(CASE WHEN due_at IS NULL THEN 1 ELSE 0 END) AS parked, "
+            "MIN(CASE WHEN claim IS NULL THEN due_at END) AS oldest_due_at "
+            "FROM jobs GROUP BY kind"
+        )
+        return [
+            QueueDepth(
+                JobKind(row["kind"]),
+                int(row["waiting"]),
+                int(row["running"]),
+                int(row["parked"]),
+                None if row["oldest_due_at"] is None else from_us(row["oldest_due_at"]),
+            )
+            for row in rows
+            if row["kind"] in _KINDS
+        ]
 
     async def release_all_claims(self, *, now: datetime) -> int:
         """Make every claimed job due now: for a SQLite process starting, which owns the

@@ -45,6 +45,7 @@ class MessageStore(TableStore):
             message_params(message),
         )
         self._changes.messages = True
+        self._changes.entered(message.status, message.error_code)
 
     async def update(self, message: Message) -> None:
         await self._conn.execute(

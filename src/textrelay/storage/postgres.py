@@ -143,5 +143,9 @@ class PostgresDatabase:
 
         return unlisten
 
+    def pool_use(self) -> tuple[int, int] | None:
+        size = self._pool.get_size()
+        return size, size - self._pool.get_idle_size()
+
     async def close(self) -> None:
         await self._pool.close()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from textrelay.domain.statuses import MessageStatus
 from textrelay.storage.accounts import AccountStore, KeyStore
 from textrelay.storage.attempts import AttemptStore
 from textrelay.storage.carriers import (
@@ -134,6 +135,10 @@ class Repository:
         return MobileOriginatedPartStore(self._conn, self._changes)
 
 
+def _ignore(_statuses: list[tuple[MessageStatus, int | None]]) -> None:
+    pass
+
+
 class Store:
     """Hands out repositories bound to a read connection or to one write transaction, and
     raises this process's wake-ups after a commit that calls for them."""
@@ -153,6 +158,8 @@ class Store:
         self.messages_changed = Signal()
         """Raised after a commit that changed a message, its history or its attempts: wakes
         read-back waits and the console's event streams."""
+        self.statuses_committed: Callable[[list[tuple[MessageStatus, int | None]]], None] = _ignore
+        """Told, after each commit, the statuses messages entered in it (the metrics)."""
 
     def transaction(self) -> AbstractAsyncContextManager[Repository]:
         return _Transaction(self, self.database.transaction())
@@ -169,6 +176,8 @@ class Store:
             self.jobs_ready.notify()
         if changes.messages:
             self.messages_changed.notify()
+        if changes.statuses is not None:
+            self.statuses_committed(changes.statuses)
 
     def failed(self, exc: BaseException | None) -> None:
         """Raise the caller's form of a storage failure that ends a transaction or read."""

@@ -251,6 +251,9 @@ class SqliteDatabase:
         # BEGIN IMMEDIATE already holds the database's single write lock for the batch.
         return self.transaction()
 
+    def pool_use(self) -> tuple[int, int] | None:
+        return None  # one writer and one reader connection, no pool
+
     async def close(self) -> None:
         await self._commit()  # whatever is pending
         for task in list(self._commit_tasks):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from textrelay.domain.paging import InvalidPageToken, PageDirection, PageQuery, PageResult
+from textrelay.domain.statuses import MessageStatus
 from textrelay.storage.connection import Connection, Row
 
 T = TypeVar("T")
@@ -16,13 +17,21 @@ class Changes:
     """What a transaction changed that someone in this process waits for: set by the stores'
     writes, read by the Store after the commit to raise its wake-ups."""
 
-    __slots__ = ("jobs", "messages")
+    __slots__ = ("jobs", "messages", "statuses")
 
     def __init__(self) -> None:
         self.jobs = False
         """A job was inserted, released or finished in a way that may free another."""
         self.messages = False
         """A message, its history or its webhook attempts changed."""
+        self.statuses: list[tuple[MessageStatus, int | None]] | None = None
+        """Each status a message entered (created in it or changed to it), with its error
+        code, in order: counted by the metrics once committed. None: none."""
+
+    def entered(self, status: MessageStatus, error_code: int | None) -> None:
+        if self.statuses is None:
+            self.statuses = []
+        self.statuses.append((status, error_code))
 
 
 class TableStore:

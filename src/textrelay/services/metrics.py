@@ -1,0 +1,253 @@
+"""The process's metrics, in Prometheus's text format (`/metrics`; docs/operations.md,
+"Metrics").
+
+Two kinds. Counters and histograms of what this process did (API requests, statuses its
+commits entered, webhook attempts, media fetches), kept in a registry of its own: several
+servers in one Python process (the test suite) never mix theirs, and each node is scraped on
+its own. And gauges read at scrape time from what every process shares (the job queue, the
+carriers' binds, the database pool), so any node answers them alike: aggregate those with
+`max`, never `sum`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from textrelay.domain.carriers import CarrierState
+from textrelay.domain.jobs import JobKind, QueueDepth
+from textrelay.domain.media import FetchedMedia, MediaFailure
+from textrelay.domain.statuses import MessageStatus
+from textrelay.domain.webhooks import WebhookOutcome, WebhookRequest
+from textrelay.services.context import ServiceContext
+from textrelay.services.ports import MediaFetcher, WebhookTransport
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# API answers take a millisecond; webhooks and media fetches up to their 15 s timeouts.
+_REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+_REMOTE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
+
+
+class Metrics:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self.carrier_states: Callable[[], list[CarrierState]] = list
+        """This process's carriers (CarrierRecords.states), once they are built."""
+        self.registry = CollectorRegistry(auto_describe=False)
+        registry = self.registry
+        self._requests = Counter(
+            "textrelay_http_requests",
+            "API and console requests answered, by route template, method and status.",
+            ("route", "method", "status"),
+            registry=registry,
+        )
+        self._request_seconds = Histogram(
+            "textrelay_http_request_duration_seconds",
+            "Time to answer a request, by route template and method.",
+            ("route", "method"),
+            buckets=_REQUEST_BUCKETS,
+            registry=registry,
+        )
+        self._statuses = Counter(
+            "textrelay_messages",
+            "Messages that entered each status in this process (created in it or changed to "
+            "it), by error code ('' for none).",
+            ("status", "error_code"),
+            registry=registry,
+        )
+        self._webhooks = Counter(
+            "textrelay_webhook_attempts",
+            "HTTP attempts of webhooks, by kind (status_callback, inbound) and outcome "
+            "(success, 4xx, 5xx, timeout, connect_error, other).",
+            ("kind", "outcome"),
+            registry=registry,
+        )
+        self._webhook_seconds = Histogram(
+            "textrelay_webhook_duration_seconds",
+            "Time of one webhook attempt, by kind.",
+            ("kind",),
+            buckets=_REMOTE_BUCKETS,
+            registry=registry,
+        )
+        self._media = Counter(
+            "textrelay_media_fetches",
+            "MMS media fetched from a MediaUrl, by outcome (success or the error code).",
+            ("outcome",),
+            registry=registry,
+        )
+        self._media_seconds = Histogram(
+            "textrelay_media_fetch_duration_seconds",
+            "Time to fetch one MediaUrl.",
+            buckets=_REMOTE_BUCKETS,
+            registry=registry,
+        )
+        self._shared = _SharedState()
+        registry.register(self._shared)
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    # --- what this process does ----------------------------------------------------------
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:  # labels() takes a lock and builds a tuple: once per key
+            children = (
+                self._requests.labels(route, method, str(status)),
+                self._request_seconds.labels(route, method),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def statuses(self, entered: list[tuple[MessageStatus, int | None]]) -> None:
+        for status, error_code in entered:
+            self._statuses.labels(status.value, "" if error_code is None else str(error_code)).inc()
+
+    def webhook_attempts(self, kind: str, outcome: WebhookOutcome) -> None:
+        for attempt in outcome.attempts:
+            if attempt.succeeded:
+                label = "success"
+            elif attempt.failure is not None:
+                label = _FAILURES.get(attempt.failure.value, "other")
+            else:
+                label = "other"
+            self._webhooks.labels(kind, label).inc()
+            self._webhook_seconds.labels(kind).observe(attempt.latency_ms / 1000)
+
+    def media_fetch(self, result: FetchedMedia | MediaFailure, seconds: float) -> None:
+        outcome = "success" if isinstance(result, FetchedMedia) else str(result.code)
+        self._media.labels(outcome).inc()
+        self._media_seconds.observe(seconds)
+
+    # --- the exposition --------------------------------------------------------------------
+
+    async def exposition(self) -> bytes:
+        """Every metric, with the shared state read now."""
+        async with self._ctx.store.read() as repo:
+            depths = await repo.jobs.depths()
+        self._shared.refresh(
+            depths, self._ctx.clock(), self.carrier_states(), self._ctx.store.database.pool_use()
+        )
+        return generate_latest(self.registry)
+
+
+_FAILURES = {"ct": "connect_error", "rt": "timeout", "4xx": "4xx", "5xx": "5xx"}
+
+
+class _SharedState(Collector):
+    """The gauges of what every process shares, as last read (`refresh`, before each scrape)."""
+
+    def __init__(self) -> None:
+        self._depths: list[QueueDepth] = []
+        self._now: datetime | None = None
+        self._carriers: list[CarrierState] = []
+        self._pool: tuple[int, int] | None = None
+
+    def refresh(
+        self,
+        depths: list[QueueDepth],
+        now: datetime,
+        carriers: list[CarrierState],
+        pool: tuple[int, int] | None,
+    ) -> None:
+        self._depths, self._now, self._carriers, self._pool = depths, now, carriers, pool
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._queue()
+        yield from self._carrier_metrics()
+        if self._pool is not None:
+            pool = GaugeMetricFamily(
+                "textrelay_db_pool_connections",
+                "PostgreSQL connections of this process's pool, by state (open, in_use).",
+                labels=("state",),
+            )
+            pool.add_metric(("open",), self._pool[0])
+            pool.add_metric(("in_use",), self._pool[1])
+            yield pool
+
+    def _queue(self) -> Iterator[Metric]:
+        jobs = GaugeMetricFamily(
+            "textrelay_queue_jobs",
+            "Jobs not yet done, every process's, by kind and state (waiting, running, parked).",
+            labels=("kind", "state"),
+        )
+        age = GaugeMetricFamily(
+            "textrelay_queue_oldest_due_age_seconds",
+            "How long the oldest waiting job of each kind has been due (0: none overdue).",
+            labels=("kind",),
+        )
+        found = {depth.kind: depth for depth in self._depths}
+        for job_kind in JobKind:  # every kind, so an empty queue reads 0, not "no data"
+            depth = found.get(job_kind, QueueDepth(job_kind, 0, 0, 0, None))
+            kind = job_kind.value
+            jobs.add_metric((kind, "waiting"), depth.waiting)
+            jobs.add_metric((kind, "running"), depth.running)
+            jobs.add_metric((kind, "parked"), depth.parked)
+            overdue = 0.0
+            if depth.oldest_due_at is not None and self._now is not None:
+                overdue = max(0.0, (self._now - depth.oldest_due_at).total_seconds())
+            age.add_metric((kind,), overdue)
+        yield jobs
+        yield age
+
+    def _carrier_metrics(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "textrelay_carrier_up",
+            "1 if the carrier has a bind up (or needs none).",
+            labels=("carrier",),
+        )
+        bound = GaugeMetricFamily(
+            "textrelay_carrier_bind_up", "1 if the bind is bound.", labels=("carrier", "bind")
+        )
+        in_flight = GaugeMetricFamily(
+            "textrelay_carrier_in_flight",
+            "Submits sent on the bind and not yet answered.",
+            labels=("carrier", "bind"),
+        )
+        totals = CounterMetricFamily(
+            "textrelay_carrier_events",
+            "What this process exchanged with each carrier since it started, by what "
+            "(submitted, rejected, receipts, unmatched, received…).",
+            labels=("carrier", "what"),
+        )
+        for state in self._carriers:
+            up.add_metric((state.name,), 1.0 if state.up else 0.0)
+            for bind in state.binds:
+                bound.add_metric((state.name, bind.name), 1.0 if bind.bound else 0.0)
+                in_flight.add_metric((state.name, bind.name), bind.in_flight)
+            for what, count in sorted(state.counters.items()):
+                totals.add_metric((state.name, what), count)
+        yield from (up, bound, in_flight, totals)
+
+
+class MeteredWebhooks:
+    """A WebhookTransport that counts and times each attempt of one kind of webhook."""
+
+    def __init__(self, transport: WebhookTransport, metrics: Metrics, kind: str) -> None:
+        self._transport = transport
+        self._metrics = metrics
+        self._kind = kind
+
+    async def deliver(self, request: WebhookRequest) -> WebhookOutcome:
+        outcome = await self._transport.deliver(request)
+        self._metrics.webhook_attempts(self._kind, outcome)
+        return outcome
+
+
+class MeteredMediaFetcher:
+    """A MediaFetcher that counts and times each fetch."""
+
+    def __init__(self, fetcher: MediaFetcher, metrics: Metrics) -> None:
+        self._fetcher = fetcher
+        self._metrics = metrics
+
+    async def fetch(self, url: str, budget_bytes: int) -> FetchedMedia | MediaFailure:
+        started = time.perf_counter()
+        result = await self._fetcher.fetch(url, budget_bytes)
+        self._metrics.media_fetch(result, time.perf_counter() - started)
+        return result
