@@ -71,6 +71,7 @@ from textrelay.services.messaging_services import MessagingServiceRegistry
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.queue import JobQueue
 from textrelay.services.readback import ReadbackService
+from textrelay.services.retention import RetentionService
 from textrelay.services.simulator import SimulatorService
 from textrelay.settings import Settings, SettingsError, read_simulator_file
 from textrelay.storage import (
@@ -85,6 +86,7 @@ from textrelay.storage.media_files import FileMediaStore
 from textrelay.storage.migrations import Migration
 from textrelay.webhooks.http import HttpWebhookTransport
 from textrelay.webhooks.media import HttpMediaFetcher
+from textrelay.workers.retention import keep_retention
 from textrelay.workers.runner import JobRunner, RunnerSettings
 
 
@@ -119,6 +121,7 @@ class Services:
     carrier_traffic: CarrierTraffic
     intercept: InterceptService
     health: HealthService
+    retention: RetentionService
 
 
 def build_services(
@@ -184,6 +187,7 @@ def build_services(
         ),
         intercept=InterceptService(ctx),
         health=HealthService(ctx, carriers, runs_workers=settings.workers),
+        retention=RetentionService(ctx, media, days=settings.retention_days),
     )
 
 
@@ -297,6 +301,7 @@ def console_services(services: Services) -> ConsoleServices:
         ),
         clock=services.clock,
         changes=services.ctx.messages_changed,
+        retention=services.retention,
     )
 
 
@@ -401,6 +406,7 @@ class Runtime:
     runner: JobRunner | None = None
     _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _carriers_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _retention_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
@@ -466,6 +472,7 @@ class Runtime:
         self._runner_task = asyncio.get_running_loop().create_task(self.runner.run())
         self._runner_task.add_done_callback(_log_runner_exit)
         self.services.health.runner_started(self._runner_task)
+        self._retention_task = start_retention(self.services)
 
     def http_server(self, log_level: str) -> uvicorn.Server:
         """The uvicorn server for this runtime's app, on the running event loop.
@@ -493,6 +500,7 @@ class Runtime:
         return _GracefulServer(config)
 
     async def close(self) -> None:
+        await stop_retention(self._retention_task)
         if self.runner is not None and self._runner_task is not None:
             self.runner.stop()
             with contextlib.suppress(Exception):
@@ -592,17 +600,20 @@ class Worker:
     services: Services
     runner: JobRunner
     _carriers_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _retention_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Worker:
         database, services = await open_services(settings, clock)
         worker = cls(database, services, build_runner(settings, services))
         worker._carriers_task = start_carriers(services)
+        worker._retention_task = start_retention(services)
         return worker
 
     async def close(self) -> None:
         """Unbind the carriers, release the webhook transport and the database; run() must
         have returned."""
+        await stop_retention(self._retention_task)
         await stop_carriers(self.services, self._carriers_task)
         await close_services(self.database, self.services)
 
@@ -620,6 +631,22 @@ async def stop_carriers(services: Services, task: asyncio.Task[None] | None) -> 
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     await services.carriers.close()
+
+
+def start_retention(services: Services) -> asyncio.Task[None] | None:
+    """The retention sweep on this loop (workers/retention.py); None while it is off."""
+    if services.retention.days is None:
+        return None
+    return asyncio.get_running_loop().create_task(
+        keep_retention(services.retention, services.clock)
+    )
+
+
+async def stop_retention(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 def _log_carriers_exit(task: asyncio.Task[None]) -> None:

@@ -189,6 +189,8 @@ WORKER_SETTINGS = (
     "simulator_config",
     "carriers",
     "simulator_mode",
+    "media_dir",
+    "retention_days",
 )
 
 

@@ -58,6 +58,7 @@ SETTINGS = [
     ("console_password", "TEXTRELAY_CONSOLE_PASSWORD", "--console-password"),
     ("console_allowed_hosts", "TEXTRELAY_CONSOLE_ALLOWED_HOSTS", "--console-allowed-hosts"),
     ("media_dir", "TEXTRELAY_MEDIA_DIR", "--media-dir"),
+    ("retention_days", "TEXTRELAY_RETENTION_DAYS", "--retention-days"),
     ("simulator_config", "TEXTRELAY_SIMULATOR_CONFIG", "--simulator-config"),
     ("carriers", "TEXTRELAY_CARRIERS", "--carriers"),
     ("intercept_port", "TEXTRELAY_INTERCEPT_PORT", "--intercept-port"),

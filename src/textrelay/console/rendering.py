@@ -29,6 +29,7 @@ from textrelay.services.messages import MessageService
 from textrelay.services.messaging_services import MessagingServiceRegistry
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.readback import ReadbackService
+from textrelay.services.retention import RetentionService
 from textrelay.services.simulator import SimulatorService
 
 
@@ -52,6 +53,8 @@ class ConsoleServices:
     clock: Clock
     changes: Signal
     """Raised after any commit in this process that changed a message."""
+    retention: RetentionService
+    """Only read: the account page says how long messages are kept."""
 
 
 def templates() -> jinja2.Environment:
