@@ -82,6 +82,7 @@ from textrelay.storage import (
     open_database,
     parse_database_url,
 )
+from textrelay.storage.backup import Backup, backup_sqlite
 from textrelay.storage.media_files import FileMediaStore
 from textrelay.storage.migrations import Migration
 from textrelay.webhooks.http import HttpWebhookTransport
@@ -647,6 +648,25 @@ async def stop_retention(task: asyncio.Task[None] | None) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+def backup_database(settings: Settings, destination: str, *, force: bool) -> Backup:
+    """`textrelay backup`: the SQLite database and its media directory copied while the server
+    runs (storage/backup.py). StorageFailure says why not, pointing PostgreSQL at pg_dump."""
+    parsed = parse_database_url(settings.database_url)
+    if parsed.dialect != "sqlite":
+        raise StorageFailure(
+            "textrelay backup copies a SQLite database; back up PostgreSQL with pg_dump "
+            '(docs/operations.md, "Backup") and copy the media directory beside it'
+        )
+    if parsed.target == ":memory:":
+        raise StorageFailure("an in-memory database has nothing to back up")
+    try:
+        return backup_sqlite(
+            parsed.target, destination, media_dir=media_directory(settings), force=force
+        )
+    except StorageError as exc:
+        raise service_failure(exc) from exc
 
 
 def _log_carriers_exit(task: asyncio.Task[None]) -> None:

@@ -90,6 +90,7 @@ def _command_paths(group: click.Group, prefix: str = "") -> Iterator[str]:
 
 def test_the_cli_commands() -> None:
     assert sorted(_command_paths(main)) == [
+        "backup",
         "ca",
         "carriers",
         "credentials",
