@@ -75,6 +75,7 @@ from textrelay.services.operator import OperatorAccess
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.queue import JobQueue
 from textrelay.services.readback import ReadbackService
+from textrelay.services.retention import RetentionService
 from textrelay.services.simulator import SimulatorService
 from textrelay.settings import Settings, SettingsError, read_simulator_file
 from textrelay.storage import (
@@ -85,10 +86,12 @@ from textrelay.storage import (
     open_database,
     parse_database_url,
 )
+from textrelay.storage.backup import Backup, backup_sqlite
 from textrelay.storage.media_files import FileMediaStore
 from textrelay.storage.migrations import Migration
 from textrelay.webhooks.http import HttpWebhookTransport
 from textrelay.webhooks.media import HttpMediaFetcher
+from textrelay.workers.retention import keep_retention
 from textrelay.workers.runner import JobRunner, RunnerSettings
 
 
@@ -126,6 +129,7 @@ class Services:
     operator: OperatorAccess
     metrics: Metrics
     carrier_records: CarrierRecords
+    retention: RetentionService
 
 
 def build_services(
@@ -207,6 +211,7 @@ def build_services(
         ),
         metrics=metrics,
         carrier_records=carrier_records,
+        retention=RetentionService(ctx, media, days=settings.retention_days),
     )
 
 
@@ -319,6 +324,7 @@ def console_services(services: Services) -> ConsoleServices:
         clock=services.clock,
         changes=services.ctx.messages_changed,
         operator=services.operator,
+        retention=services.retention,
     )
 
 
@@ -466,6 +472,7 @@ class Runtime:
     metrics_port: MetricsPort | None = None
     _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _carriers_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _retention_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
@@ -536,6 +543,7 @@ class Runtime:
         self._runner_task = asyncio.get_running_loop().create_task(self.runner.run())
         self._runner_task.add_done_callback(_log_runner_exit)
         self.services.health.runner_started(self._runner_task)
+        self._retention_task = start_retention(self.services)
 
     def http_server(self, log_level: str) -> uvicorn.Server:
         """The uvicorn server for this runtime's app, on the running event loop.
@@ -565,6 +573,7 @@ class Runtime:
     async def close(self) -> None:
         if self.metrics_port is not None:
             await self.metrics_port.close()
+        await stop_retention(self._retention_task)
         if self.runner is not None and self._runner_task is not None:
             self.runner.stop()
             with contextlib.suppress(Exception):
@@ -665,6 +674,7 @@ class Worker:
     runner: JobRunner
     metrics_port: MetricsPort | None = None
     _carriers_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _retention_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Worker:
@@ -676,6 +686,7 @@ class Worker:
         except BaseException:
             await worker.close()
             raise
+        worker._retention_task = start_retention(services)
         return worker
 
     async def close(self) -> None:
@@ -683,6 +694,7 @@ class Worker:
         have returned."""
         if self.metrics_port is not None:
             await self.metrics_port.close()
+        await stop_retention(self._retention_task)
         await stop_carriers(self.services, self._carriers_task)
         await close_services(self.database, self.services)
 
@@ -700,6 +712,41 @@ async def stop_carriers(services: Services, task: asyncio.Task[None] | None) -> 
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     await services.carriers.close()
+
+
+def start_retention(services: Services) -> asyncio.Task[None] | None:
+    """The retention sweep on this loop (workers/retention.py); None while it is off."""
+    if services.retention.days is None:
+        return None
+    return asyncio.get_running_loop().create_task(
+        keep_retention(services.retention, services.clock)
+    )
+
+
+async def stop_retention(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+def backup_database(settings: Settings, destination: str, *, force: bool) -> Backup:
+    """`textrelay backup`: the SQLite database and its media directory copied while the server
+    runs (storage/backup.py). StorageFailure says why not, pointing PostgreSQL at pg_dump."""
+    parsed = parse_database_url(settings.database_url)
+    if parsed.dialect != "sqlite":
+        raise StorageFailure(
+            "textrelay backup copies a SQLite database; back up PostgreSQL with pg_dump "
+            '(docs/operations.md, "Backup") and copy the media directory beside it'
+        )
+    if parsed.target == ":memory:":
+        raise StorageFailure("an in-memory database has nothing to back up")
+    try:
+        return backup_sqlite(
+            parsed.target, destination, media_dir=media_directory(settings), force=force
+        )
+    except StorageError as exc:
+        raise service_failure(exc) from exc
 
 
 def _log_carriers_exit(task: asyncio.Task[None]) -> None:

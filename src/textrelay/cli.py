@@ -18,6 +18,7 @@ from textrelay import __version__
 from textrelay.app import (
     Runtime,
     Worker,
+    backup_database,
     intercept_authority,
     listening_socket,
     migrate_database,
@@ -194,6 +195,8 @@ WORKER_SETTINGS = (
     "simulator_mode",
     "host",
     "metrics_port",
+    "media_dir",
+    "retention_days",
 )
 
 
@@ -266,6 +269,22 @@ def migrate_command(**overrides: Any) -> None:
     except StorageFailure as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace PATH and PATH-media if they exist.")
+@_setting_options("database_url", "media_dir")
+def backup(path: str, force: bool, **overrides: Any) -> None:
+    """Copy the SQLite database to PATH and its media directory to PATH-media, consistently
+    while the server runs. PostgreSQL: pg_dump (docs/operations.md, "Backup")."""
+    settings = _load(overrides)
+    try:
+        made = backup_database(settings, path, force=force)
+    except StorageFailure as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"database: {made.database}")
+    click.echo(f"media:    {made.media or 'none yet (no media directory)'}")
 
 
 @main.command()

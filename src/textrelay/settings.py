@@ -275,6 +275,14 @@ SETTINGS: tuple[Setting, ...] = (
         None,
     ),
     Setting(
+        "retention_days",
+        "Delete messages older than this many days, with their media, status history, "
+        "webhook attempts and jobs (docs/operations.md, Retention). Off by default: kept "
+        "indefinitely.",
+        _optional(_positive),
+        None,
+    ),
+    Setting(
         "simulator_config",
         "A TOML or JSON file of simulator settings and rules, applied at start "
         "(docs/simulator.md).",
@@ -367,6 +375,7 @@ class Settings:
     console_password: str | None = None
     console_allowed_hosts: tuple[str, ...] = ()
     media_dir: str | None = None
+    retention_days: int | None = None
     simulator_config: str | None = None
     carriers: str | None = None
     intercept_port: int | None = None

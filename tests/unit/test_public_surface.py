@@ -58,6 +58,7 @@ SETTINGS = [
     ("console_password", "TEXTRELAY_CONSOLE_PASSWORD", "--console-password"),
     ("console_allowed_hosts", "TEXTRELAY_CONSOLE_ALLOWED_HOSTS", "--console-allowed-hosts"),
     ("media_dir", "TEXTRELAY_MEDIA_DIR", "--media-dir"),
+    ("retention_days", "TEXTRELAY_RETENTION_DAYS", "--retention-days"),
     ("simulator_config", "TEXTRELAY_SIMULATOR_CONFIG", "--simulator-config"),
     ("carriers", "TEXTRELAY_CARRIERS", "--carriers"),
     ("intercept_port", "TEXTRELAY_INTERCEPT_PORT", "--intercept-port"),
@@ -92,6 +93,7 @@ def _command_paths(group: click.Group, prefix: str = "") -> Iterator[str]:
 
 def test_the_cli_commands() -> None:
     assert sorted(_command_paths(main)) == [
+        "backup",
         "ca",
         "carriers",
         "credentials",

@@ -30,6 +30,7 @@ from textrelay.services.messaging_services import MessagingServiceRegistry
 from textrelay.services.operator import OperatorAccess
 from textrelay.services.phone_numbers import PhoneNumberService
 from textrelay.services.readback import ReadbackService
+from textrelay.services.retention import RetentionService
 from textrelay.services.simulator import SimulatorService
 
 
@@ -55,6 +56,8 @@ class ConsoleServices:
     """Raised after any commit in this process that changed a message."""
     operator: OperatorAccess
     """Whether the test bench is open to accounts (gateway mode: no)."""
+    retention: RetentionService
+    """Only read: the account page says how long messages are kept."""
 
 
 def templates() -> jinja2.Environment:

@@ -360,6 +360,7 @@ class Console:
             modes=[m.value for m in ProgressionMode],
             new_key=new_key,
             clock=self._services.clock(),
+            retention_days=self._services.retention.days,
         )
 
     async def create_key(self, request: Request, account: Account) -> Response:

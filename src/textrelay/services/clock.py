@@ -21,6 +21,8 @@ class AdjustableClock:
         self.offset = timedelta(0)
         self.jobs_ready: Signal | None = None
         """Set by the composition root: notified when the clock moves."""
+        self.moved = Signal()
+        """Notified when the clock moves: wakes periodic work measured on it (retention)."""
 
     def __call__(self) -> datetime:
         return self._source() + self.offset
@@ -34,6 +36,7 @@ class AdjustableClock:
         if not 0 <= seconds <= MAX_ADVANCE_S:
             raise ValueError(f"advance by 0 to {MAX_ADVANCE_S} seconds")
         self.offset += timedelta(seconds=seconds)
+        self.moved.notify()
         if self.jobs_ready is not None:
             self.jobs_ready.notify()
         return self()

@@ -12,6 +12,7 @@ from typing import Any
 
 from textrelay.domain.messages import LogFilter, Message, MessageFilter
 from textrelay.domain.paging import PageQuery, PageResult
+from textrelay.domain.retention import SweptBatch
 from textrelay.domain.statuses import MessageStatus
 from textrelay.storage.connection import Row
 from textrelay.storage.message_rows import message_from_row, message_params
@@ -27,6 +28,24 @@ _OWNED_BY_MESSAGE = (
 )
 """Tables whose rows belong to one message and go with it (what a carrier exchanged for it
 included: the log holds its text)."""
+
+# The oldest messages past a cutoff, except those with a send still to make (a dispatch job:
+# a SendAt up to 35 days ahead, or a send being retried; work its client asked for) or with a
+# job in a worker's hands (claimed: it would finish against nothing). Their other jobs report
+# on a message past its retention and go with it. The anti-join is one lookup in
+# jobs_message_seq per message; the order is messages_date_created's.
+_SWEEPABLE = (
+    "SELECT seq, sid FROM messages m WHERE date_created < :cutoff AND NOT EXISTS "
+    "(SELECT 1 FROM jobs j WHERE j.message_seq = m.seq "
+    "AND (j.kind = 'dispatch' OR j.claim IS NOT NULL)) "
+    "ORDER BY date_created LIMIT :limit"
+)
+# PostgreSQL: rows another transaction holds (a status change, another node's sweep) are
+# skipped, not waited for, so sweeps on several nodes take different batches. Any other lock
+# is waited for at most this long, below PostgreSQL's deadlock_timeout (1 s): in a lock cycle
+# (a late receipt for a message being swept) the sweep is the one that fails and rolls back,
+# never the request or job it met; its messages are taken by a later sweep.
+_SWEEP_LOCK_TIMEOUT = "200ms"
 
 
 class MessageStore(TableStore):
@@ -214,6 +233,34 @@ class MessageStore(TableStore):
             "DELETE FROM messages WHERE account_sid = :account", {"account": account_sid}
         )
 
+    # --- retention --------------------------------------------------------------------------
+
+    async def sweep_created_before(self, cutoff: datetime, *, limit: int) -> SweptBatch:
+        """Delete at most `limit` messages created before `cutoff`, oldest first, with every
+        row that belongs to them (jobs, history, webhook attempts, media records, carrier
+        references and log); what went. Page anchors are not kept for them: a page token
+        naming one is invalid, and the pages it led to were older still."""
+        if self._conn.dialect == "postgresql":
+            await self._conn.execute(f"SET LOCAL lock_timeout = '{_SWEEP_LOCK_TIMEOUT}'")
+            rows = await self._conn.fetch_all(
+                _SWEEPABLE + " FOR UPDATE SKIP LOCKED", {"cutoff": to_us(cutoff), "limit": limit}
+            )
+        else:
+            rows = await self._conn.fetch_all(_SWEEPABLE, {"cutoff": to_us(cutoff), "limit": limit})
+        if not rows:
+            return SweptBatch((), ())
+        seqs, by_seq = _listed("q", [int(row["seq"]) for row in rows])
+        sids, by_sid = _listed("s", [str(row["sid"]) for row in rows])
+        media = await self._conn.fetch_all(
+            f"SELECT sid FROM media WHERE message_sid IN ({sids})", by_sid
+        )
+        await self._conn.execute(f"DELETE FROM jobs WHERE message_seq IN ({seqs})", by_seq)
+        for table in _OWNED_BY_MESSAGE:
+            await self._conn.execute(f"DELETE FROM {table} WHERE message_sid IN ({sids})", by_sid)
+        await self._conn.execute(f"DELETE FROM messages WHERE seq IN ({seqs})", by_seq)
+        self._changes.messages = True
+        return SweptBatch(tuple(by_sid.values()), tuple(str(row["sid"]) for row in media))
+
     # --- the console's log and phone views -------------------------------------------------
 
     async def search(
@@ -284,3 +331,9 @@ class MessageStore(TableStore):
             "(SELECT MAX(seq) FROM webhook_attempts) AS w"
         )
         return () if row is None else (row["m"], row["e"], row["w"])
+
+
+def _listed(prefix: str, values: list[Any]) -> tuple[str, dict[str, Any]]:
+    """`:p0, :p1, …` for an IN list, and the parameters that fill it."""
+    params = {f"{prefix}{i}": value for i, value in enumerate(values)}
+    return ", ".join(f":{name}" for name in params), params
