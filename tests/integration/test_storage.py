@@ -486,3 +486,28 @@ def test_an_accounts_secondary_token_round_trips_and_closing_cascades_to_subacco
     assert closed == [subs[0].sid, subs[1].sid]
     closed_, active = AccountStatus.CLOSED, AccountStatus.ACTIVE
     assert statuses == [active, closed_, closed_, active]
+
+
+def test_an_account_reads_from_a_database_before_schema_11(db_url: str) -> None:
+    """`textrelay credentials` reads without migrating: an older database still answers."""
+
+    async def scenario() -> Account | None:
+        db = await _opened(db_url)
+        try:
+            await migrate(db, up_to=10)
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO accounts (sid, owner_account_sid, friendly_name, status, type, "
+                    "auth_token, date_created, date_updated) "
+                    "VALUES (:sid, :sid, 'acct', 'active', 'Full', :token, 1, 1)",
+                    {"sid": "AC" + "a" * 32, "token": "t" * 32},
+                )
+            async with Store(db).read() as repo:
+                return await repo.accounts.get("AC" + "a" * 32)
+        finally:
+            await db.close()
+
+    account = asyncio.run(scenario())
+
+    assert account is not None
+    assert (account.auth_token, account.secondary_auth_token) == ("t" * 32, None)
