@@ -49,37 +49,37 @@ class AuthTokenService:
     async def create_secondary(self, account_sid: str) -> Account:
         """A new secondary token (one made before is replaced: docs/compatibility.md)."""
         token = self._ctx.sids.new_hex()
-        return await self._change(
+        _, after = await self._change(
             account_sid, lambda account, now: with_secondary_token(account, token, at=now)
         )
+        return after
 
     async def delete_secondary(self, account_sid: str) -> Account:
-        return await self._change(
+        _, after = await self._change(
             account_sid, lambda account, now: without_secondary_token(account, at=now)
         )
+        return after
 
     async def promote_secondary(self, account_sid: str) -> PromotedToken:
-        created: list[datetime] = []
-
-        def promote(account: Account, now: datetime) -> Account:
-            if account.secondary_auth_token is not None:
-                created.append(account.secondary_auth_token.date_created)
-            return promoted(account, at=now)
-
-        account = await self._change(account_sid, promote)
-        return PromotedToken(account, created[0])
+        before, after = await self._change(
+            account_sid, lambda account, now: promoted(account, at=now)
+        )
+        assert before.secondary_auth_token is not None  # else promoted() raised
+        return PromotedToken(after, before.secondary_auth_token.date_created)
 
     async def rotate_primary(self, account_sid: str) -> Account:
         """A new primary token at once: the old one stops authenticating (an operator's
         answer to a leaked token, where waiting for a deploy is not wanted)."""
         token = self._ctx.sids.new_hex()
-        return await self._change(
+        _, after = await self._change(
             account_sid, lambda account, now: with_new_primary_token(account, token, at=now)
         )
+        return after
 
     async def _change(
         self, account_sid: str, change: Callable[[Account, datetime], Account]
-    ) -> Account:
+    ) -> tuple[Account, Account]:
+        """The account before and after `change`, committed."""
         async with self._ctx.store.transaction() as repo:
             account = await account_by_sid(repo, account_sid)
             if account.status is AccountStatus.CLOSED:
@@ -87,4 +87,4 @@ class AuthTokenService:
             updated = change(account, self._ctx.now())
             await repo.accounts.update(updated)
         self._accounts.forget(updated.sid)
-        return updated
+        return account, updated
