@@ -488,13 +488,13 @@ def test_an_accounts_secondary_token_round_trips_and_closing_cascades_to_subacco
     assert statuses == [active, closed_, closed_, active]
 
 
-def test_an_account_reads_from_a_database_before_schema_11(db_url: str) -> None:
+def test_an_account_reads_from_a_database_before_schema_12(db_url: str) -> None:
     """`textrelay credentials` reads without migrating: an older database still answers."""
 
     async def scenario() -> Account | None:
         db = await _opened(db_url)
         try:
-            await migrate(db, up_to=10)
+            await migrate(db, up_to=11)
             async with db.transaction() as conn:
                 await conn.execute(
                     "INSERT INTO accounts (sid, owner_account_sid, friendly_name, status, type, "

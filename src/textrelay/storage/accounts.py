@@ -147,7 +147,7 @@ def _account(row: Row) -> Account:
 
 
 def _secondary(row: Row) -> SecondaryAuthToken | None:
-    # `textrelay credentials` reads without migrating: a database before schema 11 has no
+    # `textrelay credentials` reads without migrating: a database before schema 12 has no
     # such column, and no secondary token.
     if "secondary_auth_token" not in row.keys():  # noqa: SIM118 (sqlite3.Row: `in` is on values)
         return None
