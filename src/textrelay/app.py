@@ -15,7 +15,7 @@ import secrets
 import socket
 import ssl
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -53,7 +53,9 @@ from textrelay.domain.sids import SidGenerator
 from textrelay.domain.webhooks import RetryPolicy
 from textrelay.intercept.authority import Authority, is_intercepted
 from textrelay.intercept.trust import TrustFiles, environment, export_lines, write_trust_files
+from textrelay.services.account_admin import AccountAdministration
 from textrelay.services.accounts import AccountService
+from textrelay.services.auth_tokens import AuthTokenService
 from textrelay.services.callbacks import CallbackService
 from textrelay.services.carrier_records import CarrierRecords
 from textrelay.services.carrier_traffic import CarrierTraffic
@@ -130,6 +132,7 @@ class Services:
     metrics: Metrics
     carrier_records: CarrierRecords
     retention: RetentionService
+    auth_tokens: AuthTokenService
 
 
 def build_services(
@@ -212,6 +215,7 @@ def build_services(
         metrics=metrics,
         carrier_records=carrier_records,
         retention=RetentionService(ctx, media, days=settings.retention_days),
+        auth_tokens=AuthTokenService(ctx, accounts),
     )
 
 
@@ -371,6 +375,7 @@ def build_app(
         health=services.health,
         operator=services.operator,
         metrics=services.metrics,
+        auth_tokens=services.auth_tokens,
     )
     return ApiFrontDoor(app, api)
 
@@ -610,6 +615,30 @@ async def read_main_account(settings: Settings) -> Account | None:
         store = Store(database, translate=service_failure)
         ctx = ServiceContext(store, SidGenerator(random_source(None)), system_clock)
         return await AccountService(ctx).main_account(settings.account_sid)
+    finally:
+        await database.close()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTools:
+    """What `textrelay accounts` works through, on the database itself (a running server
+    sees each change within its one-second authentication cache)."""
+
+    admin: AccountAdministration
+    tokens: AuthTokenService
+
+
+@contextlib.asynccontextmanager
+async def account_tools(settings: Settings) -> AsyncIterator[AccountTools]:
+    """AccountTools on the migrated database, closed after the block; StorageFailure if it
+    cannot be opened or migrated."""
+    database = await open_migrated_database(settings)
+    try:
+        store = Store(database, translate=service_failure)
+        # Tokens are secrets: always from the system's randomness, never from `seed`.
+        ctx = ServiceContext(store, SidGenerator(random_source(None)), system_clock)
+        accounts = AccountService(ctx)
+        yield AccountTools(AccountAdministration(ctx, accounts), AuthTokenService(ctx, accounts))
     finally:
         await database.close()
 

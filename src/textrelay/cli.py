@@ -1,5 +1,6 @@
 """The `textrelay` command: serve, worker, migrate, and explain SIDs; the client commands
-(send, messages, simulate) live in cli_client.py. docs/cli.md describes them all."""
+(send, messages, simulate) live in cli_client.py, account management (accounts) in
+cli_accounts.py. docs/cli.md describes them all."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from textrelay.app import (
     serve_in_background,
     trust_files,
 )
+from textrelay.cli_accounts import ACCOUNT_SETTINGS, accounts_group
 from textrelay.cli_client import carriers, messages, send, simulate, text
 from textrelay.domain.errors import TwilioError
 from textrelay.domain.sids import explain
@@ -333,6 +335,9 @@ def credentials(**overrides: Any) -> None:
         raise click.ClickException(f"no main account in {where} yet: start `textrelay serve`")
     click.echo(f"account sid: {account.sid}")
     click.echo(f"auth token:  {account.auth_token}")
+
+
+main.add_command(accounts_group(_setting_options(*ACCOUNT_SETTINGS), _load))
 
 
 @main.group()

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from tests.conftest import POSTGRES_URL, DatabaseUnderTest
-from textrelay.domain.accounts import Account, AccountStatus, AccountType
+from textrelay.domain.accounts import Account, AccountStatus, AccountType, SecondaryAuthToken
 from textrelay.domain.jobs import JobKind, StatusCallback
 from textrelay.domain.messages import Message, MessageFilter, SendOptions
 from textrelay.domain.paging import InvalidPageToken, PageAnchor, PageDirection, PageQuery
@@ -107,8 +107,14 @@ def test_jobs_of_an_older_schema_still_find_their_message_after_migration_5(
             await migrate(db, up_to=4)
             store = Store(db)
             message = _message(1, "AC" + "a" * 32)
+            async with db.transaction() as conn:  # the account as schema 4 wrote it
+                await conn.execute(
+                    "INSERT INTO accounts (sid, owner_account_sid, friendly_name, status, type, "
+                    "auth_token, date_created, date_updated) "
+                    "VALUES (:sid, :sid, 'acct', 'active', 'Full', :token, 1, 1)",
+                    {"sid": message.account_sid, "token": "t" * 32},
+                )
             async with store.transaction() as repo:
-                await repo.accounts.insert(_account())
                 await repo.messages.insert(message)
             async with db.transaction() as conn:  # a job as schema 4 wrote it
                 await conn.execute(
@@ -450,3 +456,58 @@ def test_a_stored_rule_that_no_longer_loads_is_left_out(store: LoopStore) -> Non
 
 def _now() -> datetime:
     return NOW
+
+
+def test_an_accounts_secondary_token_round_trips_and_closing_cascades_to_subaccounts(
+    store: LoopStore,
+) -> None:
+    first, second = _account(), _account("AC" + "b" * 32)
+    subs = [replace(_account(f"AC{c * 32}"), owner_account_sid=first.sid) for c in "cd"]
+    with_secondary = replace(first, secondary_auth_token=SecondaryAuthToken("s" * 32, NOW))
+
+    async def scenario() -> tuple[Account | None, list[str], list[str], list[AccountStatus]]:
+        async with store.transaction() as repo:
+            for account in (first, subs[0], second, subs[1]):
+                await repo.accounts.insert(account)
+            await repo.accounts.update(with_secondary)
+        async with store.read() as repo:
+            stored = await repo.accounts.get(first.sid)
+            order = [a.sid for a in await repo.accounts.every_account()]
+        async with store.transaction() as repo:
+            closed = await repo.accounts.close_subaccounts(first.sid, NOW)
+        async with store.read() as repo:
+            statuses = [a.status for a in await repo.accounts.every_account()]
+        return stored, order, sorted(closed), statuses
+
+    stored, order, closed, statuses = on(store, scenario())
+
+    assert stored == with_secondary
+    assert order == [first.sid, subs[0].sid, subs[1].sid, second.sid]
+    assert closed == [subs[0].sid, subs[1].sid]
+    closed_, active = AccountStatus.CLOSED, AccountStatus.ACTIVE
+    assert statuses == [active, closed_, closed_, active]
+
+
+def test_an_account_reads_from_a_database_before_schema_12(db_url: str) -> None:
+    """`textrelay credentials` reads without migrating: an older database still answers."""
+
+    async def scenario() -> Account | None:
+        db = await _opened(db_url)
+        try:
+            await migrate(db, up_to=11)
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO accounts (sid, owner_account_sid, friendly_name, status, type, "
+                    "auth_token, date_created, date_updated) "
+                    "VALUES (:sid, :sid, 'acct', 'active', 'Full', :token, 1, 1)",
+                    {"sid": "AC" + "a" * 32, "token": "t" * 32},
+                )
+            async with Store(db).read() as repo:
+                return await repo.accounts.get("AC" + "a" * 32)
+        finally:
+            await db.close()
+
+    account = asyncio.run(scenario())
+
+    assert account is not None
+    assert (account.auth_token, account.secondary_auth_token) == ("t" * 32, None)

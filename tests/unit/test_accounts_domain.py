@@ -14,9 +14,14 @@ from textrelay.domain.accounts import (
     can_act_on,
     default_subaccount_name,
     hash_secret,
+    promoted,
     secret_matches,
     token_matches,
+    with_new_primary_token,
+    with_secondary_token,
+    without_secondary_token,
 )
+from textrelay.domain.errors import NoSecondaryAuthToken
 
 NOW = datetime(2024, 2, 3, 16, 5, tzinfo=UTC)
 MAIN = "AC" + "1" * 32
@@ -128,3 +133,43 @@ def test_token_matches(given: str, expected: str, matches: bool) -> None:
 )
 def test_default_subaccount_name(moment: datetime, name: str) -> None:
     assert default_subaccount_name(moment) == name
+
+
+LATER = datetime(2024, 2, 4, tzinfo=UTC)
+
+
+def test_both_tokens_authenticate_while_a_secondary_exists() -> None:
+    account = with_secondary_token(_account(MAIN, MAIN), "s" * 32, at=LATER)
+
+    assert account.accepts_token("t" * 32)
+    assert account.accepts_token("s" * 32)
+    assert not account.accepts_token("u" * 32)
+    assert account.date_updated == LATER
+    assert not _account(MAIN, MAIN).accepts_token("s" * 32)
+
+
+def test_promotion_leaves_the_secondary_alone_as_the_token() -> None:
+    account = promoted(with_secondary_token(_account(MAIN, MAIN), "s" * 32, at=NOW), at=LATER)
+
+    assert (account.auth_token, account.secondary_auth_token) == ("s" * 32, None)
+    assert not account.accepts_token("t" * 32)
+    assert account.date_updated == LATER
+
+
+def test_promote_or_delete_without_a_secondary_is_not_found() -> None:
+    with pytest.raises(NoSecondaryAuthToken) as promoting:
+        promoted(_account(MAIN, MAIN), at=LATER)
+    with pytest.raises(NoSecondaryAuthToken):
+        without_secondary_token(_account(MAIN, MAIN), at=LATER)
+
+    assert (promoting.value.status, promoting.value.code) == (404, 20404)
+
+
+def test_a_new_primary_replaces_the_old_and_keeps_a_secondary() -> None:
+    before = with_secondary_token(_account(MAIN, MAIN), "s" * 32, at=NOW)
+    account = with_new_primary_token(before, "n" * 32, at=LATER)
+
+    assert not account.accepts_token("t" * 32)
+    assert account.accepts_token("n" * 32)
+    assert account.secondary_auth_token == before.secondary_auth_token
+    assert without_secondary_token(account, at=LATER).secondary_auth_token is None

@@ -93,6 +93,17 @@ def _command_paths(group: click.Group, prefix: str = "") -> Iterator[str]:
 
 def test_the_cli_commands() -> None:
     assert sorted(_command_paths(main)) == [
+        "accounts",
+        "accounts close",
+        "accounts create",
+        "accounts list",
+        "accounts reactivate",
+        "accounts rotate-token",
+        "accounts secondary-token",
+        "accounts secondary-token create",
+        "accounts secondary-token delete",
+        "accounts secondary-token promote",
+        "accounts suspend",
         "backup",
         "ca",
         "carriers",

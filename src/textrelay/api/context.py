@@ -12,6 +12,7 @@ from starlette.requests import Request
 from textrelay.api.forms import Params, form_params
 from textrelay.domain.accounts import Account
 from textrelay.services.accounts import AccountService, Principal
+from textrelay.services.auth_tokens import AuthTokenService
 from textrelay.services.carrier_records import CarrierRecords
 from textrelay.services.carriers import CarrierSet
 from textrelay.services.clock import AdjustableClock
@@ -46,6 +47,7 @@ class ApiContext:
     health: HealthService
     operator: OperatorAccess
     metrics: Metrics
+    auth_tokens: AuthTokenService
 
 
 def api(request: Request) -> ApiContext:

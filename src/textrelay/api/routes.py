@@ -1,7 +1,7 @@
 """The routing table, read top to bottom: every path textrelay's API answers.
 
-api.twilio.com's 2010-04-01 paths and messaging.twilio.com's v1 paths share one base URL;
-they never overlap, so the path alone tells the product.
+api.twilio.com's 2010-04-01 paths, and messaging.twilio.com's and accounts.twilio.com's v1
+paths, share one base URL; they never overlap, so the path alone tells the product.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from textrelay.api import (
     accounts,
+    auth_tokens,
     carriers,
     control,
     health,
@@ -86,6 +87,9 @@ ROUTES: list[BaseRoute] = [
             ),
         )
     ),
+    # accounts.twilio.com/v1.
+    Route("/v1/AuthTokens/Secondary", auth_tokens.secondary, methods=["POST", "DELETE"]),
+    Route("/v1/AuthTokens/Promote", auth_tokens.promote, methods=["POST"]),
     # textrelay's own control API (docs/control-api.md).
     # The simulator's settings: the caller's own account's, or the named account's.
     Route(f"{control.PREFIX}/Simulator", control.simulator, methods=["GET", "POST", "PUT"]),

@@ -94,6 +94,15 @@ class NotFound(TwilioError, entry=codes.NOT_FOUND):
         return cls(f"The requested resource {path} was not found")
 
 
+class UnknownAccount(NotFound):
+    """An operator named an account that does not exist (`textrelay accounts …`)."""
+
+
+class NoSecondaryAuthToken(NotFound):
+    """Promote or delete with no secondary auth token: 20404 on the path asked for, as for any
+    missing resource (docs/compatibility.md: UNCONFIRMED)."""
+
+
 class RequestTooLarge(TwilioError, entry=codes.REQUEST_TOO_LARGE):
     pass
 

@@ -18,13 +18,13 @@ from textrelay.domain.accounts import (
     default_subaccount_name,
     hash_secret,
     secret_matches,
-    token_matches,
 )
 from textrelay.domain.paging import PageQuery, PageResult
 from textrelay.domain.sids import SidType, is_sid, normalize
 from textrelay.services.cache import TtlCache
 from textrelay.services.context import ServiceContext
 from textrelay.services.owned import get_owned
+from textrelay.storage import Repository
 
 MAIN_ACCOUNT_KEY = "main_account_sid"
 MAX_FRIENDLY_NAME = 64
@@ -74,6 +74,10 @@ class AccountService:
         """The account `sid`, from the one-second cache that authentication uses (a change
         made through this process is seen at once): for workers that sign webhooks."""
         return await self._accounts.get_or_load(sid, self._load_account)
+
+    def forget(self, sid: str) -> None:
+        """Drop the cached account `sid` after a change this process made to it."""
+        self._accounts.forget(sid)
 
     async def _key(self, sid: str) -> ApiKey | None:
         return await self._keys.get_or_load(sid, self._load_key)
@@ -133,13 +137,14 @@ class AccountService:
             return await repo.accounts.get(sid) if sid else None
 
     async def create_main_account(self, friendly_name: str = "textrelay account") -> Account:
-        """Another top-level account (tests and the console use these to keep data apart)."""
+        """Another top-level account (tests and the console use these to keep data apart;
+        operators, `textrelay accounts create`)."""
         now = self._ctx.now()
         sid = self._ctx.sids.new(SidType.ACCOUNT)
         account = Account(
             sid,
             sid,
-            friendly_name,
+            _friendly_name(friendly_name),
             AccountStatus.ACTIVE,
             AccountType.FULL,
             self._ctx.sids.new_hex(),
@@ -157,7 +162,7 @@ class AccountService:
             raise errors.Unauthenticated()
         if is_sid(username, SidType.ACCOUNT):
             account = await self.cached(normalize(username))
-            if account is None or not token_matches(password, account.auth_token):
+            if account is None or not account.accepts_token(password):
                 raise errors.Unauthenticated()
             principal = Principal(account)
         elif is_sid(username, SidType.API_KEY):
@@ -324,6 +329,14 @@ class AccountService:
         async with self._ctx.store.transaction() as repo:
             await repo.keys.delete(key)
         self._keys.forget(key.sid)
+
+
+async def account_by_sid(repo: Repository, sid: str) -> Account:
+    """The account an operator named; UnknownAccount if there is none."""
+    account = await repo.accounts.get(normalize(sid)) if is_sid(sid, SidType.ACCOUNT) else None
+    if account is None:
+        raise errors.UnknownAccount(f"No account {sid}")
+    return account
 
 
 def _parse_status(value: str) -> AccountStatus:
