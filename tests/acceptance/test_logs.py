@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,13 +87,13 @@ def _answers_of(client: Client) -> list[Response]:
         answers.append(answer)
         return answer
 
-    client.http_client.request = recording  # type: ignore[method-assign]
+    client.http_client.request = recording
     return answers
 
 
 @pytest.fixture(scope="module")
-def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sent]:
-    yield send_and_stop(tmp_path_factory.mktemp("logs"))
+def sent(tmp_path_factory: pytest.TempPathFactory) -> Sent:
+    return send_and_stop(tmp_path_factory.mktemp("logs"))
 
 
 def test_every_line_is_one_json_object_with_time_level_logger_and_message(sent: Sent) -> None:

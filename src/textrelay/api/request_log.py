@@ -58,8 +58,10 @@ def account_in_path(path: str) -> str | None:
     """The account SID a path names (`/2010-04-01/Accounts/{AC…}…`, or the control API's)."""
     for prefix in _ACCOUNT_PATHS:
         if path.startswith(prefix):
-            candidate = path[len(prefix) : len(prefix) + SID_LENGTH]
-            return candidate if is_sid(candidate, SidType.ACCOUNT) else None
+            end = len(prefix) + SID_LENGTH
+            candidate = path[len(prefix) : end]
+            whole = path[end : end + 1] in ("", "/", ".")
+            return candidate if whole and is_sid(candidate, SidType.ACCOUNT) else None
     return None
 
 
