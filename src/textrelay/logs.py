@@ -10,7 +10,6 @@ written, not here: this formatter shows what it is given. docs/operations.md, "L
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from textrelay.settings import Settings
 
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
-_HANDLING_FIELDS = tuple(field.name for field in fields(log_context.Handling))
+_HANDLING_FIELDS = log_context.Handling._fields
 
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "bytes", "remote_addr")
 """The attributes an access line's record carries (api/request_log.py), in their JSON order."""
@@ -56,8 +55,7 @@ class JsonFormatter(logging.Formatter):
         }
         handling = log_context.current()
         if handling is not log_context.NOTHING:
-            for name in _HANDLING_FIELDS:
-                value = getattr(handling, name)
+            for name, value in zip(_HANDLING_FIELDS, handling, strict=True):
                 if value is not None:
                     entry[name] = value
         fields = record.__dict__

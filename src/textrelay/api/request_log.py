@@ -18,6 +18,7 @@ request; with the access log off this adds one context variable and one header p
 from __future__ import annotations
 
 import logging
+import random
 import re
 import secrets
 import time
@@ -26,7 +27,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from textrelay.api.control import PREFIX as CONTROL_PREFIX
-from textrelay.domain.sids import SID_LENGTH, SidType, is_sid
+from textrelay.domain.sids import SidType
 from textrelay.services import log_context
 
 log = logging.getLogger("textrelay.access")
@@ -38,10 +39,17 @@ _SANE_INCOMING_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
 """What an incoming id may be to be kept: short, and safe to print in a line of text."""
 
 _ACCOUNT_PATHS = ("/2010-04-01/Accounts/", f"{CONTROL_PREFIX}/Accounts/")
+_ACCOUNT_SEGMENT = re.compile(rf"({SidType.ACCOUNT.value}[0-9a-fA-F]{{32}})(?:[/.]|$)")
+
+
+_ids = random.Random(secrets.randbits(128))
+"""Request ids need to be unique, not secret: a generator seeded once spares every request a
+system call (os.urandom). Never seeded by the `seed` setting, so processes started alike
+still give ids of their own."""
 
 
 def new_request_id() -> str:
-    return SidType.REQUEST.value + secrets.token_hex(16)
+    return f"RQ{_ids.getrandbits(128):032x}"
 
 
 def request_id_of(headers: list[tuple[bytes, bytes]]) -> str:
@@ -58,10 +66,8 @@ def account_in_path(path: str) -> str | None:
     """The account SID a path names (`/2010-04-01/Accounts/{AC…}…`, or the control API's)."""
     for prefix in _ACCOUNT_PATHS:
         if path.startswith(prefix):
-            end = len(prefix) + SID_LENGTH
-            candidate = path[len(prefix) : end]
-            whole = path[end : end + 1] in ("", "/", ".")
-            return candidate if whole and is_sid(candidate, SidType.ACCOUNT) else None
+            found = _ACCOUNT_SEGMENT.match(path, len(prefix))
+            return found[1] if found else None
     return None
 
 

@@ -10,12 +10,12 @@ never leak into another's.
 from __future__ import annotations
 
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Handling:
-    """The ids of what is being handled; None where unknown or not applicable."""
+class Handling(NamedTuple):
+    """The ids of what is being handled; None where unknown or not applicable. (A tuple: one
+    is made per request, and a frozen dataclass costs several times as much to make.)"""
 
     request_id: str | None = None
     account_sid: str | None = None
@@ -49,7 +49,7 @@ def handle_job(
 
 def about_account(account_sid: str) -> None:
     """What is being handled concerns this account (learnt once its message was read)."""
-    _handling.set(replace(_handling.get(), account_sid=account_sid))
+    _handling.set(_handling.get()._replace(account_sid=account_sid))
 
 
 def finished(token: Token[Handling]) -> None:
