@@ -32,6 +32,7 @@ from textrelay.api.errors import (
 from textrelay.api.front_door import ApiFrontDoor
 from textrelay.api.intercept import InterceptProtocol
 from textrelay.api.metrics import MeteredHttp, metrics_port_routes
+from textrelay.api.request_log import RequestLog
 from textrelay.api.routes import ROUTES
 from textrelay.carriers.config import (
     CarriersConfig,
@@ -53,6 +54,7 @@ from textrelay.domain.sids import SidGenerator
 from textrelay.domain.webhooks import RetryPolicy
 from textrelay.intercept.authority import Authority, is_intercepted
 from textrelay.intercept.trust import TrustFiles, environment, export_lines, write_trust_files
+from textrelay.logs import uvicorn_log_config
 from textrelay.services.account_admin import AccountAdministration
 from textrelay.services.accounts import AccountService
 from textrelay.services.auth_tokens import AuthTokenService
@@ -173,9 +175,14 @@ def build_services(
         carriers_config or CarriersConfig.simulator_only(),
         SimulatorCarrier(simulator.config, seed=settings.seed),
     )
-    delivery = DeliveryService(ctx, carriers, media)
+    delivery = DeliveryService(ctx, carriers, media, log_bodies=settings.log_bodies)
     inbound = InboundService(
-        ctx, accounts, messages, MeteredWebhooks(webhooks, metrics, "inbound"), media
+        ctx,
+        accounts,
+        messages,
+        MeteredWebhooks(webhooks, metrics, "inbound"),
+        media,
+        log_bodies=settings.log_bodies,
     )
     carrier_traffic = CarrierTraffic(
         ctx,
@@ -561,7 +568,10 @@ class Runtime:
             max_connections=self.settings.max_connections,
         )
         config = uvicorn.Config(
-            MeteredHttp(self.app, self.services.metrics),
+            # Request ids on every answer; access lines when asked (api/request_log.py).
+            MeteredHttp(
+                RequestLog(self.app, access_log=self.settings.access_log), self.services.metrics
+            ),
             loop="none",
             # httptools, with read deadlines, a connection limit and Twilio-shaped answers to
             # what never reaches the app (api/connections.py).
@@ -570,6 +580,7 @@ class Runtime:
             access_log=False,
             server_header=False,
             log_level=log_level,
+            log_config=uvicorn_log_config(self.settings),
             # Console pages hold an event stream open; stopping must not wait for them.
             timeout_graceful_shutdown=2,
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -32,6 +31,7 @@ from textrelay.cli_accounts import ACCOUNT_SETTINGS, accounts_group
 from textrelay.cli_client import carriers, messages, send, simulate, text
 from textrelay.domain.errors import TwilioError
 from textrelay.domain.sids import explain
+from textrelay.logs import configure_logging
 from textrelay.services.errors import StorageFailure
 from textrelay.settings import (
     SETTINGS,
@@ -103,9 +103,7 @@ SERVE_SETTINGS = tuple(s.name for s in SETTINGS)
 def serve(**overrides: Any) -> None:
     """Start the server (API on one base URL) and print how to reach it."""
     settings = _load(overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     try:
         _run_fast(_serve(settings))
     except StorageFailure as exc:
@@ -184,6 +182,8 @@ WORKER_SETTINGS = (
     "sqlite_synchronous",
     "db_pool_size",
     "log_level",
+    "log_format",
+    "log_bodies",
     "worker_concurrency",
     "webhook_concurrency",
     "webhook_host_concurrency",
@@ -212,9 +212,7 @@ def worker(**overrides: Any) -> None:
     `serve` with workers.
     """
     settings = _load(overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     try:
         _run_fast(_work(settings))
     except (StorageFailure, SettingsError, TwilioError) as exc:

@@ -192,6 +192,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("db_pool_size", "PostgreSQL connections per process.", _positive, 10),
     Setting("log_level", "critical, error, warning, info or debug.", _log_level, "info"),
     Setting(
+        "log_format",
+        "text (one line per event, for people) or json (one JSON object per line, with the "
+        "request id, account, message and job it concerns; docs/operations.md).",
+        _choice("text", "json"),
+        "text",
+    ),
+    Setting(
+        "access_log",
+        "Log one line per HTTP request at info level: method, path (never the query), status, "
+        "duration, bytes, request id. Off by default.",
+        _bool,
+        False,
+    ),
+    Setting(
+        "log_bodies",
+        "Let log lines about a message show its body (debug level). Credentials are never "
+        "logged either way.",
+        _bool,
+        False,
+    ),
+    Setting(
         "workers",
         "Run the delivery workers inside `serve` (off: run `textrelay worker` beside it).",
         _bool,
@@ -362,6 +383,9 @@ class Settings:
     sqlite_synchronous: str = "NORMAL"
     db_pool_size: int = 10
     log_level: str = "info"
+    log_format: str = "text"
+    access_log: bool = False
+    log_bodies: bool = False
     workers: bool = True
     worker_concurrency: int = 64
     webhook_concurrency: int = 96

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 USER_AGENT = "TwilioProxy/1.1"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
@@ -47,6 +47,21 @@ class ConnectionPolicy:
         if kind is FailureKind.OTHER:
             return False
         return "all" in self.retry_on or kind.value in self.retry_on
+
+
+def url_for_logs(url: str) -> str:
+    """`url` fit for a log line: scheme, host, port and path only. Credentials ride in the
+    user part (`https://user:password@host/`, which Twilio supports for webhooks) and
+    apps put tokens, and a GET webhook its parameters (Body among them), in the query."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:  # not a URL at all: nothing of it is shown
+        return "(invalid URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 # key: (lowest, highest) in milliseconds or count, per Twilio's documented ranges.

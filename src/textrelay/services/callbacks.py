@@ -7,6 +7,7 @@ is never lost to a crash: a worker that dies mid-request leaves the job to be ta
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime, timedelta
 
@@ -17,13 +18,17 @@ from textrelay.domain.messages import Message
 from textrelay.domain.webhooks import (
     RecordedAttempt,
     RetryPolicy,
+    WebhookOutcome,
     WebhookRequest,
     recorded_attempts,
+    url_for_logs,
 )
 from textrelay.services.accounts import AccountService
 from textrelay.services.context import ServiceContext
 from textrelay.services.ports import WebhookTransport
 from textrelay.storage import Repository
+
+log = logging.getLogger(__name__)
 
 
 async def promise_status_callback(repo: Repository, message: Message, *, now: datetime) -> None:
@@ -93,6 +98,8 @@ class CallbackService:
         started = self._ctx.clock()
         outcome = await self._transport.deliver(request)
         delay = None if outcome.succeeded else self._retry.delay_before_next(job.attempts)
+        if not outcome.succeeded:
+            _log_failure(callback, outcome, delay)
         async with self._ctx.store.transaction() as repo:
             # A lost lease means another worker delivers it again; these attempts happened
             # all the same, so they are recorded either way.
@@ -105,3 +112,17 @@ class CallbackService:
                 callback.label, job.message_sid, request, outcome.attempts, started_at=started
             ):
                 await repo.attempts.insert(callback.account_sid, record)
+
+
+def _log_failure(callback: StatusCallback, outcome: WebhookOutcome, delay_s: float | None) -> None:
+    """A warning an operator can act on: where the callback went and how it failed (the
+    code and the receiver's status), never the attempt's full URL or error text, which may
+    carry credentials (docs/operations.md, "Logs")."""
+    last = outcome.last
+    log.warning(
+        "status callback to %s failed: %s%s; %s",
+        url_for_logs(callback.url),
+        last.error_code if last else "no attempt",
+        f" (HTTP {last.status_code})" if last and last.status_code is not None else "",
+        "given up" if delay_s is None else f"again in {delay_s:g} s",
+    )

@@ -93,7 +93,12 @@ class CarrierTraffic:
                 return
             except StaleMessage:
                 continue  # the message changed under this transaction: read it again
-        log.warning("%s: receipt for %r not applied: its message kept changing", carrier, receipt)
+        # The reference, not the receipt: its PDU quotes the message's first characters.
+        log.warning(
+            "%s: receipt for %r not applied: its message kept changing",
+            carrier,
+            receipt.reference,
+        )
 
     async def _apply_receipt(self, repo: Repository, carrier: str, receipt: Receipt) -> None:
         owner = await repo.carrier_references.record_receipt(carrier, receipt, at=self._ctx.now())
@@ -115,7 +120,7 @@ class CarrierTraffic:
             # An id this textrelay never stored, or an answer still on its way for a message
             # no longer queued: it waits, UNMATCHED_RECEIPT_KEPT at most.
             self.counters[f"{carrier}:receipts_waiting"] += 1
-            log.debug("%s: receipt for %r waits for its submit", carrier, receipt)
+            log.debug("%s: receipt for %r waits for its submit", carrier, receipt.reference)
             return
         await self._carriers.record(repo, sid, carrier, receipt.exchanged)
         if adopted:  # an adopted one decides nothing until its submit claims it

@@ -40,6 +40,7 @@ from textrelay.domain.lifecycle import (
 from textrelay.domain.media import MediaFailure
 from textrelay.domain.messages import Message
 from textrelay.domain.statuses import MessageStatus
+from textrelay.services import log_context
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.carriers import CarrierSet, Routed
 from textrelay.services.context import ServiceContext
@@ -67,16 +68,24 @@ class StepResult:
 
 
 class DeliveryService:
-    def __init__(self, ctx: ServiceContext, carriers: CarrierSet, media: MediaService) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        carriers: CarrierSet,
+        media: MediaService,
+        *,
+        log_bodies: bool = False,
+    ) -> None:
         self._ctx = ctx
         self._carriers = carriers
         self._media = media
+        self._log_bodies = log_bodies
 
     # --- jobs ------------------------------------------------------------------------------
 
     async def dispatch(self, job: Job) -> None:
         """A `dispatch` job: submit the message and apply what can be applied at once."""
-        message = await self._message(job.message_sid)
+        message = await self._message_of(job)
         if message is not None and message.status in _WAITING_FOR_SENDER:
             try:
                 message = await self._assign_sender(job, message)
@@ -102,6 +111,15 @@ class DeliveryService:
         # queued: a receipt under the lost reference finds it by its addresses.
         routed = await self._carriers.submit(message)
         answer = routed.answer
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s: to %s, %s by %s%s",
+                message.sid,
+                message.to,
+                "refused" if isinstance(answer, Rejected) else "taken",
+                routed.carrier,
+                log_context.body_note(message.body, shown=self._log_bodies),
+            )
         if isinstance(answer, Rejected):
             await self._refused(job, message, routed, answer)
             return
@@ -329,7 +347,7 @@ class DeliveryService:
 
     async def carrier_event(self, job: Job) -> None:
         """A `carrier` job: the next status change the carrier reported for the message."""
-        message = await self._message(job.message_sid)
+        message = await self._message_of(job)
         if message is None or message.status in FINAL_STATUSES:
             await self._finish(job)
             return
@@ -512,6 +530,13 @@ class DeliveryService:
         return StepResult(message, _passed(before, message.status))
 
     # --- helpers ---------------------------------------------------------------------------
+
+    async def _message_of(self, job: Job) -> Message | None:
+        """The job's message; the job's log lines name its account from here on."""
+        message = await self._message(job.message_sid)
+        if message is not None:
+            log_context.about_account(message.account_sid)
+        return message
 
     async def _message(self, sid: str | None) -> Message | None:
         if sid is None:

@@ -27,6 +27,7 @@ from textrelay.domain.webhooks import (
     WebhookRequest,
     recorded_attempts,
 )
+from textrelay.services import log_context
 from textrelay.services.accounts import AccountService
 from textrelay.services.callbacks import idempotency_token
 from textrelay.services.context import ServiceContext
@@ -56,12 +57,15 @@ class InboundService:
         messages: MessageService,
         transport: WebhookTransport,
         media: MediaService,
+        *,
+        log_bodies: bool = False,
     ) -> None:
         self._ctx = ctx
         self._accounts = accounts
         self._messages = messages
         self._media = media
         self._transport = transport
+        self._log_bodies = log_bodies
 
     # --- a handset sends -------------------------------------------------------------------
 
@@ -169,6 +173,14 @@ class InboundService:
                 await repo.jobs.insert(message.sid, reply, due_at=now, now=now)
         if keyword is not None:
             self._ctx.opt_outs.changed()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s: received from %s to %s%s",
+                message.sid,
+                handset,
+                number_text,
+                log_context.body_note(body, shown=self._log_bodies),
+            )
         return message
 
     async def send_auto_reply(self, job: Job) -> None:

@@ -26,11 +26,13 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from textrelay.domain.jobs import WEBHOOK_KINDS, Job, JobKind
+from textrelay.services import log_context
 from textrelay.services.errors import StorageFailure
 from textrelay.services.queue import ClaimLimits, JobQueue
 
@@ -231,7 +233,13 @@ class JobRunner:
                 log.debug("renewed %d of %d lease(s)", renewed, len(held))
 
     async def _run_one(self, job: Job) -> None:
+        # This task's lines carry the job's ids (its own context: asyncio copied it at start).
+        # Webhook and auto-reply payloads name their account; a dispatch or carrier job's
+        # account is added by the delivery service once it has read the message.
+        account_sid = getattr(job.payload, "account_sid", None)
+        log_context.handle_job(job.kind.value, job.seq, job.message_sid, account_sid)
         handler = self._handlers.get(job.kind)
+        started = time.perf_counter()
         try:
             if handler is None:
                 raise LookupError(f"no handler for {job.kind} jobs")
@@ -241,6 +249,10 @@ class JobRunner:
         except Exception:
             log.exception("job %s (%s) failed; it runs again later", job.seq, job.kind)
             await self._back_off(job)
+            return
+        log.debug(
+            "job %s (%s) ran in %.1f ms", job.seq, job.kind, (time.perf_counter() - started) * 1000
+        )
 
     async def _back_off(self, job: Job) -> None:
         delay = min(2.0**job.attempts, _ERROR_BACKOFF_MAX_S)

@@ -236,7 +236,12 @@ class SmppCarrier:
             )
             if receipt is None:
                 self.counters["garbled_receipts"] += 1
-                log.warning("%s: a receipt without an id: %r", self.name, event.short_message)
+                # Its length only: a receipt's text quotes the message's first characters.
+                log.warning(
+                    "%s: a receipt without an id (%d bytes of text)",
+                    self.name,
+                    len(event.short_message),
+                )
                 return
             receipts.append(
                 (n, replace(receipt, exchanged=(pdu,), handset=source, sender=destination))

@@ -243,7 +243,13 @@ class EsmeSession(asyncio.Protocol):
         try:
             decoded = smpp34.decode(pdu)
         except smpp34.SmppError as exc:
-            log.warning("a deliver_sm that cannot be read (%s): %s", exc, pdu.hex())
+            # The header only: the rest holds the handset's text, which logs never show.
+            log.warning(
+                "a deliver_sm that cannot be read (%s): %d bytes, header %s",
+                exc,
+                len(pdu),
+                pdu[:16].hex(),
+            )
             self._write(_pdu(DELIVER_SM | RESPONSE, ESME_RSYSERR, sequence, b"\0"))
             return
         if self._unacknowledged >= UNACKNOWLEDGED_LIMIT:
