@@ -31,6 +31,7 @@ from textrelay.api.errors import (
 )
 from textrelay.api.front_door import ApiFrontDoor
 from textrelay.api.intercept import InterceptProtocol
+from textrelay.api.limits import AccountConcurrency
 from textrelay.api.metrics import MeteredHttp, metrics_port_routes
 from textrelay.api.request_log import RequestLog
 from textrelay.api.routes import ROUTES
@@ -170,6 +171,7 @@ def build_services(
         media,
         auto_provision_senders=settings.auto_provision_senders,
         schedule=ScheduleWindow(settings.schedule_min_ahead_s, settings.schedule_max_ahead_s),
+        queue_limit=settings.account_queue_limit,
     )
     carriers = build_carriers(
         carriers_config or CarriersConfig.simulator_only(),
@@ -370,6 +372,7 @@ def build_app(
         messages=services.messages,
         numbers=services.numbers,
         max_body_bytes=settings.max_body_bytes,
+        max_params=settings.max_params,
         simulator=services.simulator,
         delivery=services.delivery,
         readback=services.readback,
@@ -570,7 +573,11 @@ class Runtime:
         config = uvicorn.Config(
             # Request ids on every answer; access lines when asked (api/request_log.py).
             MeteredHttp(
-                RequestLog(self.app, access_log=self.settings.access_log), self.services.metrics
+                RequestLog(
+                    AccountConcurrency(self.app, self.settings.account_concurrency),
+                    access_log=self.settings.access_log,
+                ),
+                self.services.metrics,
             ),
             loop="none",
             # httptools, with read deadlines, a connection limit and Twilio-shaped answers to

@@ -164,6 +164,26 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("max_body_bytes", "Largest request body accepted (413 above).", _positive, 1_048_576),
     Setting(
+        "max_params",
+        "Most parameters in one request body (400, code 20001, above).",
+        _positive,
+        1000,
+    ),
+    Setting(
+        "account_concurrency",
+        "Requests of one account (or API key) one process answers at once; one more is "
+        "answered 429 with code 20429 at once (Twilio's API concurrency limit).",
+        _positive,
+        100,
+    ),
+    Setting(
+        "account_queue_limit",
+        "Messages of one account waiting to be sent; one more is accepted and then fails "
+        "with 30001 Queue overflow, as on Twilio. Unset: no limit.",
+        _optional(_positive),
+        None,
+    ),
+    Setting(
         "header_timeout_s",
         "Seconds a client has to send a request's line and headers (from connecting, or from "
         "the request's first byte on a kept-alive connection); then the connection is closed.",
@@ -377,6 +397,9 @@ class Settings:
     seed: int | None = None
     auto_provision_senders: bool = False
     max_body_bytes: int = 1_048_576
+    max_params: int = 1000
+    account_concurrency: int = 100
+    account_queue_limit: int | None = None
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     max_connections: int = 500

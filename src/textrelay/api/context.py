@@ -35,6 +35,7 @@ class ApiContext:
     messages: MessageService
     numbers: PhoneNumberService
     max_body_bytes: int
+    max_params: int
     simulator: SimulatorService
     delivery: DeliveryService
     readback: ReadbackService
@@ -57,6 +58,11 @@ def api(request: Request) -> ApiContext:
 
 def basic_credentials(request: Request) -> tuple[str | None, str | None]:
     return _decode_basic(request.headers.get("authorization", ""))
+
+
+def basic_credentials_of(authorization: str) -> tuple[str | None, str | None]:
+    """The (username, password) of an Authorization header's value, if it is Basic."""
+    return _decode_basic(authorization)
 
 
 @lru_cache(maxsize=1024)
@@ -112,4 +118,5 @@ async def test_bench_account(request: Request) -> Account:
 
 
 async def form(request: Request) -> Params:
-    return await form_params(request, api(request).max_body_bytes)
+    ctx = api(request)
+    return await form_params(request, ctx.max_body_bytes, ctx.max_params)

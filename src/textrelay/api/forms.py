@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from urllib.parse import unquote_to_bytes
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope
 
@@ -99,13 +100,16 @@ class Params(Mapping[str, str]):
         return raw
 
 
-def _decode(raw: bytes, what: str) -> list[tuple[str, str]]:
+def _decode(raw: bytes, what: str, max_params: int | None = None) -> list[tuple[str, str]]:
     """`name=value&…` as `parse_qsl` reads it (`+` is a space, a name without `=` has an empty
     value), working on bytes and decoding only what needs decoding: most fields of a create
     need none, and this runs for every field of every request."""
+    parts = raw.replace(b"+", b" ").split(b"&")
+    if max_params is not None and len(parts) > max_params:
+        _refuse_count(sum(1 for part in parts if part), max_params)
     pairs = []
     try:
-        for part in raw.replace(b"+", b" ").split(b"&"):
+        for part in parts:
             if not part:
                 continue
             name, _, value = part.partition(b"=")
@@ -118,6 +122,13 @@ def _decode(raw: bytes, what: str) -> list[tuple[str, str]]:
         raise errors.InvalidParameter(f"Malformed {what}: it is not valid UTF-8") from None
     _refuse_nul(pairs)
     return pairs
+
+
+def _refuse_count(count: int, max_params: int) -> None:
+    if count > max_params:
+        raise errors.InvalidParameter(
+            f"The request has {count} parameters; at most {max_params} are accepted"
+        )
 
 
 def _refuse_nul(pairs: list[tuple[str, str]]) -> None:
@@ -161,31 +172,36 @@ async def receive_body(receive: Receive, declared_length: str | None, max_bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def form_params(request: Request, max_bytes: int) -> Params:
+async def form_params(request: Request, max_bytes: int, max_params: int) -> Params:
     """The POST parameters: urlencoded (what the helper libraries send) or multipart."""
     body = await read_body(request, max_bytes)
-    return await decode_form(request.headers.get("content-type"), body, request.scope)
+    return await decode_form(request.headers.get("content-type"), body, request.scope, max_params)
 
 
-async def decode_form(content_type_header: str | None, body: bytes, scope: Scope) -> Params:
-    """A POST body as parameters, by its Content-Type (none or empty: urlencoded)."""
+async def decode_form(
+    content_type_header: str | None, body: bytes, scope: Scope, max_params: int
+) -> Params:
+    """A POST body as parameters, by its Content-Type (none or empty: urlencoded), refused
+    with 400 beyond `max_params` of them."""
     content_type = (content_type_header or FORM_TYPE).split(";")[0].strip().lower()
     if content_type == MULTIPART_TYPE:
-        return await _multipart(scope, body)
+        return await _multipart(scope, body, max_params)
     if content_type in (FORM_TYPE, "") or not body:
-        return Params(_decode(body, "form body"))
+        return Params(_decode(body, "form body", max_params))
     raise errors.InvalidParameter(
         f"Unsupported Content-Type {content_type}: send {FORM_TYPE} or {MULTIPART_TYPE}"
     )
 
 
-async def _multipart(scope: Scope, body: bytes) -> Params:
+async def _multipart(scope: Scope, body: bytes, max_params: int) -> Params:
     async def replay() -> dict[str, object]:
         return {"type": "http.request", "body": body, "more_body": False}
 
     replayed = Request(scope, replay)
     try:
-        form = await replayed.form(max_files=0, max_fields=1000)
+        form = await replayed.form(max_files=0, max_fields=max_params)
+    except HTTPException as exc:  # Starlette's refusal past max_fields (or of a file)
+        raise errors.InvalidParameter(f"Multipart form body refused: {exc.detail}") from None
     except Exception as exc:  # python-multipart raises several unrelated types
         raise errors.InvalidParameter(f"Malformed multipart form body: {exc}") from None
     pairs = [(k, str(v)) for k, v in form.multi_items() if not isinstance(v, UploadFile)]

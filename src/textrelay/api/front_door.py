@@ -81,6 +81,6 @@ class ApiFrontDoor:
         api = self._api
         account = await authorized_account(api.accounts, authorization or "", account_sid)
         raw = await receive_body(receive, content_length, api.max_body_bytes)
-        params = await decode_form(content_type, raw, scope)
+        params = await decode_form(content_type, raw, scope, api.max_params)
         message = await api.messages.create(account, message_request(params))
         return orjson.dumps(message_json(message))

@@ -40,6 +40,9 @@ class SendOptions:
     pinned_from: str | None = None
     """A scheduled message's From, given at create: it is sent from it instead of a sender
     the service chooses (the resource shows `from` null until then, as Twilio's does)."""
+    queue_overflow: bool = False
+    """Created while its account's queue was full (services/queue_limit.py): it fails with
+    30001 at its dispatch instead of being sent."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,9 @@ class DeliveryService:
         if message is None or message.status is not MessageStatus.QUEUED:
             await self._finish(job)
             return
+        if message.options.queue_overflow:
+            await self.fail_queued(job, message, codes.QUEUE_OVERFLOW.code)
+            return
         if self._expired(message):
             await self.fail_queued(job, message, codes.VALIDITY_EXPIRED.code)
             return

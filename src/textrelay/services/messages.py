@@ -39,6 +39,7 @@ from textrelay.services.media import MediaService
 from textrelay.services.messaging_services import MessagingServiceRegistry
 from textrelay.services.owned import get_owned
 from textrelay.services.phone_numbers import PhoneNumberService
+from textrelay.services.queue_limit import QueueLimit
 
 MAX_MEDIA = 10
 MAX_VALIDITY_PERIOD_S = 36000
@@ -107,8 +108,10 @@ class MessageService:
         *,
         auto_provision_senders: bool = False,
         schedule: ScheduleWindow | None = None,
+        queue_limit: int | None = None,
     ) -> None:
         self._ctx = ctx
+        self._queue = QueueLimit(ctx, queue_limit)
         self._numbers = numbers
         self._services = services
         self._media = media
@@ -169,6 +172,8 @@ class MessageService:
             status, due = MessageStatus.ACCEPTED, now
         else:
             status, due = MessageStatus.QUEUED, now
+        if status is not MessageStatus.SCHEDULED and await self._queue.overflows(account.sid):
+            options = replace(options, queue_overflow=True)
         shown_from = sender.value if sender is not None and status is MessageStatus.QUEUED else None
         sid_type = SidType.MMS_MESSAGE if options.media_urls else SidType.MESSAGE
         segments = 0 if shown_from is None else segments_on(recipient.channel, body)

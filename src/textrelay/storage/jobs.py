@@ -278,6 +278,15 @@ class JobStore(TableStore):
 
         return NextDue(at("delivery"), at("delivery_lease"), at("webhook"), at("webhook_lease"))
 
+    async def waiting_dispatches(self, account_sid: str) -> int:
+        """The account's messages whose dispatch job is not done: those waiting to be sent."""
+        row = await self._conn.fetch_one(
+            "SELECT COUNT(*) AS n FROM jobs j JOIN messages m ON m.seq = j.message_seq "
+            "WHERE j.kind = :kind AND m.account_sid = :account",
+            {"kind": JobKind.DISPATCH.value, "account": account_sid},
+        )
+        return 0 if row is None else int(row["n"])
+
     async def depths(self) -> list[QueueDepth]:
         """Each kind's jobs not yet done (a scan of the queue: for a scrape, not a hot path)."""
         rows = await self._conn.fetch_all(

@@ -270,7 +270,14 @@ class JobRunner:
         if not active:
             return
         _done, pending = await asyncio.wait(active, timeout=grace_s)
+        if not pending:
+            return
+        cut_short = list(self._held.values())
         for task in pending:
-            task.cancel()  # its lease ends and another run takes the job again
-        if pending:
-            await asyncio.wait(pending)
+            task.cancel()
+        await asyncio.wait(pending)
+        # Due again now, for another worker, instead of when their leases end (a job whose
+        # handler committed before it was cancelled is gone: releasing it changes nothing).
+        for job in cut_short:
+            with contextlib.suppress(StorageFailure):
+                await self._queue.back_off(job, 0.0)

@@ -1,0 +1,126 @@
+"""Limits like Twilio's (issue 15 #5), each a setting: an account's concurrent requests
+(429/20429), its queue (30001 Queue overflow), and a request's parameters (400/20001)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from twilio.base.exceptions import TwilioRestException
+
+from tests.processes import free_port
+from tests.receiver import Receiver
+from textrelay.testing import TextrelayServer
+
+
+def test_an_accounts_requests_beyond_its_concurrency_are_refused_429_and_others_go_on(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    server = isolated_server(account_concurrency=2)
+    busy = server.new_account("busy")
+    calm = server.new_account("calm")
+    number = server.client(busy).incoming_phone_numbers.create(area_code="415").phone_number
+    # A read-back that waits: each holds one of the account's two slots for about 2 s.
+    waiting = f"/textrelay/v1/Accounts/{busy.sid}/Phones/{number}/Messages?Wait=2"
+    answers: list[int] = []
+
+    def hold() -> None:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            answers.append(http.get(waiting, auth=(busy.sid, busy.auth_token)).status_code)
+
+    holders = [threading.Thread(target=hold) for _ in range(2)]
+    for thread in holders:
+        thread.start()
+    time.sleep(0.5)
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        refused = http.get(
+            f"/2010-04-01/Accounts/{busy.sid}/Messages.json", auth=(busy.sid, busy.auth_token)
+        )
+        others = http.get(
+            f"/2010-04-01/Accounts/{calm.sid}/Messages.json", auth=(calm.sid, calm.auth_token)
+        )
+    for thread in holders:
+        thread.join(10)
+    assert answers == [200, 200]
+    assert refused.status_code == 429
+    assert refused.json()["code"] == 20429
+    assert refused.json()["status"] == 429
+    assert others.status_code == 200
+    after = httpx.get(
+        f"{server.base_url}/2010-04-01/Accounts/{busy.sid}/Messages.json",
+        auth=(busy.sid, busy.auth_token),
+    )
+    assert after.status_code == 200
+
+
+def test_a_message_beyond_the_accounts_queue_is_accepted_then_fails_30001(
+    isolated_server: Callable[..., TextrelayServer], tmp_path: Path, receiver: Receiver
+) -> None:
+    # A carrier that never answers: messages wait in the queue, as behind a carrier outage.
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text(
+        '[[carrier]]\nname = "down"\ntype = "smpp"\nhost = "127.0.0.1"\n'
+        f'port = {free_port()}\nsystem_id = "textrelay"\npassword = "secret"\n'
+        'reconnect_min_s = 0.2\nreconnect_max_s = 1\n\n[[route]]\ncarrier = "down"\n'
+    )
+    server = isolated_server(carriers=str(carriers), account_queue_limit=3)
+    account = server.new_account("queue")
+    client = server.client(account)
+    sender = client.incoming_phone_numbers.create(area_code="415").phone_number
+    created = [
+        client.messages.create(
+            to=f"+1415555{index:04d}",
+            from_=sender,
+            body=f"number {index}",
+            status_callback=receiver.url(),
+        )
+        for index in range(5)
+    ]
+    assert [m.status for m in created] == ["queued"] * 5
+    for overflowed in created[3:]:
+        assert receiver.statuses(overflowed.sid, count=1) == ["failed"]
+        callback = receiver.for_message(overflowed.sid)[0]
+        assert callback.params["ErrorCode"] == "30001"
+        fetched = client.messages(overflowed.sid).fetch()
+        assert (fetched.status, fetched.error_code) == ("failed", 30001)
+    for waiting in created[:3]:
+        assert client.messages(waiting.sid).fetch().status == "queued"
+    # Another account's queue is its own.
+    other = server.new_account("another")
+    other_client = server.client(other)
+    other_sender = other_client.incoming_phone_numbers.create(area_code="415").phone_number
+    theirs = other_client.messages.create(to="+14155550199", from_=other_sender, body="mine")
+    time.sleep(0.5)
+    assert other_client.messages(theirs.sid).fetch().status == "queued"
+
+
+def test_a_request_with_more_parameters_than_allowed_is_refused_400(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    server = isolated_server(max_params=6)
+    account = server.new_account("params")
+    client = server.client(account)
+    sender = client.incoming_phone_numbers.create(area_code="415").phone_number
+    ok = client.messages.create(to="+14155550100", from_=sender, body="few")
+    assert ok.status == "queued"
+    with pytest.raises(TwilioRestException) as refused:
+        client.messages.create(
+            to="+14155550100",
+            from_=sender,
+            body="many",
+            media_url=[f"https://example.com/{n}.png" for n in range(5)],
+        )
+    assert (refused.value.status, refused.value.code) == (400, 20001)
+    assert "at most 6" in str(refused.value.msg)
+    files = {"Body": (None, "x"), **{f"P{n}": (None, "y") for n in range(7)}}
+    multipart = httpx.post(
+        f"{server.base_url}/2010-04-01/Accounts/{account.sid}/Messages.json",
+        auth=(account.sid, account.auth_token),
+        files=files,
+    )
+    assert multipart.status_code == 400
+    assert multipart.json()["code"] == 20001
