@@ -35,6 +35,10 @@ class JobQueue:
     def __init__(self, ctx: ServiceContext, *, lease_clock: Clock) -> None:
         self._ctx = ctx
         self._lease_clock = lease_clock
+        self._last_claim: tuple[datetime, datetime] | None = None
+        """The (service, lease) clocks' times of this runner's last claim: what was due then
+        and left unclaimed is blocked (its host busy, its turn not come), and only a signal
+        frees it, so `seconds_until_due` looks past it."""
 
     @property
     def ready(self) -> Signal:
@@ -63,11 +67,11 @@ class JobQueue:
 
     async def claim(self, limits: ClaimLimits, *, lease_s: float, claim_prefix: str) -> list[Job]:
         """Lease due jobs within `limits` (one statement), each for `lease_s` seconds."""
-        lease_now = self._lease_clock()
+        lease_now, now = self._lease_clock(), self.now()
         claim = f"{claim_prefix}-{secrets.token_hex(6)}"
         async with self._ctx.store.transaction() as repo:
-            return await repo.jobs.claim(
-                now=self.now(),
+            claimed = await repo.jobs.claim(
+                now=now,
                 lease_now=lease_now,
                 lease_until=lease_now + timedelta(seconds=lease_s),
                 claim=claim,
@@ -76,6 +80,8 @@ class JobQueue:
                 per_host=limits.per_host,
                 busy_hosts=limits.busy_hosts,
             )
+        self._last_claim = (now, lease_now)
+        return claimed
 
     async def renew(self, jobs: Sequence[Job], *, lease_s: float) -> int:
         """Extend the leases of jobs still held by their claims to `lease_s` from now; how
@@ -92,7 +98,11 @@ class JobQueue:
         storage failed: the runner's idle bound covers that)."""
         try:
             async with self._ctx.store.read() as repo:
-                due = await repo.jobs.next_due(busy_hosts=busy_hosts)
+                due = await repo.jobs.next_due(
+                    busy_hosts=busy_hosts,
+                    after=None if self._last_claim is None else self._last_claim[0],
+                    lease_after=None if self._last_claim is None else self._last_claim[1],
+                )
         except StorageFailure:
             return None
         now, lease_now = self.now(), self._lease_clock()
