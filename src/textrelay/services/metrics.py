@@ -89,6 +89,7 @@ class Metrics:
         self._shared = _SharedState()
         registry.register(self._shared)
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._status_children: dict[tuple[MessageStatus, int | None], Counter] = {}
 
     # --- what this process does ----------------------------------------------------------
 
@@ -105,8 +106,14 @@ class Metrics:
         children[1].observe(seconds)
 
     def statuses(self, entered: list[tuple[MessageStatus, int | None]]) -> None:
-        for status, error_code in entered:
-            self._statuses.labels(status.value, "" if error_code is None else str(error_code)).inc()
+        children = self._status_children
+        for key in entered:
+            child = children.get(key)
+            if child is None:
+                status, error_code = key
+                label = "" if error_code is None else str(error_code)
+                child = children[key] = self._statuses.labels(status.value, label)
+            child.inc()
 
     def webhook_attempts(self, kind: str, outcome: WebhookOutcome) -> None:
         for attempt in outcome.attempts:
