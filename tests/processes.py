@@ -26,6 +26,18 @@ def free_port() -> int:
     return port
 
 
+def carriers_without_smsc(directory: Path, name: str = "smsc1") -> Path:
+    """A carriers file routing every message to an SMPP carrier on a port where nothing
+    listens: its bind never comes up, as in a carrier outage."""
+    path = directory / "carriers.toml"
+    path.write_text(
+        f'[[carrier]]\nname = "{name}"\ntype = "smpp"\nhost = "127.0.0.1"\n'
+        f'port = {free_port()}\nsystem_id = "textrelay"\npassword = "secret"\n'
+        f'reconnect_min_s = 0.2\nreconnect_max_s = 1\n\n[[route]]\ncarrier = "{name}"\n'
+    )
+    return path
+
+
 _STARTED = " listening on "
 _WORKING = "textrelay worker: processing jobs"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.processes import free_port
+from tests.processes import carriers_without_smsc
 from textrelay.testing import TextrelayServer
 
 
@@ -38,12 +38,7 @@ def test_readyz_says_ready_with_each_check(server: TextrelayServer) -> None:
 def test_readyz_is_503_naming_a_carrier_with_no_bind_up(
     isolated_server: Callable[..., TextrelayServer], tmp_path: Path
 ) -> None:
-    carriers = tmp_path / "carriers.toml"
-    carriers.write_text(
-        '[[carrier]]\nname = "smsc1"\ntype = "smpp"\nhost = "127.0.0.1"\n'
-        f'port = {free_port()}\nsystem_id = "textrelay"\npassword = "secret"\n'
-        'reconnect_min_s = 0.2\nreconnect_max_s = 1\n\n[[route]]\ncarrier = "smsc1"\n'
-    )
+    carriers = carriers_without_smsc(tmp_path)
     down = isolated_server(carriers=str(carriers))
     answer = _get(down, "/readyz")
     assert answer.status_code == 503

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from tests.processes import free_port
+from tests.processes import carriers_without_smsc
 from tests.receiver import Receiver
 from textrelay.testing import TextrelayServer
 
@@ -61,12 +61,7 @@ def test_a_message_beyond_the_accounts_queue_is_accepted_then_fails_30001(
     isolated_server: Callable[..., TextrelayServer], tmp_path: Path, receiver: Receiver
 ) -> None:
     # A carrier that never answers: messages wait in the queue, as behind a carrier outage.
-    carriers = tmp_path / "carriers.toml"
-    carriers.write_text(
-        '[[carrier]]\nname = "down"\ntype = "smpp"\nhost = "127.0.0.1"\n'
-        f'port = {free_port()}\nsystem_id = "textrelay"\npassword = "secret"\n'
-        'reconnect_min_s = 0.2\nreconnect_max_s = 1\n\n[[route]]\ncarrier = "down"\n'
-    )
+    carriers = carriers_without_smsc(tmp_path, "down")
     server = isolated_server(carriers=str(carriers), account_queue_limit=3)
     account = server.new_account("queue")
     client = server.client(account)

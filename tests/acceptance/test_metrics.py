@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess, free_port
+from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess, carriers_without_smsc, free_port
 from tests.receiver import Receiver
 from tests.waiting import eventually
 from textrelay.testing import TextrelayServer
@@ -144,12 +144,7 @@ def test_the_oldest_waiting_job_shows_its_age(
 def test_a_carrier_without_a_bind_up_reads_0(
     isolated_server: Callable[..., TextrelayServer], tmp_path: Path
 ) -> None:
-    carriers = tmp_path / "carriers.toml"
-    carriers.write_text(
-        '[[carrier]]\nname = "smsc1"\ntype = "smpp"\nhost = "127.0.0.1"\n'
-        f'port = {free_port()}\nsystem_id = "textrelay"\npassword = "secret"\n'
-        'reconnect_min_s = 0.2\nreconnect_max_s = 1\n\n[[route]]\ncarrier = "smsc1"\n'
-    )
+    carriers = carriers_without_smsc(tmp_path)
     server = isolated_server(admin_token=ADMIN_TOKEN, carriers=str(carriers))
     samples = _scrape(server)
     assert _value(samples, "textrelay_carrier_up", carrier="smsc1") == 0
