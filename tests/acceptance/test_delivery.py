@@ -20,7 +20,6 @@ from tests.waiting import eventually
 from textrelay.client import client as make_client
 from textrelay.control import Control, ControlError
 from textrelay.domain.accounts import Account
-from textrelay.domain.statuses import MessageStatus
 from textrelay.testing import TextrelayServer
 
 # The parameters of every status callback (shared/twilio/messaging-and-webhooks.md §4.3).
@@ -444,38 +443,6 @@ def test_reliable_retry_delivers_again_after_failures(
     ]
     tokens = {c["idempotency_token"] for c in callbacks[:3]}
     assert len(tokens) == 1  # the same callback, delivered again
-
-
-def test_a_receipt_from_a_live_carrier_applies_once(
-    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
-) -> None:
-    # Manual mode keeps the simulator from reporting, as a carrier that answers only later.
-    server = isolated_server(simulator_mode="manual")
-    client = server.client()
-    number = client.incoming_phone_numbers.create(area_code="415").phone_number
-    message = client.messages.create(
-        to="+14155550124", from_=number, body="x", status_callback=receiver.url()
-    )
-
-    first = server.call(
-        lambda rt: rt.services.delivery.apply_receipt(message.sid, MessageStatus.UNDELIVERED, 30005)
-    )
-    repeated = server.call(
-        lambda rt: rt.services.delivery.apply_receipt(message.sid, MessageStatus.DELIVERED)
-    )
-
-    assert first is not None
-    assert (first.status, first.error_code) == (MessageStatus.UNDELIVERED, 30005)
-    assert repeated is None
-    assert receiver.statuses(message.sid, count=2) == ["sent", "undelivered"]
-    with server.control() as control:
-        # A callback job ends just after its receiver records it; a parked carrier report
-        # left behind would never end, and wait_idle would time out.
-        control.wait_idle(message.sid, timeout_s=5)
-        assert control.pending_jobs(message.sid) == []
-
-
-# --- pending jobs: waiting for the pipeline to be idle -----------------------------------------
 
 
 def _kinds(jobs: list[dict[str, Any]]) -> list[str]:

@@ -194,6 +194,26 @@ def test_a_receipt_that_overtakes_the_submit_answer_still_finds_its_message(
     assert [gateway.final(sid)[0] for sid in sids] == ["delivered"] * 3
 
 
+def test_a_receipt_applies_once_and_a_later_one_changes_nothing(
+    gateway_for: Callable[..., Gateway], receiver: Receiver
+) -> None:
+    gateway = gateway_for()
+    sid = gateway.send(to="+14155550125", status_callback=receiver.url())
+    [submit] = gateway.smsc.wait_for(
+        "submit_sm", lambda e: e.get("destination_addr") == "14155550125"
+    )
+    gateway.smsc.receipt(submit["message_id"], stat="UNDELIV", err=1)
+    assert gateway.final(sid) == ("undelivered", 30003)
+    # The same receipt again, then one that says otherwise: the message stays as it ended.
+    gateway.smsc.receipt(submit["message_id"], stat="UNDELIV", err=1)
+    gateway.smsc.receipt(submit["message_id"], stat="DELIVRD")
+    gateway.smsc.wait_for("deliver_sm_resp", count=3)
+    assert gateway.status(sid) == ("undelivered", 30003)
+    assert receiver.statuses(sid, count=2) == ["sent", "undelivered"]
+    gateway.control.wait_idle(sid, timeout_s=5)
+    assert [r.params["MessageStatus"] for r in receiver.for_message(sid)] == ["sent", "undelivered"]
+
+
 @pytest.mark.parametrize(
     ("stat", "err", "expected"),
     [

@@ -325,29 +325,6 @@ class DeliveryService:
         except (LeaseLost, StaleMessage):
             await self._finish(job)
 
-    async def apply_receipt(
-        self, message_sid: str, status: MessageStatus, error_code: int | None = None
-    ) -> Message | None:
-        """A delivery receipt from a carrier on a live connection: apply it (passing through
-        `sent` if the receipt overtook the submit's answer). None when the message is gone or
-        already past it, as a repeated receipt is."""
-        message = await self._message(message_sid)
-        if message is None or message.status in FINAL_STATUSES:
-            return None
-        try:
-            async with self._ctx.store.transaction() as repo:
-                was = message.status
-                message = await self._advance_to(
-                    repo, message, PlannedEvent(status, error_code), CarrierReports(())
-                )
-                await self._write_status(repo, message, was=was)
-                if message.status in FINAL_STATUSES:
-                    # A live receipt overtakes whatever the simulator had planned.
-                    await repo.jobs.drop_pending(message.sid, JobKind.CARRIER)
-        except StaleMessage:
-            return None
-        return message
-
     async def carrier_event(self, job: Job) -> None:
         """A `carrier` job: the next status change the carrier reported for the message."""
         message = await self._message_of(job)
