@@ -5,14 +5,14 @@ fail rather than skip."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import shutil
 import subprocess
 from pathlib import Path
 
+from tests.installs import once_under_lock, run_installer
+
 MIN_NODE_MAJOR = 18
-INSTALL_TIMEOUT_S = 300.0
 _MANIFESTS = ("package.json", "package-lock.json")
 STAMP_NAME = ".textrelay-installed"
 LOCK_NAME = ".textrelay-install.lock"
@@ -36,16 +36,12 @@ def ensure_packages(directory: Path, marker: str) -> str:
     if int(version.lstrip("v").split(".")[0]) < MIN_NODE_MAJOR:
         raise NpmError(f"{directory.name} needs Node.js {MIN_NODE_MAJOR}+, found {version}")
     modules = directory / "node_modules"
-    if _installed(directory, marker):
-        return node
     modules.mkdir(exist_ok=True)
-    with (modules / LOCK_NAME).open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the holder's npm is bounded by INSTALL_TIMEOUT_S
-        try:
-            if not _installed(directory, marker):
-                _npm_install(npm, directory)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    once_under_lock(
+        modules / LOCK_NAME,
+        lambda: _installed(directory, marker),
+        lambda: _npm_install(npm, directory),
+    )
     return node
 
 
@@ -68,10 +64,6 @@ def _installed(directory: Path, marker: str) -> bool:
     )
 
 
-def _tail(text: str, lines: int = 20) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
 def _tool(name: str, directory: Path) -> str:
     path = shutil.which(name)
     if path is None:
@@ -82,22 +74,6 @@ def _tool(name: str, directory: Path) -> str:
 
 
 def _npm_install(npm: str, directory: Path) -> None:
-    command = [npm, "install", "--no-audit", "--no-fund"]
-    where = f"`{' '.join(command)}` in {directory}"
-    try:
-        done = subprocess.run(
-            command,
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT_S,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise NpmError(f"{where} took over {INSTALL_TIMEOUT_S:g} s") from exc
-    except OSError as exc:
-        raise NpmError(f"{where} could not run: {exc}") from exc
-    if done.returncode != 0:
-        raise NpmError(f"{where} failed ({done.returncode}):\n" + _tail(done.stdout + done.stderr))
+    run_installer([npm, "install", "--no-audit", "--no-fund"], NpmError, cwd=directory)
     # Digested after the install: npm writes package-lock.json when there was none.
     (directory / "node_modules" / STAMP_NAME).write_text(_manifest_digest(directory))
