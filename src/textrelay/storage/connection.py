@@ -38,6 +38,11 @@ class Connection(Protocol):
         """Run several `;`-separated statements (migrations)."""
         ...
 
+    def notify_at_commit(self, channel: str) -> None:
+        """Signal `channel` to other processes when this transaction commits (PostgreSQL's
+        NOTIFY, sent with the COMMIT); nothing where one process owns the database."""
+        ...
+
 
 class Database(Protocol):
     dialect: str

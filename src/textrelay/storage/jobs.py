@@ -129,7 +129,7 @@ class JobStore(TableStore):
                 "created_at": to_us(now),
             },
         )
-        await self._wake_workers()
+        self._wake_workers()
 
     async def claim(
         self,
@@ -194,7 +194,7 @@ class JobStore(TableStore):
             {"seq": job.seq, "claim": job.claim},
         )
         if changed and job.kind is JobKind.CALLBACK:
-            await self._wake_workers()  # the message's next callback may go now
+            self._wake_workers()  # the message's next callback may go now
         return changed == 1
 
     async def reschedule(self, job: Job, *, due_at: datetime | None) -> bool:
@@ -334,13 +334,12 @@ class JobStore(TableStore):
             {"now": to_us(now)},
         )
 
-    async def _wake_workers(self) -> None:
+    def _wake_workers(self) -> None:
         """This process's workers are woken after the commit (the Store raises the signal);
-        other processes' by PostgreSQL's NOTIFY, delivered at the commit and sent once per
-        transaction however often it is asked. SQLite has no other processes."""
+        other processes' by PostgreSQL's NOTIFY, sent with the COMMIT, once per transaction
+        however often it is asked. SQLite has no other processes."""
         self._changes.jobs = True
-        if self._conn.dialect == "postgresql":
-            await self._conn.execute(f"NOTIFY {JOBS_CHANNEL}")
+        self._conn.notify_at_commit(JOBS_CHANNEL)
 
 
 def _job(row: Row, claim: str) -> Job:

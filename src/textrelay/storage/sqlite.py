@@ -32,6 +32,9 @@ class SqliteConnection:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
+    def notify_at_commit(self, channel: str) -> None:
+        pass  # one process owns a SQLite database: its own signals wake it
+
     async def execute(self, sql: str, params: Params | None = None) -> int:
         try:
             return self._conn.execute(sql, params or {}).rowcount
