@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import POSTGRES_URL, DatabaseUnderTest
 from textrelay.domain.accounts import Account, AccountStatus, AccountType, SecondaryAuthToken
-from textrelay.domain.jobs import JobKind, StatusCallback
+from textrelay.domain.jobs import Dispatch, JobKind, StatusCallback
 from textrelay.domain.messages import Message, MessageFilter, SendOptions
 from textrelay.domain.paging import InvalidPageToken, PageAnchor, PageDirection, PageQuery
 from textrelay.domain.sids import SidGenerator
@@ -23,7 +23,14 @@ from textrelay.domain.statuses import Direction, MessageStatus
 from textrelay.services.accounts import MAIN_ACCOUNT_KEY
 from textrelay.services.context import ServiceContext
 from textrelay.services.simulator import SimulatorService
-from textrelay.storage import Database, IntegrityConflict, Store, migrate, open_database
+from textrelay.storage import (
+    Database,
+    IntegrityConflict,
+    StorageError,
+    Store,
+    migrate,
+    open_database,
+)
 from textrelay.storage.migrations import available
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -225,6 +232,48 @@ def test_a_failed_transaction_leaves_nothing_behind(store: LoopStore) -> None:
             return await repo.accounts.get(account.sid), await repo.accounts.get(later.sid)
 
     assert on(store, scenario()) == (None, later)
+
+
+def test_a_message_and_its_job_are_written_by_one_statement_together(store: LoopStore) -> None:
+    account = _account()
+    message = _message(7, account.sid)
+    duplicate = _message(7, account.sid, body="the same SID again")
+
+    async def scenario() -> tuple[Message | None, list[str], int]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(account)
+        async with store.single_statement() as repo:
+            await repo.messages.insert_with_job(message, Dispatch(), due_at=NOW, now=NOW)
+        # A refused message leaves no job behind: the two rows are one write.
+        with pytest.raises(IntegrityConflict):
+            async with store.single_statement() as repo:
+                await repo.messages.insert_with_job(duplicate, Dispatch(), due_at=NOW, now=NOW)
+        async with store.read() as repo:
+            kinds = await repo.jobs.pending_kinds(message.sid)
+            stored = await repo.messages.get(message.sid)
+            jobs = await repo.jobs.waiting_dispatches(account.sid)
+        return stored, kinds, jobs
+
+    stored, kinds, dispatches = on(store, scenario())
+    assert stored == message
+    assert kinds == ["dispatch"]
+    assert dispatches == 1
+
+
+def test_a_single_statement_write_refuses_a_second_on_postgresql(db_url: str) -> None:
+    async def scenario() -> None:
+        db = await _opened(db_url)
+        try:
+            await migrate(db)
+            async with db.single_statement() as conn:
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('one', '1')")
+                if db.dialect == "postgresql":
+                    with pytest.raises(StorageError, match="not be atomic"):
+                        await conn.execute("INSERT INTO meta (key, value) VALUES ('two', '2')")
+        finally:
+            await db.close()
+
+    asyncio.run(scenario())
 
 
 def test_keyset_pages_walk_forward_and_back_and_survive_deletes(store: LoopStore) -> None:

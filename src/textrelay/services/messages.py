@@ -193,10 +193,9 @@ class MessageService:
             tags=request.tags,
             options=options,
         )
-        async with self._ctx.store.transaction() as repo:
-            await repo.messages.insert(message)
-            # The outbox: the message and the job that sends it commit together.
-            await repo.jobs.insert(message.sid, Dispatch(), due_at=due, now=now)
+        # The outbox: the message and the job that sends it commit together.
+        async with self._ctx.store.single_statement() as repo:
+            await repo.messages.insert_with_job(message, Dispatch(), due_at=due, now=now)
         return message
 
     async def _service(

@@ -56,6 +56,12 @@ class Database(Protocol):
         """A connection for reads that sees everything committed before each statement."""
         ...
 
+    def single_statement(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for one write statement that commits by itself (PostgreSQL: no BEGIN
+        and COMMIT round trips); where a transaction costs nothing more (SQLite's group
+        commit), a transaction. More than one write in it is a StorageError on PostgreSQL."""
+        ...
+
     def exclusive(self) -> AbstractAsyncContextManager[Connection]:
         """A write transaction that also excludes every other process's `exclusive()` one:
         for start-up work (migrations, the main account) that must happen once."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -105,6 +106,20 @@ class NextDue:
 _KINDS = frozenset(kind.value for kind in JobKind)
 
 
+def job_params(
+    message_sid: str | None, payload: JobPayload, *, due_at: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """A new job's columns as statement parameters (`sid`: its message's SID)."""
+    return {
+        "kind": payload.kind.value,
+        "host": webhook_host(payload),
+        "sid": message_sid,
+        "payload": orjson.dumps(payload.to_json()).decode(),
+        "due_at": None if due_at is None else to_us(due_at),
+        "created_at": to_us(now),
+    }
+
+
 class JobStore(TableStore):
     __slots__ = ()
 
@@ -120,14 +135,7 @@ class JobStore(TableStore):
         await self._conn.execute(
             "INSERT INTO jobs (kind, message_sid, message_seq, payload, due_at, created_at, "
             f"host) VALUES (:kind, :sid, {_SEQ_OF}, :payload, :due_at, :created_at, :host)",
-            {
-                "kind": payload.kind.value,
-                "host": webhook_host(payload),
-                "sid": message_sid,
-                "payload": orjson.dumps(payload.to_json()).decode(),
-                "due_at": None if due_at is None else to_us(due_at),
-                "created_at": to_us(now),
-            },
+            job_params(message_sid, payload, due_at=due_at, now=now),
         )
         self._wake_workers()
 

@@ -48,23 +48,32 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 class PostgresConnection:
-    __slots__ = ("_conn", "_notify")
+    __slots__ = ("_conn", "_notify", "_statements_left")
     dialect = "postgresql"
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, *, single_statement: bool = False) -> None:
         # A pooled connection proxy; typed loosely because asyncpg's proxy and connection
         # types are not related in its stubs.
         self._conn = conn
         self._notify: set[str] = set()
+        self._statements_left = 1 if single_statement else -1
+        """Writes still allowed outside a transaction (-1: in a transaction, any number)."""
 
     def notify_at_commit(self, channel: str) -> None:
         self._notify.add(channel)
+
+    @property
+    def notifications(self) -> bool:
+        return bool(self._notify)
 
     def commit_statement(self) -> str:
         """COMMIT, preceded by the transaction's NOTIFYs: one round trip for all of them."""
         return "".join(f"NOTIFY {channel}; " for channel in sorted(self._notify)) + "COMMIT"
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
+        if self._statements_left == 0:
+            raise StorageError("a second write outside a transaction would not be atomic")
+        self._statements_left -= 1 if self._statements_left > 0 else 0
         text, args = _bind(sql, params)
         try:
             status: str = await self._conn.execute(text, *args)
@@ -144,6 +153,17 @@ class PostgresDatabase:
                     await _rollback(conn)
                     raise
                 await conn.execute(transaction.commit_statement())
+        except _DRIVER_ERRORS as exc:
+            raise _translate(exc) from exc
+
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[PostgresConnection]:
+        try:
+            async with self._pool.acquire() as conn:
+                statement = PostgresConnection(conn, single_statement=True)
+                yield statement
+                if statement.notifications:  # a store asked after the statement
+                    await conn.execute(statement.commit_statement().removesuffix("COMMIT"))
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
 

@@ -164,6 +164,10 @@ class Store:
     def transaction(self) -> AbstractAsyncContextManager[Repository]:
         return _Transaction(self, self.database.transaction())
 
+    def single_statement(self) -> AbstractAsyncContextManager[Repository]:
+        """A write of one statement, committed by itself (Database.single_statement)."""
+        return _Transaction(self, self.database.single_statement())
+
     def exclusive(self) -> AbstractAsyncContextManager[Repository]:
         """A transaction no other process's `exclusive()` runs beside (start-up work)."""
         return _Transaction(self, self.database.exclusive())

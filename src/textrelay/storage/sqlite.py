@@ -250,6 +250,9 @@ class SqliteDatabase:
         # Reads hold nothing to release: a plain object, not a generator, keeps them cheap.
         return contextlib.nullcontext(self._read_connection)
 
+    def single_statement(self) -> AbstractAsyncContextManager[SqliteConnection]:
+        return self.transaction()  # a group commit's savepoint: nothing to save
+
     def exclusive(self) -> AbstractAsyncContextManager[SqliteConnection]:
         # BEGIN IMMEDIATE already holds the database's single write lock for the batch.
         return self.transaction()
