@@ -20,6 +20,7 @@ from textrelay.domain.messages import Message, MessageFilter, SendOptions
 from textrelay.domain.paging import InvalidPageToken, PageAnchor, PageDirection, PageQuery
 from textrelay.domain.sids import SidGenerator
 from textrelay.domain.statuses import Direction, MessageStatus
+from textrelay.domain.webhooks import RecordedAttempt, WebhookAttempt
 from textrelay.services.accounts import MAIN_ACCOUNT_KEY
 from textrelay.services.context import ServiceContext
 from textrelay.services.simulator import SimulatorService
@@ -258,6 +259,50 @@ def test_a_message_and_its_job_are_written_by_one_statement_together(store: Loop
     assert stored == message
     assert kinds == ["dispatch"]
     assert dispatches == 1
+
+
+def test_a_callbacks_attempt_and_its_jobs_end_are_one_write(store: LoopStore) -> None:
+    account = _account()
+    message = _message(8, account.sid)
+    callback = StatusCallback(
+        account.sid, "http://127.0.0.1:9/cb", (("MessageStatus", "sent"),), "tok"
+    )
+    attempt = RecordedAttempt(
+        kind="status callback",
+        message_sid=message.sid,
+        idempotency_token="tok",
+        params=callback.params,
+        started_at=NOW,
+        attempt=WebhookAttempt(callback.url, "POST", "sig", 200, "", 1.0),
+    )
+
+    async def scenario() -> tuple[bool, bool, list[str], int]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(account)
+            await repo.messages.insert(message)
+            await repo.jobs.insert(message.sid, callback, due_at=NOW, now=NOW)
+        async with store.transaction() as repo:
+            [job] = await repo.jobs.claim(
+                now=NOW,
+                lease_now=NOW,
+                lease_until=NOW + timedelta(seconds=15),
+                claim="worker-a",
+                delivery_limit=0,
+                webhook_limit=1,
+                per_host=1,
+            )
+        async with store.single_statement() as repo:
+            finished = await repo.attempts.insert_finishing(account.sid, attempt, job)
+        # Again, as a worker whose lease was lost: the job is not its to finish any more,
+        # and what it did is recorded all the same.
+        async with store.single_statement() as repo:
+            again = await repo.attempts.insert_finishing(account.sid, attempt, job)
+        async with store.read() as repo:
+            kinds = await repo.jobs.pending_kinds(message.sid)
+            recorded = await repo.attempts.of_message(message.sid)
+        return finished, again, kinds, len(recorded)
+
+    assert on(store, scenario()) == (True, False, [], 2)
 
 
 def test_a_single_statement_write_refuses_a_second_on_postgresql(db_url: str) -> None:

@@ -100,17 +100,22 @@ class CallbackService:
         delay = None if outcome.succeeded else self._retry.delay_before_next(job.attempts)
         if not outcome.succeeded:
             _log_failure(callback, outcome, delay)
+        records = recorded_attempts(
+            callback.label, job.message_sid, request, outcome.attempts, started_at=started
+        )
+        # A lost lease means another worker delivers it again; these attempts happened all
+        # the same, so they are recorded either way.
+        if delay is None and len(records) == 1:  # the common case, in one statement
+            async with self._ctx.store.single_statement() as repo:
+                await repo.attempts.insert_finishing(callback.account_sid, records[0], job)
+            return
         async with self._ctx.store.transaction() as repo:
-            # A lost lease means another worker delivers it again; these attempts happened
-            # all the same, so they are recorded either way.
             if delay is None:
                 await repo.jobs.finish(job)
             else:
                 due = self._ctx.clock() + timedelta(seconds=delay)
                 await repo.jobs.reschedule(job, due_at=due)
-            for record in recorded_attempts(
-                callback.label, job.message_sid, request, outcome.attempts, started_at=started
-            ):
+            for record in records:
                 await repo.attempts.insert(callback.account_sid, record)
 
 
