@@ -32,7 +32,7 @@ from textrelay.api.errors import (
 from textrelay.api.front_door import ApiFrontDoor
 from textrelay.api.intercept import InterceptProtocol
 from textrelay.api.limits import AccountConcurrency
-from textrelay.api.metrics import MeteredHttp, metrics_port_routes
+from textrelay.api.metrics import metrics_port_routes
 from textrelay.api.request_log import RequestLog
 from textrelay.api.routes import ROUTES
 from textrelay.carriers.config import (
@@ -571,13 +571,12 @@ class Runtime:
             max_connections=self.settings.max_connections,
         )
         config = uvicorn.Config(
-            # Request ids on every answer; access lines when asked (api/request_log.py).
-            MeteredHttp(
-                RequestLog(
-                    AccountConcurrency(self.app, self.settings.account_concurrency),
-                    access_log=self.settings.access_log,
-                ),
-                self.services.metrics,
+            # Request ids and metrics on every answer; access lines when asked
+            # (api/request_log.py).
+            RequestLog(
+                AccountConcurrency(self.app, self.settings.account_concurrency),
+                metrics=self.services.metrics,
+                access_log=self.settings.access_log,
             ),
             loop="none",
             # httptools, with read deadlines, a connection limit and Twilio-shaped answers to

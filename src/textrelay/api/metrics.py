@@ -1,14 +1,12 @@
-"""`/metrics` in Prometheus's text format, and the ASGI wrapper that counts and times every
-request (docs/operations.md, "Metrics")."""
+"""`/metrics` in Prometheus's text format, and the route label each request is counted under
+(by api/request_log.py, which watches every answer; docs/operations.md, "Metrics")."""
 
 from __future__ import annotations
-
-import time
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from textrelay.api.context import api, caller
 from textrelay.api.front_door import messages_collection_account
@@ -46,41 +44,9 @@ def metrics_port_routes(registry: Metrics) -> list[BaseRoute]:
     ]
 
 
-class MeteredHttp:
-    """Counts and times each HTTP request under its route template, never its path: SIDs and
-    phone numbers in paths would make a series each."""
-
-    __slots__ = ("_app", "_metrics")
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self._app = app
-        self._metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0  # no answer began: the client left, or the app failed before answering
-
-        async def watched(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self._app(scope, receive, watched)
-        except BaseException:
-            status = status or 500
-            raise
-        finally:
-            self._metrics.request(
-                _route(scope), scope["method"], status, time.perf_counter() - started
-            )
-
-
-def _route(scope: Scope) -> str:
+def route_label(scope: Scope) -> str:
+    """The route template a request matched, never its path: SIDs and phone numbers in paths
+    would make a series each. Read once the application has run."""
     route = scope.get("route")  # set by Starlette's router on the scope it was given
     if route is not None:
         return str(route.path)

@@ -11,8 +11,9 @@ method, path, status, duration, bytes answered, remote address. Never the query 
 console's sign-in link carries a token there), never a header (Authorization, cookies), never
 a body: nothing a request carries can put a credential or a message body in this line.
 
-Raw ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task and a stream per
-request; with the access log off this adds one context variable and one header per request.
+The same wrapper counts and times every request for `/metrics` (api/metrics.py), so each
+answer is watched once. Raw ASGI rather than Starlette's BaseHTTPMiddleware, which costs a
+task and a stream per request.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from textrelay.api.control import PREFIX as CONTROL_PREFIX
+from textrelay.api.metrics import route_label
 from textrelay.domain.sids import SidType
 from textrelay.services import log_context
+from textrelay.services.metrics import Metrics
 
 log = logging.getLogger("textrelay.access")
 
@@ -72,12 +75,15 @@ def account_in_path(path: str) -> str | None:
 
 
 class RequestLog:
-    """The ASGI application `app`, with request ids and, if `access_log`, access lines."""
+    """The ASGI application `app`, with request ids, the request counted and timed under its
+    route template in `metrics`, and, if `access_log`, access lines: one wrapper watching
+    each answer once for all three."""
 
-    __slots__ = ("_access_log", "_app")
+    __slots__ = ("_access_log", "_app", "_metrics")
 
-    def __init__(self, app: ASGIApp, *, access_log: bool) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, access_log: bool) -> None:
         self._app = app
+        self._metrics = metrics
         self._access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,31 +92,22 @@ class RequestLog:
             return
         request_id = request_id_of(scope["headers"])
         token = log_context.handle_request(request_id, account_in_path(scope["path"]))
-        try:
-            if self._access_log and log.isEnabledFor(logging.INFO):
-                await self._logged(scope, receive, send, request_id)
-            else:
-                await self._app(scope, receive, _with_request_id(send, request_id))
-        finally:
-            log_context.finished(token)
-
-    async def _logged(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         started = time.perf_counter()
         answered = _Answered()
-        header = (_REQUEST_ID_HEADER, request_id.encode("ascii"))
-
-        async def send_noting(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), header]
-                answered.status = message["status"]
-            elif message["type"] == "http.response.body":
-                answered.size_bytes += len(message.get("body", b""))
-            await send(message)
-
+        failed = False
         try:
-            await self._app(scope, receive, send_noting)
+            await self._app(scope, receive, _noting(send, answered, request_id))
+        except BaseException:
+            failed = True
+            raise
         finally:
-            _log_access(scope, answered, (time.perf_counter() - started) * 1000, request_id)
+            elapsed_s = time.perf_counter() - started
+            # 0: no answer began (the client left); 500: the application failed before one.
+            status = answered.status or (500 if failed else 0)
+            self._metrics.request(route_label(scope), scope["method"], status, elapsed_s)
+            if self._access_log and log.isEnabledFor(logging.INFO):
+                _log_access(scope, answered, elapsed_s * 1000, request_id)
+            log_context.finished(token)
 
 
 class _Answered:
@@ -122,15 +119,19 @@ class _Answered:
         self.size_bytes = 0
 
 
-def _with_request_id(send: Send, request_id: str) -> Send:
+def _noting(send: Send, answered: _Answered, request_id: str) -> Send:
+    """`send`, adding the request id to the answer's headers and noting its status and size."""
     header = (_REQUEST_ID_HEADER, request_id.encode("ascii"))
 
-    async def send_with_id(message: Message) -> None:
+    async def send_noting(message: Message) -> None:
         if message["type"] == "http.response.start":
             message["headers"] = [*message.get("headers", ()), header]
+            answered.status = message["status"]
+        elif message["type"] == "http.response.body":
+            answered.size_bytes += len(message.get("body", b""))
         await send(message)
 
-    return send_with_id
+    return send_noting
 
 
 def _log_access(scope: Scope, answered: _Answered, duration_ms: float, request_id: str) -> None:
