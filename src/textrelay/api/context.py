@@ -105,15 +105,26 @@ async def authorized_account(
     return accounts.require_active(account)
 
 
+def by_operator(request: Request) -> bool:
+    """Whether the request carries the operator's admin token (services/operator.py)."""
+    return api(request).operator.is_operator(request.headers.get("authorization", ""))
+
+
+async def require_server_wide(request: Request, what: str) -> None:
+    """Refuse (403/20403) a caller who may not read or change state every account shares:
+    the operator may, and in emulator mode the server's main account."""
+    if not by_operator(request):
+        await api(request).operator.require_server_wide((await caller(request)).account, what)
+
+
 async def test_bench_account(request: Request) -> Account:
     """The account in the path, for a test-bench feature (domain/deployment.py): any account
     for the operator; for account credentials, as `path_account` and only in emulator mode
     (403 in gateway mode, after the credentials are checked)."""
-    ctx = api(request)
-    if ctx.operator.is_operator(request.headers.get("authorization", "")):
-        return await ctx.operator.any_account(request.path_params["account_sid"])
+    if by_operator(request):
+        return await api(request).operator.any_account(request.path_params["account_sid"])
     account = await path_account(request)
-    ctx.operator.require_test_bench()
+    api(request).operator.require_test_bench()
     return account
 
 

@@ -12,7 +12,14 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from textrelay.api.context import api, caller, path_account, test_bench_account
+from textrelay.api.context import (
+    api,
+    by_operator,
+    caller,
+    path_account,
+    require_server_wide,
+    test_bench_account,
+)
 from textrelay.api.forms import read_body
 from textrelay.api.responses import json_response
 from textrelay.api.serializers import message_json
@@ -54,7 +61,7 @@ async def _simulator_account(request: Request) -> Account | None:
     server-wide ones (None). The server's main account's are the server-wide ones."""
     if "account_sid" in request.path_params:
         return await test_bench_account(request)
-    if api(request).operator.is_operator(request.headers.get("authorization", "")):
+    if by_operator(request):
         return None
     account = (await caller(request)).account
     api(request).operator.require_test_bench()
@@ -285,7 +292,7 @@ async def clock(request: Request) -> Response:
     the operator's alone."""
     ctx = api(request)
     adjustable = ctx.clock
-    if not ctx.operator.is_operator(request.headers.get("authorization", "")):
+    if not by_operator(request):
         principal = await caller(request)
         ctx.operator.require_test_bench()
         if request.method == "POST":
@@ -373,11 +380,7 @@ async def opt_outs(request: Request) -> Response:
 async def carriers(request: Request) -> Response:
     """Every carrier and bind of this process (`textrelay carriers`). Server-wide state: the
     operator's, and in emulator mode the server's main account's (403/20403 for the others)."""
-    ctx = api(request)
-    if not ctx.operator.is_operator(request.headers.get("authorization", "")):
-        await ctx.operator.require_server_wide(
-            (await caller(request)).account, "The carriers' state"
-        )
+    await require_server_wide(request, "The carriers' state")
     return json_response(
         {"carriers": [carrier_state_json(s) for s in api(request).carrier_records.states()]}
     )

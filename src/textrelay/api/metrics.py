@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-from textrelay.api.context import api, caller
+from textrelay.api.context import api, require_server_wide
 from textrelay.api.front_door import messages_collection_account
 from textrelay.api.responses import json_response
 from textrelay.services.metrics import CONTENT_TYPE, Metrics
@@ -21,11 +21,8 @@ UNMATCHED = "unmatched"
 async def metrics(request: Request) -> Response:
     """Server-wide: the operator's (admin token), and in emulator mode the server's main
     account's; `--metrics-port` serves it without credentials to whoever reaches that port."""
-    ctx = api(request)
-    if not ctx.operator.is_operator(request.headers.get("authorization", "")):
-        principal = await caller(request)
-        await ctx.operator.require_server_wide(principal.account, "The metrics")
-    return Response(await ctx.metrics.exposition(), media_type=CONTENT_TYPE)
+    await require_server_wide(request, "The metrics")
+    return Response(await api(request).metrics.exposition(), media_type=CONTENT_TYPE)
 
 
 def metrics_port_routes(registry: Metrics) -> list[BaseRoute]:

@@ -62,18 +62,15 @@ class PostgresConnection:
     def notify_at_commit(self, channel: str) -> None:
         self._notify.add(channel)
 
-    @property
-    def notifications(self) -> bool:
-        return bool(self._notify)
-
-    def commit_statement(self) -> str:
-        """COMMIT, preceded by the transaction's NOTIFYs: one round trip for all of them."""
-        return "".join(f"NOTIFY {channel}; " for channel in sorted(self._notify)) + "COMMIT"
+    def notify_statements(self) -> str:
+        """The NOTIFYs asked for, as one simple query ("" if none)."""
+        return "".join(f"NOTIFY {channel}; " for channel in sorted(self._notify))
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
         if self._statements_left == 0:
             raise StorageError("a second write outside a transaction would not be atomic")
-        self._statements_left -= 1 if self._statements_left > 0 else 0
+        if self._statements_left > 0:
+            self._statements_left -= 1
         text, args = _bind(sql, params)
         try:
             status: str = await self._conn.execute(text, *args)
@@ -152,7 +149,8 @@ class PostgresDatabase:
                 except BaseException:
                     await _rollback(conn)
                     raise
-                await conn.execute(transaction.commit_statement())
+                # One round trip for the NOTIFYs and the COMMIT.
+                await conn.execute(transaction.notify_statements() + "COMMIT")
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
 
@@ -162,8 +160,9 @@ class PostgresDatabase:
             async with self._pool.acquire() as conn:
                 statement = PostgresConnection(conn, single_statement=True)
                 yield statement
-                if statement.notifications:  # a store asked after the statement
-                    await conn.execute(statement.commit_statement().removesuffix("COMMIT"))
+                notify = statement.notify_statements()
+                if notify:  # a store asked for one beside its statement
+                    await conn.execute(notify)
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
 
