@@ -47,21 +47,15 @@ def postgres_url(fresh_database: Callable[[], str]) -> str:
 @pytest.fixture
 def cluster(postgres_url: str, tmp_path: Path) -> Iterator[tuple[list[ServerProcess], ...]]:
     started: list[ServerProcess] = []
+
+    def start(name: str, **settings: str) -> ServerProcess:
+        process = ServerProcess(postgres_url, log_path=tmp_path / f"{name}.log", **settings)
+        started.append(process.start())
+        return process
+
     try:
-        api = []
-        for index in range(2):
-            node = ServerProcess(
-                postgres_url, log_path=tmp_path / f"api-{index}.log", workers="false"
-            )
-            started.append(node.start())
-            api.append(node)
-        workers = []
-        for index in range(2):
-            worker = ServerProcess(
-                postgres_url, log_path=tmp_path / f"worker-{index}.log", command="worker"
-            )
-            started.append(worker.start())
-            workers.append(worker)
+        api = [start(f"api-{index}", workers="false") for index in range(2)]
+        workers = [start(f"worker-{index}", command="worker") for index in range(2)]
         yield api, workers
     finally:
         for process in started:
