@@ -574,7 +574,9 @@ class Runtime:
             # Request ids and metrics on every answer; access lines when asked
             # (api/request_log.py).
             RequestLog(
-                AccountConcurrency(self.app, self.settings.account_concurrency),
+                AccountConcurrency(
+                    self.app, self.services.accounts, self.settings.account_concurrency
+                ),
                 metrics=self.services.metrics,
                 access_log=self.settings.access_log,
             ),

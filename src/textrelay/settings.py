@@ -171,7 +171,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "account_concurrency",
-        "Requests of one account (or API key) one process answers at once; one more is "
+        "Requests of one account (by its credentials, keys included) one process answers at once; one more is "
         "answered 429 with code 20429 at once (Twilio's API concurrency limit).",
         _positive,
         100,

@@ -57,6 +57,47 @@ def test_an_accounts_requests_beyond_its_concurrency_are_refused_429_and_others_
     assert after.status_code == 200
 
 
+def test_requests_count_for_the_account_whose_credentials_they_carry(
+    isolated_server: Callable[..., TextrelayServer],
+) -> None:
+    server = isolated_server(account_concurrency=2)
+    parent = server.new_account("parent")
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        made = http.post(
+            "/2010-04-01/Accounts.json", auth=(parent.sid, parent.auth_token), data={}
+        ).json()
+        sub_sid, sub_token = made["sid"], made["auth_token"]
+        number = http.post(
+            f"/2010-04-01/Accounts/{sub_sid}/IncomingPhoneNumbers.json",
+            auth=(sub_sid, sub_token),
+            data={"AreaCode": "415"},
+        ).json()["phone_number"]
+    # The parent holds both its slots with waits on its subaccount's path.
+    waiting = f"/textrelay/v1/Accounts/{sub_sid}/Phones/{number}/Messages?Wait=2"
+    answers: list[int] = []
+
+    def hold() -> None:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            answers.append(http.get(waiting, auth=(parent.sid, parent.auth_token)).status_code)
+
+    holders = [threading.Thread(target=hold) for _ in range(2)]
+    for thread in holders:
+        thread.start()
+    time.sleep(0.5)
+    messages = f"/2010-04-01/Accounts/{sub_sid}/Messages.json"
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        by_parent = http.get(messages, auth=(parent.sid, parent.auth_token))
+        by_sub = http.get(messages, auth=(sub_sid, sub_token))
+        # A wrong token naming the busy account is refused as it is, not counted.
+        wrong = http.get(messages, auth=(parent.sid, "0" * 32))
+    for thread in holders:
+        thread.join(10)
+    assert answers == [200, 200]
+    assert (by_parent.status_code, by_parent.json()["code"]) == (429, 20429)
+    assert by_sub.status_code == 200
+    assert (wrong.status_code, wrong.json()["code"]) == (401, 20003)
+
+
 def test_a_message_beyond_the_accounts_queue_is_accepted_then_fails_30001(
     isolated_server: Callable[..., TextrelayServer], tmp_path: Path, receiver: Receiver
 ) -> None:
