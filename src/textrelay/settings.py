@@ -171,8 +171,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "account_concurrency",
-        "Requests of one account (by its credentials, keys included) one process answers at once; one more is "
-        "answered 429 with code 20429 at once (Twilio's API concurrency limit).",
+        "Requests of one account (by its credentials, keys included) one process answers at "
+        "once; one more is answered 429 with code 20429 at once (Twilio's API concurrency "
+        "limit).",
         _positive,
         100,
     ),
