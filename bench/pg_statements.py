@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,17 @@ def _count_calls() -> None:
             return call
 
         setattr(postgres.PostgresConnection, name, counted())
+    held = getattr(postgres.PostgresConnection, "send_held_rows", None)
+    if held is not None:  # rows held for one multi-row INSERT each (insert_later)
+
+        async def send_held_rows(self: Any) -> None:
+            for sql, rows in self._later.items():
+                COUNTS["statement"] += 1
+                COUNTS["held row"] += len(rows)
+                STATEMENTS[" ".join(sql.split()[:3]) + " (held rows)"] += 1
+            await held(self)
+
+        postgres.PostgresConnection.send_held_rows = send_held_rows  # type: ignore[method-assign]
     for name in ("transaction", "single_statement", "read"):
         original = getattr(postgres.PostgresDatabase, name, None)
         if original is None:  # a version of textrelay before it
@@ -100,9 +112,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="creates at once (1: one at a time)"
+    )
     args = parser.parse_args()
     if not 0 < args.messages <= 5000:
         parser.error("keep --messages in (0, 5000]")
+    if not 0 < args.concurrency <= 64:
+        parser.error("keep --concurrency in (0, 64]")
     schema = f"bench_{secrets.token_hex(4)}"
     asyncio.run(_psql(args.database_url, f"CREATE SCHEMA {schema}"))
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
@@ -118,10 +135,14 @@ def main() -> None:
             time.sleep(1.0)  # start-up work done
             COUNTS.clear()
             STATEMENTS.clear()
-            for n in range(args.messages):
+
+            def create(n: int) -> None:
                 client.messages.create(
                     to=f"+1415555{n:04d}", from_=sender, body="count", status_callback=callback
                 )
+
+            with ThreadPoolExecutor(args.concurrency) as creators:
+                list(creators.map(create, range(args.messages)))
             deadline = time.monotonic() + 60
             for _ in range(2 * args.messages):  # every callback received, within a minute
                 if not RECEIVED.acquire(timeout=max(deadline - time.monotonic(), 0.01)):
@@ -134,8 +155,9 @@ def main() -> None:
     calls, statements = counted
     n = args.messages
     trips = 2 * calls.get("transaction", 0) + calls.get("statement", 0)
-    print(f"{n} messages created one at a time, each delivered with 2 status callbacks")
-    for name in ("transaction", "single_statement", "statement", "read"):
+    at_once = "one at a time" if args.concurrency == 1 else f"{args.concurrency} at a time"
+    print(f"{n} messages created {at_once}, each delivered with 2 status callbacks")
+    for name in ("transaction", "single_statement", "statement", "held row", "read"):
         print(f"{name:>17}: {calls.get(name, 0) / n:6.2f} a message")
     print(f"round trips (BEGIN and COMMIT of each transaction, each statement): {trips / n:.1f}")
     print("statements by their first words, a message:")

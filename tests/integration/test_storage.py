@@ -305,6 +305,105 @@ def test_a_callbacks_attempt_and_its_jobs_end_are_one_write(store: LoopStore) ->
     assert on(store, scenario()) == (True, False, [], 2)
 
 
+def test_rows_inserted_later_are_seen_by_the_next_statement_and_commit_in_order(
+    store: LoopStore,
+) -> None:
+    account = _account()
+    message = _message(9, account.sid)
+    callbacks = [
+        StatusCallback(account.sid, "http://127.0.0.1:9/cb", (("MessageStatus", s),), s)
+        for s in ("sending", "sent", "delivered")
+    ]
+
+    async def scenario() -> tuple[list[str], list[str], list[str]]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(account)
+            await repo.messages.insert(message)
+            for callback, status in zip(callbacks, ("sending", "sent", "delivered"), strict=True):
+                await repo.events.insert(
+                    message.sid, MessageStatus(status), None, NOW, previous=MessageStatus.QUEUED
+                )
+                await repo.jobs.insert(message.sid, callback, due_at=NOW, now=NOW)
+            # Held rows go out before the next statement: this one sees all three.
+            seen = await repo.jobs.pending_kinds(message.sid)
+            await repo.jobs.insert(message.sid, Dispatch(), due_at=NOW, now=NOW)
+        async with store.read() as repo:
+            kinds = await repo.jobs.pending_kinds(message.sid)
+        async with store.database.read() as conn:
+            rows = await conn.fetch_all(
+                "SELECT payload FROM jobs WHERE kind = 'callback' ORDER BY seq", {}
+            )
+        return seen, kinds, [orjson.loads(row["payload"])["token"] for row in rows]
+
+    seen, kinds, tokens = on(store, scenario())
+    assert seen == ["callback"] * 3
+    assert kinds == ["callback"] * 3 + ["dispatch"]
+    assert tokens == ["sending", "sent", "delivered"]  # job seqs in the order asked
+
+
+def test_rows_inserted_later_in_a_failed_transaction_leave_nothing_behind(
+    store: LoopStore,
+) -> None:
+    account = _account()
+    message = _message(10, account.sid)
+
+    async def scenario() -> tuple[list[str], int]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(account)
+            await repo.messages.insert(message)
+        with pytest.raises(RuntimeError):  # noqa: PT012 - the block is the transaction
+            async with store.transaction() as repo:
+                await repo.jobs.insert(message.sid, Dispatch(), due_at=NOW, now=NOW)
+                raise RuntimeError("the transaction fails before its commit")
+        # A row that fails when the held rows go out (at the COMMIT) fails its transaction.
+        with pytest.raises(StorageError):  # noqa: PT012 - the block is the transaction
+            async with store.database.transaction() as conn:
+                await conn.insert_later(
+                    "INSERT INTO message_events (message_sid, status, previous_status, "
+                    "error_code, occurred_at) VALUES (:sid, 'sent', 'queued', NULL, 0)",
+                    {"sid": message.sid},
+                )
+                await conn.insert_later(
+                    "INSERT INTO meta (key, value) VALUES (:key, :value)",
+                    {"key": "k", "value": None},  # NOT NULL: refused
+                )
+        async with store.read() as repo:
+            kinds = await repo.jobs.pending_kinds(message.sid)
+        async with store.database.read() as conn:
+            history = await conn.fetch_all("SELECT seq FROM message_events", {})
+        return kinds, len(history)
+
+    assert on(store, scenario()) == ([], 0)
+
+
+def test_a_process_is_not_woken_by_its_own_notify_but_by_anothers(db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("NOTIFY is PostgreSQL's; one process owns a SQLite database")
+
+    async def scenario() -> tuple[int, int]:
+        one, other = await _opened(db_url), await _opened(db_url)
+        heard: list[str] = []
+        unlisten = await one.listen("textrelay_test", lambda: heard.append("heard"))
+        try:
+            async with one.transaction() as conn:
+                conn.notify_at_commit("textrelay_test")
+            await asyncio.sleep(0.3)
+            own = len(heard)
+            async with other.transaction() as conn:
+                conn.notify_at_commit("textrelay_test")
+            for _ in range(50):  # a NOTIFY arrives within 5 s
+                if len(heard) > own:
+                    break
+                await asyncio.sleep(0.1)
+            return own, len(heard) - own
+        finally:
+            await unlisten()
+            await one.close()
+            await other.close()
+
+    assert asyncio.run(scenario()) == (0, 1)
+
+
 def test_a_single_statement_write_refuses_a_second_on_postgresql(db_url: str) -> None:
     async def scenario() -> None:
         db = await _opened(db_url)

@@ -525,7 +525,7 @@ class DeliveryService:
             return await repo.messages.get(sid)
 
     async def _finish(self, job: Job) -> None:
-        async with self._ctx.store.transaction() as repo:
+        async with self._ctx.store.single_statement() as repo:
             await repo.jobs.finish(job)
 
 

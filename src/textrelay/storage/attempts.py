@@ -27,7 +27,7 @@ _INSERT_ATTEMPT = (
 # a callback's NOTIFY rides along (pg_notify, delivered when the statement commits).
 _INSERT_ATTEMPT_FINISHING = (
     f"WITH a AS ({_INSERT_ATTEMPT}) DELETE FROM jobs WHERE seq = :seq AND claim = :claim "
-    f"RETURNING (CASE WHEN kind = 'callback' THEN pg_notify('{JOBS_CHANNEL}', '') END)"
+    f"RETURNING (CASE WHEN kind = 'callback' THEN pg_notify('{JOBS_CHANNEL}', :notify_origin) END)"
 )
 
 
@@ -69,7 +69,12 @@ class AttemptStore(TableStore):
             return await JobStore(self._conn, self._changes).finish(job)
         finished = await self._conn.execute(
             _INSERT_ATTEMPT_FINISHING,
-            {**_attempt_params(account_sid, recorded), "seq": job.seq, "claim": job.claim},
+            {
+                **_attempt_params(account_sid, recorded),
+                "seq": job.seq,
+                "claim": job.claim,
+                "notify_origin": self._conn.notify_origin,
+            },
         )
         self._changes.messages = True
         if finished and job.kind is JobKind.CALLBACK:

@@ -25,6 +25,9 @@ class IntegrityConflict(StorageError):
 
 class Connection(Protocol):
     dialect: str
+    notify_origin: str
+    """What this process's signals to other processes carry (PostgreSQL's NOTIFY payload),
+    so that its own listener can tell them from other processes' and skip them."""
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
         """Run a statement; the number of rows it changed."""
@@ -41,6 +44,15 @@ class Connection(Protocol):
     def notify_at_commit(self, channel: str) -> None:
         """Signal `channel` to other processes when this transaction commits (PostgreSQL's
         NOTIFY, sent with the COMMIT); nothing where one process owns the database."""
+        ...
+
+    async def insert_later(self, sql: str, params: Params) -> None:
+        """An `INSERT ... VALUES (...)` of one row whose outcome the caller does not read.
+        PostgreSQL holds it until the transaction's next statement or its COMMIT and then
+        sends the rows held for each statement as one multi-row INSERT: one round trip where
+        each row took one. Rows of different statements may reach the database in another
+        order than asked, so only rows that do not depend on each other go this way (history
+        rows, jobs). SQLite, in process, runs it at once."""
         ...
 
 

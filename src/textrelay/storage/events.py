@@ -22,7 +22,7 @@ class EventStore(TableStore):
         *,
         previous: MessageStatus,
     ) -> None:
-        await self._conn.execute(
+        await self._conn.insert_later(
             "INSERT INTO message_events (message_sid, status, previous_status, error_code, "
             "occurred_at) VALUES (:sid, :status, :previous, :error_code, :at)",
             {

@@ -49,7 +49,9 @@ _NOT_WAITING_ITS_TURN = (
     "e.message_seq = j.message_seq AND e.kind = 'callback' AND e.seq < j.seq))"
 )
 _WEBHOOK = "kind IN ({})".format(", ".join(f"'{kind.value}'" for kind in sorted(WEBHOOK_KINDS)))
-_DELIVERY = f"NOT {_WEBHOOK}"
+_DELIVERY = "kind NOT IN ({})".format(
+    ", ".join(f"'{kind.value}'" for kind in sorted(WEBHOOK_KINDS))
+)
 # Due by the service clock if unclaimed; a claimed job only once its lease ended (lease clock).
 _DUE = "due_at IS NOT NULL AND due_at <= :now AND (claim IS NULL OR due_at <= :lease_now)"
 _JSON_LIST = {
@@ -61,19 +63,43 @@ _JSON_INTS = {
     "postgresql": "(SELECT CAST(jsonb_array_elements_text(CAST(:{name} AS jsonb)) AS BIGINT))",
 }
 # One statement claims for both budgets. Delivery jobs: the earliest due. Webhook jobs: the
-# earliest due, at most :per_host of each host and none of the hosts the runner keeps busy;
-# ranking needs a window, which PostgreSQL does not allow beside FOR UPDATE, so the picked
-# rows are locked (and their due-ness checked again) by a query of their own.
-_CLAIM = (
+# earliest due, at most :per_host of each host and none of the hosts the runner keeps busy.
+# SQLite ranks every due webhook job by host with a window.
+_CLAIM_SQLITE = (
     "WITH delivery AS (SELECT seq FROM jobs j WHERE {due} AND {delivery} "
-    "ORDER BY due_at LIMIT :delivery_limit{lock}), "
+    "ORDER BY due_at LIMIT :delivery_limit), "
     "ranked AS (SELECT seq, due_at, ROW_NUMBER() OVER (PARTITION BY host ORDER BY due_at, seq) "
     "AS turn FROM jobs j WHERE {due} AND {webhook} AND (host IS NULL OR host NOT IN {busy}) "
     f"AND {_NOT_WAITING_ITS_TURN}), "
     "webhooks AS (SELECT seq FROM jobs WHERE seq IN (SELECT seq FROM ranked "
-    "WHERE turn <= :per_host ORDER BY due_at, seq LIMIT :webhook_limit) AND {due}{lock}) "
+    "WHERE turn <= :per_host ORDER BY due_at, seq LIMIT :webhook_limit) AND {due}) "
     "UPDATE jobs SET due_at = :lease_until, claim = :claim, attempts = attempts + 1 "
     "WHERE seq IN (SELECT seq FROM delivery UNION ALL SELECT seq FROM webhooks) "
+    "RETURNING seq, kind, message_sid, payload, attempts, host"
+)
+# PostgreSQL's claim reads no more than it takes (schema 13): delivery jobs through their own
+# index, webhook jobs host by host, the first `per_host` due ones of each from
+# `jobs_webhook_due`, its hosts found by skipping through the same index (one probe a host);
+# the picked rows are locked (and their due-ness checked again) by a query of their own,
+# skipping rows other workers hold, and found by key (`= ANY(ARRAY(...))`: the planner
+# otherwise scanned the table for them). SQLite's ranking above reads every due webhook job;
+# in process, with one worker and no dead rows to walk, that costs it far less.
+_CLAIM_POSTGRESQL = (
+    "WITH RECURSIVE delivery AS (SELECT seq FROM jobs j WHERE {due} AND {delivery} "
+    "ORDER BY due_at LIMIT :delivery_limit FOR UPDATE SKIP LOCKED), "
+    "hosts (host) AS ((SELECT host FROM jobs WHERE {webhook} AND due_at IS NOT NULL "
+    "ORDER BY host LIMIT 1) UNION ALL SELECT (SELECT j.host FROM jobs j WHERE {webhook} "
+    "AND j.due_at IS NOT NULL AND j.host > hosts.host ORDER BY j.host LIMIT 1) FROM hosts "
+    "WHERE hosts.host IS NOT NULL), "
+    "picked AS (SELECT c.seq, c.due_at FROM hosts CROSS JOIN LATERAL (SELECT seq, due_at "
+    "FROM jobs j WHERE j.host = hosts.host AND {webhook} AND {due} "
+    f"AND {_NOT_WAITING_ITS_TURN} "
+    "ORDER BY due_at, seq LIMIT :per_host) c WHERE hosts.host IS NOT NULL "
+    "AND hosts.host NOT IN {busy} ORDER BY c.due_at, c.seq LIMIT :webhook_limit), "
+    "webhooks AS (SELECT seq FROM jobs WHERE seq = ANY(ARRAY(SELECT seq FROM picked)) AND {due} "
+    "FOR UPDATE SKIP LOCKED) "
+    "UPDATE jobs SET due_at = :lease_until, claim = :claim, attempts = attempts + 1 "
+    "WHERE seq = ANY(ARRAY(SELECT seq FROM delivery UNION ALL SELECT seq FROM webhooks)) "
     "RETURNING seq, kind, message_sid, payload, attempts, host"
 )
 # Each part looks only past `after` (`lease_after` for leases): what was due at the runner's
@@ -132,7 +158,7 @@ class JobStore(TableStore):
         now: datetime,
     ) -> None:
         """A job of the payload's kind; `due_at` None parks it until a step takes it."""
-        await self._conn.execute(
+        await self._conn.insert_later(
             "INSERT INTO jobs (kind, message_sid, message_seq, payload, due_at, created_at, "
             f"host) VALUES (:kind, :sid, {_SEQ_OF}, :payload, :due_at, :created_at, :host)",
             job_params(message_sid, payload, due_at=due_at, now=now),
@@ -156,12 +182,11 @@ class JobStore(TableStore):
         `busy_hosts`. Due means `due_at <= now` for an unclaimed job, `<= lease_now` for one
         whose lease ended."""
         dialect = self._conn.dialect
-        sql = _CLAIM.format(
+        sql = (_CLAIM_POSTGRESQL if dialect == "postgresql" else _CLAIM_SQLITE).format(
             due=_DUE,
             delivery=_DELIVERY,
             webhook=_WEBHOOK,
             busy=_JSON_LIST[dialect].format(name="busy"),
-            lock=" FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else "",
         )
         rows = await self._conn.fetch_all(
             sql,

@@ -67,7 +67,7 @@ _INSERT_WITH_JOB = (
     "SELECT CAST(:kind AS TEXT), CAST(:sid AS TEXT), m.seq, CAST(:payload AS TEXT), "
     "CAST(:due_at AS BIGINT), CAST(:created_at AS BIGINT), CAST(:host AS TEXT) FROM m "
     "RETURNING 1) "
-    f"SELECT pg_notify('{JOBS_CHANNEL}', '') FROM j"
+    f"SELECT pg_notify('{JOBS_CHANNEL}', :notify_origin) FROM j"
 )
 
 
@@ -96,7 +96,11 @@ class MessageStore(TableStore):
             return
         await self._conn.execute(
             _INSERT_WITH_JOB,
-            {**message_params(message), **job_params(message.sid, payload, due_at=due_at, now=now)},
+            {
+                **message_params(message),
+                **job_params(message.sid, payload, due_at=due_at, now=now),
+                "notify_origin": self._conn.notify_origin,
+            },
         )
         self._changes.messages = True
         self._changes.jobs = True

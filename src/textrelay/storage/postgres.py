@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
@@ -32,6 +33,27 @@ def to_positional(sql: str) -> tuple[str, tuple[str, ...]]:
     return _NAMED_PARAM.sub(number, sql), tuple(names)
 
 
+@lru_cache(maxsize=64)
+def _insert_parts(sql: str) -> tuple[str, str, tuple[str, ...]]:
+    """An `INSERT ... VALUES (row)` split into its head, its row with `{}` where each
+    parameter goes, and the parameters' names in their order there."""
+    head, values = sql.rsplit(" VALUES ", 1)
+    names = tuple(match.group(1) for match in _NAMED_PARAM.finditer(values))
+    return head, _NAMED_PARAM.sub("{}", values.replace("{", "{{").replace("}", "}}")), names
+
+
+def multi_row_insert(sql: str, rows: Sequence[Params]) -> tuple[str, list[Any]]:
+    """One statement inserting every row of `rows` with the single-row INSERT `sql`."""
+    head, row, names = _insert_parts(sql)
+    values: list[str] = []
+    args: list[Any] = []
+    for params in rows:
+        first = len(args) + 1
+        values.append(row.format(*(f"${first + i}" for i in range(len(names)))))
+        args.extend(params[name] for name in names)
+    return f"{head} VALUES {', '.join(values)}", args
+
+
 def _bind(sql: str, params: Params | None) -> tuple[str, list[Any]]:
     text, names = to_positional(sql)
     values = params or {}
@@ -48,14 +70,17 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 class PostgresConnection:
-    __slots__ = ("_conn", "_notify", "_statements_left")
+    __slots__ = ("_conn", "_later", "_notify", "_statements_left", "notify_origin")
     dialect = "postgresql"
 
-    def __init__(self, conn: Any, *, single_statement: bool = False) -> None:
+    def __init__(self, conn: Any, origin: str, *, single_statement: bool = False) -> None:
         # A pooled connection proxy; typed loosely because asyncpg's proxy and connection
         # types are not related in its stubs.
         self._conn = conn
+        self.notify_origin = origin
         self._notify: set[str] = set()
+        self._later: dict[str, list[Params]] = {}
+        """Rows insert_later holds, by statement, in the order asked."""
         self._statements_left = 1 if single_statement else -1
         """Writes still allowed outside a transaction (-1: in a transaction, any number)."""
 
@@ -63,10 +88,32 @@ class PostgresConnection:
         self._notify.add(channel)
 
     def notify_statements(self) -> str:
-        """The NOTIFYs asked for, as one simple query ("" if none)."""
-        return "".join(f"NOTIFY {channel}; " for channel in sorted(self._notify))
+        """The NOTIFYs asked for, as one simple query ("" if none), each carrying this
+        process's origin (a token of hex digits: nothing to quote)."""
+        return "".join(
+            f"NOTIFY {channel}, '{self.notify_origin}'; " for channel in sorted(self._notify)
+        )
+
+    async def insert_later(self, sql: str, params: Params) -> None:
+        if self._statements_left != -1:  # not in a transaction: nothing to send it with
+            await self.execute(sql, params)
+            return
+        self._later.setdefault(sql, []).append(params)
+
+    async def send_held_rows(self) -> None:
+        """Send the rows insert_later holds: a statement each (before the next statement, and
+        before the COMMIT)."""
+        later, self._later = self._later, {}
+        for sql, rows in later.items():
+            text, args = multi_row_insert(sql, rows) if len(rows) > 1 else _bind(sql, rows[0])
+            try:
+                await self._conn.execute(text, *args)
+            except _DRIVER_ERRORS as exc:
+                raise _translate(exc) from exc
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
+        if self._later:
+            await self.send_held_rows()
         if self._statements_left == 0:
             raise StorageError("a second write outside a transaction would not be atomic")
         if self._statements_left > 0:
@@ -80,6 +127,8 @@ class PostgresConnection:
         return int(last) if last.isdigit() else 0
 
     async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
+        if self._later:
+            await self.send_held_rows()
         text, args = _bind(sql, params)
         try:
             row = await self._conn.fetchrow(text, *args)
@@ -88,6 +137,8 @@ class PostgresConnection:
         return cast(Row | None, row)
 
     async def fetch_all(self, sql: str, params: Params | None = None) -> Sequence[Row]:
+        if self._later:
+            await self.send_held_rows()
         text, args = _bind(sql, params)
         try:
             rows = await self._conn.fetch(text, *args)
@@ -124,6 +175,9 @@ class PostgresDatabase:
     def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self._pool = pool
         self._dsn = dsn
+        self._origin = secrets.token_hex(8)
+        """The payload of this process's NOTIFYs: its listener skips them, since its own
+        commits raise its signals already (each echo cost a claim and a next-due query)."""
 
     @classmethod
     async def connect(cls, dsn: str, *, pool_size: int = 10) -> PostgresDatabase:
@@ -143,9 +197,14 @@ class PostgresDatabase:
         try:
             async with self._pool.acquire() as conn:
                 await conn.execute("BEGIN")
-                transaction = PostgresConnection(conn)
+                transaction = PostgresConnection(conn, self._origin)
                 try:
                     yield transaction
+                except BaseException:
+                    await _rollback(conn)
+                    raise
+                try:
+                    await transaction.send_held_rows()
                 except BaseException:
                     await _rollback(conn)
                     raise
@@ -158,7 +217,7 @@ class PostgresDatabase:
     async def single_statement(self) -> AsyncIterator[PostgresConnection]:
         try:
             async with self._pool.acquire() as conn:
-                statement = PostgresConnection(conn, single_statement=True)
+                statement = PostgresConnection(conn, self._origin, single_statement=True)
                 yield statement
                 notify = statement.notify_statements()
                 if notify:  # a store asked for one beside its statement
@@ -170,7 +229,7 @@ class PostgresDatabase:
     async def read(self) -> AsyncIterator[PostgresConnection]:
         try:
             async with self._pool.acquire() as conn:
-                yield PostgresConnection(conn)
+                yield PostgresConnection(conn, self._origin)
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
 
@@ -184,11 +243,17 @@ class PostgresDatabase:
         return self._locked()
 
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> Unlisten:
-        """Call `on_notify` whenever any process NOTIFYs `channel`, on a connection of its own
-        (outside the pool: a listening connection must stay open)."""
+        """Call `on_notify` whenever another process NOTIFYs `channel`, on a connection of its
+        own (outside the pool: a listening connection must stay open)."""
+        origin = self._origin
+
+        def heard(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+            if payload != origin:
+                on_notify()
+
         try:
             conn = await asyncpg.connect(self._dsn)
-            await conn.add_listener(channel, lambda *_: on_notify())
+            await conn.add_listener(channel, heard)
         except (*_DRIVER_ERRORS, ValueError) as exc:
             raise _translate(exc) from exc
 

@@ -28,12 +28,16 @@ WAL_CHECKPOINT_PAGES = 10_000
 class SqliteConnection:
     __slots__ = ("_conn",)
     dialect = "sqlite"
+    notify_origin = ""  # nobody else listens
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
     def notify_at_commit(self, channel: str) -> None:
         pass  # one process owns a SQLite database: its own signals wake it
+
+    async def insert_later(self, sql: str, params: Params) -> None:
+        await self.execute(sql, params)  # no round trip to save in process
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
         try:
