@@ -65,6 +65,16 @@ def _count_calls() -> None:
             await held(self)
 
         postgres.PostgresConnection.send_held_rows = send_held_rows  # type: ignore[method-assign]
+    carrying = getattr(postgres.PostgresConnection, "_carrying_held_rows", None)
+    if carrying is not None:  # held rows riding with the next write, no statement of their own
+
+        def carry(self: Any, sql: str, params: Any) -> Any:
+            for insert, rows in self._later.items():
+                COUNTS["held row"] += len(rows)
+                STATEMENTS[" ".join(insert.split()[:3]) + " (held rows, carried)"] += 1
+            return carrying(self, sql, params)
+
+        postgres.PostgresConnection._carrying_held_rows = carry  # type: ignore[method-assign]
     for name in ("transaction", "single_statement", "read"):
         original = getattr(postgres.PostgresDatabase, name, None)
         if original is None:  # a version of textrelay before it

@@ -376,6 +376,40 @@ def test_rows_inserted_later_in_a_failed_transaction_leave_nothing_behind(
     assert on(store, scenario()) == ([], 0)
 
 
+def test_held_rows_ride_with_a_write_that_does_not_read_them_and_not_with_one_that_does(
+    store: LoopStore,
+) -> None:
+    account = _account()
+    message = _message(11, account.sid)
+    event = (
+        "INSERT INTO message_events (message_sid, status, previous_status, error_code, "
+        "occurred_at) VALUES (:sid, :status, 'queued', NULL, 0)"
+    )
+
+    async def scenario() -> tuple[int, int, int]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(account)
+            await repo.messages.insert(message)
+        async with store.database.transaction() as conn:
+            for status in ("sending", "sent"):
+                await conn.insert_later(event, {"sid": message.sid, "status": status})
+            # Reads none of the held rows' table: they ride along, and its count is its own.
+            updated = await conn.execute(
+                "UPDATE messages SET body = 'changed' WHERE sid = :sid", {"sid": message.sid}
+            )
+            await conn.insert_later(event, {"sid": message.sid, "status": "delivered"})
+            # Reads their table: they must be in before it runs, or it would miss them.
+            marked = await conn.execute(
+                "UPDATE message_events SET error_code = 1 WHERE message_sid = :sid",
+                {"sid": message.sid},
+            )
+        async with store.database.read() as conn:
+            rows = await conn.fetch_all("SELECT seq FROM message_events", {})
+        return updated, marked, len(rows)
+
+    assert on(store, scenario()) == (1, 3, 3)
+
+
 def test_a_process_is_not_woken_by_its_own_notify_but_by_anothers(db_url: str) -> None:
     if not db_url.startswith("postgresql"):
         pytest.skip("NOTIFY is PostgreSQL's; one process owns a SQLite database")

@@ -49,10 +49,11 @@ class Connection(Protocol):
     async def insert_later(self, sql: str, params: Params) -> None:
         """An `INSERT ... VALUES (...)` of one row whose outcome the caller does not read.
         PostgreSQL holds it until the transaction's next statement or its COMMIT and then
-        sends the rows held for each statement as one multi-row INSERT: one round trip where
-        each row took one. Rows of different statements may reach the database in another
-        order than asked, so only rows that do not depend on each other go this way (history
-        rows, jobs). SQLite, in process, runs it at once."""
+        sends the rows held for each statement as one multi-row INSERT: as data-modifying
+        CTEs of that next statement where it is an UPDATE or DELETE that reads none of their
+        tables, else a statement each. Rows of different statements may reach the database
+        in another order than asked, so only rows that do not depend on each other go this
+        way (history rows, jobs). SQLite, in process, runs it at once."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from typing import Any, cast
@@ -42,16 +42,34 @@ def _insert_parts(sql: str) -> tuple[str, str, tuple[str, ...]]:
     return head, _NAMED_PARAM.sub("{}", values.replace("{", "{{").replace("}", "}}")), names
 
 
-def multi_row_insert(sql: str, rows: Sequence[Params]) -> tuple[str, list[Any]]:
-    """One statement inserting every row of `rows` with the single-row INSERT `sql`."""
+def multi_row_insert(sql: str, rows: Sequence[Params], *, first: int = 1) -> tuple[str, list[Any]]:
+    """One statement inserting every row of `rows` with the single-row INSERT `sql`, its
+    parameters numbered from `first`."""
     head, row, names = _insert_parts(sql)
     values: list[str] = []
     args: list[Any] = []
     for params in rows:
-        first = len(args) + 1
-        values.append(row.format(*(f"${first + i}" for i in range(len(names)))))
+        start = first + len(args)
+        values.append(row.format(*(f"${start + i}" for i in range(len(names)))))
         args.extend(params[name] for name in names)
     return f"{head} VALUES {', '.join(values)}", args
+
+
+_POSITIONAL = re.compile(r"\$(\d+)")
+
+
+@lru_cache(maxsize=256)
+def _words(sql: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\w+", sql))
+
+
+def _can_carry(sql: str, held: Iterable[str]) -> bool:
+    """Whether the write `sql` can take held INSERTs as data-modifying CTEs: an UPDATE or a
+    DELETE that reads none of their tables (it would not see their rows: one snapshot)."""
+    if not sql.startswith(("UPDATE ", "DELETE ")):
+        return False
+    words = _words(sql)
+    return not any(insert.split(None, 3)[2] in words for insert in held)
 
 
 def _bind(sql: str, params: Params | None) -> tuple[str, list[Any]]:
@@ -101,24 +119,42 @@ class PostgresConnection:
         self._later.setdefault(sql, []).append(params)
 
     async def send_held_rows(self) -> None:
-        """Send the rows insert_later holds: a statement each (before the next statement, and
-        before the COMMIT)."""
+        """Send the rows insert_later holds: a statement each (before a statement that cannot
+        carry them, and before the COMMIT)."""
         later, self._later = self._later, {}
         for sql, rows in later.items():
-            text, args = multi_row_insert(sql, rows) if len(rows) > 1 else _bind(sql, rows[0])
+            text, args = multi_row_insert(sql, rows)
             try:
                 await self._conn.execute(text, *args)
             except _DRIVER_ERRORS as exc:
                 raise _translate(exc) from exc
 
+    def _carrying_held_rows(self, sql: str, params: Params | None) -> tuple[str, list[Any]]:
+        """`sql` with the held rows' INSERTs before it as data-modifying CTEs: one round trip
+        for all (PostgreSQL runs each CTE once, whether or not the statement reads it)."""
+        later, self._later = self._later, {}
+        ctes: list[str] = []
+        args: list[Any] = []
+        for index, (insert, rows) in enumerate(later.items()):
+            text, values = multi_row_insert(insert, rows, first=len(args) + 1)
+            ctes.append(f"held_{index} AS ({text})")
+            args.extend(values)
+        main, main_args = _bind(sql, params)
+        shift = len(args)
+        main = _POSITIONAL.sub(lambda match: f"${int(match.group(1)) + shift}", main)
+        return f"WITH {', '.join(ctes)} {main}", args + main_args
+
     async def execute(self, sql: str, params: Params | None = None) -> int:
-        if self._later:
-            await self.send_held_rows()
         if self._statements_left == 0:
             raise StorageError("a second write outside a transaction would not be atomic")
         if self._statements_left > 0:
             self._statements_left -= 1
-        text, args = _bind(sql, params)
+        if self._later and _can_carry(sql, self._later):
+            text, args = self._carrying_held_rows(sql, params)
+        else:
+            if self._later:
+                await self.send_held_rows()
+            text, args = _bind(sql, params)
         try:
             status: str = await self._conn.execute(text, *args)
         except _DRIVER_ERRORS as exc:
