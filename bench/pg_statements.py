@@ -75,7 +75,20 @@ def _count_calls() -> None:
             return carrying(self, sql, params)
 
         postgres.PostgresConnection._carrying_held_rows = carry  # type: ignore[method-assign]
-    for name in ("transaction", "single_statement", "read"):
+    change = getattr(postgres, "PostgresChange", None)
+    if change is not None:  # a one-statement change: its writes go as one statement
+
+        async def send(self: Any, original: Any = change.send) -> None:
+            if self._writes or self._later:
+                COUNTS["statement"] += 1
+                COUNTS["held row"] += sum(len(rows) for rows in self._later.values())
+                words = [" ".join(sql.split()[:2]) for sql, _ in self._writes]
+                words += [" ".join(sql.split()[:3]) for sql in self._later]
+                STATEMENTS["change: " + ", ".join(words)] += 1
+            await original(self)
+
+        change.send = send
+    for name in ("transaction", "single_statement", "one_statement_change", "read"):
         original = getattr(postgres.PostgresDatabase, name, None)
         if original is None:  # a version of textrelay before it
             continue
@@ -167,7 +180,14 @@ def main() -> None:
     trips = 2 * calls.get("transaction", 0) + calls.get("statement", 0)
     at_once = "one at a time" if args.concurrency == 1 else f"{args.concurrency} at a time"
     print(f"{n} messages created {at_once}, each delivered with 2 status callbacks")
-    for name in ("transaction", "single_statement", "statement", "held row", "read"):
+    for name in (
+        "transaction",
+        "single_statement",
+        "one_statement_change",
+        "statement",
+        "held row",
+        "read",
+    ):
         print(f"{name:>17}: {calls.get(name, 0) / n:6.2f} a message")
     print(f"round trips (BEGIN and COMMIT of each transaction, each statement): {trips / n:.1f}")
     print("statements by their first words, a message:")

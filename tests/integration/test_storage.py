@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import POSTGRES_URL, DatabaseUnderTest
 from textrelay.domain.accounts import Account, AccountStatus, AccountType, SecondaryAuthToken
-from textrelay.domain.jobs import Dispatch, JobKind, StatusCallback
+from textrelay.domain.jobs import CarrierReports, Dispatch, Job, JobKind, StatusCallback
 from textrelay.domain.messages import Message, MessageFilter, SendOptions
 from textrelay.domain.paging import InvalidPageToken, PageAnchor, PageDirection, PageQuery
 from textrelay.domain.sids import SidGenerator
@@ -25,6 +25,7 @@ from textrelay.services.accounts import MAIN_ACCOUNT_KEY
 from textrelay.services.context import ServiceContext
 from textrelay.services.simulator import SimulatorService
 from textrelay.storage import (
+    ChangeRefused,
     Database,
     IntegrityConflict,
     StorageError,
@@ -408,6 +409,53 @@ def test_held_rows_ride_with_a_write_that_does_not_read_them_and_not_with_one_th
         return updated, marked, len(rows)
 
     assert on(store, scenario()) == (1, 3, 3)
+
+
+def test_a_one_statement_change_writes_all_of_it_or_none(store: LoopStore) -> None:
+    account = _account()
+    message = _message(12, account.sid)
+    sending = replace(message, status=MessageStatus.SENDING)
+
+    async def change(job: Job, from_status: MessageStatus) -> None:
+        async with store.one_statement_change() as repo:
+            await repo.jobs.finish(job)
+            await repo.events.insert(
+                message.sid, MessageStatus.SENDING, None, NOW, previous=from_status
+            )
+            await repo.jobs.insert(message.sid, CarrierReports(()), due_at=NOW, now=NOW)
+            await repo.messages.transition(sending, from_status=from_status)
+
+    async def scenario() -> tuple[list[str], int, MessageStatus | None]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(account)
+            await repo.messages.insert(message)
+            await repo.jobs.insert(message.sid, Dispatch(), due_at=NOW, now=NOW)
+        async with store.transaction() as repo:
+            [job] = await repo.jobs.claim(
+                now=NOW,
+                lease_now=NOW,
+                lease_until=NOW + timedelta(seconds=15),
+                claim="worker-a",
+                delivery_limit=1,
+                webhook_limit=0,
+                per_host=1,
+            )
+        if store.database.dialect == "postgresql":
+            # The message is not in the status the change expects: nothing of it is written.
+            with pytest.raises(ChangeRefused):
+                await change(job, MessageStatus.ACCEPTED)
+            async with store.one_statement_change() as repo:
+                with pytest.raises(StorageError, match="cannot read"):
+                    await repo.messages.get(message.sid)
+        await change(job, MessageStatus.QUEUED)
+        async with store.read() as repo:
+            kinds = await repo.jobs.pending_kinds(message.sid)
+            stored = await repo.messages.get(message.sid)
+        async with store.database.read() as conn:
+            history = await conn.fetch_all("SELECT seq FROM message_events", {})
+        return kinds, len(history), None if stored is None else stored.status
+
+    assert on(store, scenario()) == (["carrier"], 1, MessageStatus.SENDING)
 
 
 def test_a_process_is_not_woken_by_its_own_notify_but_by_anothers(db_url: str) -> None:

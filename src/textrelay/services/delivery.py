@@ -44,6 +44,7 @@ from textrelay.services import log_context
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.carriers import CarrierSet, Routed
 from textrelay.services.context import ServiceContext
+from textrelay.services.errors import ChangeNotApplied
 from textrelay.services.media import MediaService
 from textrelay.services.sender_choice import choose_from_pool, opted_out
 from textrelay.storage import Repository
@@ -134,8 +135,11 @@ class DeliveryService:
             await self._finish(job)  # the carrier keeps it queued (Twilio's magic sender)
             return
         reports = CarrierReports.of(submission)
+        # The usual case writes without reading: one statement on PostgreSQL.
+        usual = not (routed.refused_first or routed.held_back or submission.manual)
+        store = self._ctx.store
         try:
-            async with self._ctx.store.transaction() as repo:
+            async with store.one_statement_change() if usual else store.transaction() as repo:
                 if not await repo.jobs.finish(job):
                     raise LeaseLost
                 if routed.refused_first:  # live carriers refused it before the simulator
@@ -151,7 +155,7 @@ class DeliveryService:
                     message = await self._apply(repo, message, MessageStatus.SENDING, None, None)
                     message = await self._report_due_events(repo, message, reports)
                     await self._write_status(repo, message, was=queued)
-        except (LeaseLost, StaleMessage):
+        except (LeaseLost, StaleMessage, ChangeNotApplied):
             await self._finish(job)
 
     async def _taken(self, job: Job, message: Message, routed: Routed, answer: Accepted) -> None:
@@ -338,13 +342,13 @@ class DeliveryService:
                 await repo.jobs.reschedule(job, due_at=None)
             return
         try:
-            async with self._ctx.store.transaction() as repo:
+            async with self._ctx.store.one_statement_change() as repo:
                 if not await repo.jobs.finish(job):
                     raise LeaseLost
                 was = message.status
                 message = await self._report_due_events(repo, message, reports, first_is_due=True)
                 await self._write_status(repo, message, was=was)
-        except (LeaseLost, StaleMessage):
+        except (LeaseLost, StaleMessage, ChangeNotApplied):
             await self._finish(job)
 
     async def _report_due_events(

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textrelay.storage.connection import Database, IntegrityConflict, StorageError, Unlisten
+from textrelay.storage.connection import (
+    ChangeRefused,
+    Database,
+    IntegrityConflict,
+    StorageError,
+    Unlisten,
+)
 from textrelay.storage.migrations import migrate
 from textrelay.storage.postgres import PostgresDatabase
 from textrelay.storage.repository import Repository, Store
@@ -13,6 +19,7 @@ from textrelay.storage.signals import Signal
 from textrelay.storage.sqlite import SqliteDatabase
 
 __all__ = [
+    "ChangeRefused",
     "Database",
     "DatabaseUrl",
     "IntegrityConflict",

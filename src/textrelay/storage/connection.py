@@ -23,6 +23,10 @@ class IntegrityConflict(StorageError):
     """A unique or foreign-key constraint refused the write."""
 
 
+class ChangeRefused(StorageError):
+    """A write of a one-statement change changed no row, so the whole change was undone."""
+
+
 class Connection(Protocol):
     dialect: str
     notify_origin: str
@@ -73,6 +77,15 @@ class Database(Protocol):
         """A connection for one write statement that commits by itself (PostgreSQL: no BEGIN
         and COMMIT round trips); where a transaction costs nothing more (SQLite's group
         commit), a transaction. More than one write in it is a StorageError on PostgreSQL."""
+        ...
+
+    def one_statement_change(self) -> AbstractAsyncContextManager[Connection]:
+        """A write transaction without reads, sent whole at its end. On PostgreSQL its writes
+        are held and go as one statement of data-modifying CTEs (one round trip where a
+        transaction takes a BEGIN, a COMMIT and one a statement); every write in it must
+        change a row, else nothing of it is written and ChangeRefused is raised; until then
+        each write reports one row changed, and a read is a StorageError. On SQLite, a
+        transaction (its writes report what they changed)."""
         ...
 
     def exclusive(self) -> AbstractAsyncContextManager[Connection]:

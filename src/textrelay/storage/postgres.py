@@ -12,7 +12,14 @@ from typing import Any, cast
 
 import asyncpg
 
-from textrelay.storage.connection import IntegrityConflict, Params, Row, StorageError, Unlisten
+from textrelay.storage.connection import (
+    ChangeRefused,
+    IntegrityConflict,
+    Params,
+    Row,
+    StorageError,
+    Unlisten,
+)
 
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 # Any constant works; it only has to be the same in every textrelay process.
@@ -56,6 +63,11 @@ def multi_row_insert(sql: str, rows: Sequence[Params], *, first: int = 1) -> tup
 
 
 _POSITIONAL = re.compile(r"\$(\d+)")
+
+
+def _shifted(text: str, by: int) -> str:
+    """A statement's `$n` parameters numbered `by` higher (to follow others in one statement)."""
+    return _POSITIONAL.sub(lambda match: f"${int(match.group(1)) + by}", text) if by else text
 
 
 @lru_cache(maxsize=256)
@@ -140,9 +152,7 @@ class PostgresConnection:
             ctes.append(f"held_{index} AS ({text})")
             args.extend(values)
         main, main_args = _bind(sql, params)
-        shift = len(args)
-        main = _POSITIONAL.sub(lambda match: f"${int(match.group(1)) + shift}", main)
-        return f"WITH {', '.join(ctes)} {main}", args + main_args
+        return f"WITH {', '.join(ctes)} {_shifted(main, len(args))}", args + main_args
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
         if self._statements_left == 0:
@@ -187,6 +197,69 @@ class PostgresConnection:
             await self._conn.execute(sql)
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
+
+
+class PostgresChange:
+    """A one-statement change (Database.one_statement_change): writes are held, then sent as
+    data-modifying CTEs of one statement whose result divides by the product of "did each
+    write change a row" (0 or 1): a write that changed nothing makes it fail with a division
+    by zero, which undoes every CTE (the statement is its own transaction)."""
+
+    __slots__ = ("_conn", "_later", "_notify", "_writes", "notify_origin")
+    dialect = "postgresql"
+
+    def __init__(self, conn: Any, origin: str) -> None:
+        self._conn = conn
+        self.notify_origin = origin
+        self._writes: list[tuple[str, Params | None]] = []
+        self._later: dict[str, list[Params]] = {}
+        self._notify: set[str] = set()
+
+    def notify_at_commit(self, channel: str) -> None:
+        self._notify.add(channel)
+
+    async def execute(self, sql: str, params: Params | None = None) -> int:
+        if " RETURNING " in sql or not sql.startswith(("INSERT ", "UPDATE ", "DELETE ")):
+            raise StorageError("a one-statement change holds plain writes only")
+        self._writes.append((sql, params))
+        return 1  # checked when the change is sent
+
+    async def insert_later(self, sql: str, params: Params) -> None:
+        self._later.setdefault(sql, []).append(params)
+
+    async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
+        raise StorageError("a one-statement change cannot read")
+
+    async def fetch_all(self, sql: str, params: Params | None = None) -> Sequence[Row]:
+        raise StorageError("a one-statement change cannot read")
+
+    async def execute_script(self, sql: str) -> None:
+        raise StorageError("a one-statement change cannot run a script")
+
+    async def send(self) -> None:
+        ctes: list[str] = []
+        args: list[Any] = []
+        for sql, params in self._writes:
+            text, values = _bind(sql, params)
+            ctes.append(f"w{len(ctes)} AS ({_shifted(text, len(args))} RETURNING 1)")
+            args.extend(values)
+        for insert, rows in self._later.items():
+            text, values = multi_row_insert(insert, rows, first=len(args) + 1)
+            ctes.append(f"w{len(ctes)} AS ({text} RETURNING 1)")
+            args.extend(values)
+        if not ctes:
+            return
+        changed = " * ".join(f"(SELECT LEAST(COUNT(*), 1) FROM w{i})" for i in range(len(ctes)))
+        notify = "".join(
+            f", pg_notify('{channel}', '{self.notify_origin}')" for channel in sorted(self._notify)
+        )
+        sql = f"WITH {', '.join(ctes)} SELECT 1 / ({changed}){notify}"
+        try:
+            await self._conn.execute(sql, *args)
+        except asyncpg.DivisionByZeroError as exc:
+            raise ChangeRefused(
+                "a write of the change changed nothing; none of it was made"
+            ) from exc
 
 
 async def _rollback(conn: Any) -> None:
@@ -258,6 +331,16 @@ class PostgresDatabase:
                 notify = statement.notify_statements()
                 if notify:  # a store asked for one beside its statement
                     await conn.execute(notify)
+        except _DRIVER_ERRORS as exc:
+            raise _translate(exc) from exc
+
+    @asynccontextmanager
+    async def one_statement_change(self) -> AsyncIterator[PostgresChange]:
+        try:
+            async with self._pool.acquire() as conn:
+                change = PostgresChange(conn, self._origin)
+                yield change
+                await change.send()
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
 

@@ -168,6 +168,11 @@ class Store:
         """A write of one statement, committed by itself (Database.single_statement)."""
         return _Transaction(self, self.database.single_statement())
 
+    def one_statement_change(self) -> AbstractAsyncContextManager[Repository]:
+        """A write transaction without reads, sent whole at its end
+        (Database.one_statement_change): a write that changes nothing undoes all of it."""
+        return _Transaction(self, self.database.one_statement_change())
+
     def exclusive(self) -> AbstractAsyncContextManager[Repository]:
         """A transaction no other process's `exclusive()` runs beside (start-up work)."""
         return _Transaction(self, self.database.exclusive())

@@ -257,6 +257,9 @@ class SqliteDatabase:
     def single_statement(self) -> AbstractAsyncContextManager[SqliteConnection]:
         return self.transaction()  # a group commit's savepoint: nothing to save
 
+    def one_statement_change(self) -> AbstractAsyncContextManager[SqliteConnection]:
+        return self.transaction()  # in process: no round trips to save
+
     def exclusive(self) -> AbstractAsyncContextManager[SqliteConnection]:
         # BEGIN IMMEDIATE already holds the database's single write lock for the batch.
         return self.transaction()
