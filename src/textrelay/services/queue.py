@@ -17,7 +17,7 @@ from textrelay.domain.jobs import Job
 from textrelay.services.context import Clock, ServiceContext, Signal
 from textrelay.services.errors import StorageFailure, service_failure
 from textrelay.storage import StorageError, Unlisten
-from textrelay.storage.jobs import JOBS_CHANNEL
+from textrelay.storage.jobs import JOBS_CHANNEL, NextDue
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,9 @@ class JobQueue:
         """The (service, lease) clocks' times of this runner's last claim: what was due then
         and left unclaimed is blocked (its host busy, its turn not come), and only a signal
         frees it, so `seconds_until_due` looks past it."""
+        self._due_after_claim: tuple[int, NextDue] | None = None
+        """What the last claim learnt is due next, with the signal's generation before it:
+        good until a signal says the queue changed since."""
 
     @property
     def ready(self) -> Signal:
@@ -69,9 +72,11 @@ class JobQueue:
         """Lease due jobs within `limits` (one statement), each for `lease_s` seconds."""
         lease_now, now = self._lease_clock(), self.now()
         claim = f"{claim_prefix}-{secrets.token_hex(6)}"
-        # One statement, atomic by itself: no BEGIN and COMMIT round trips on PostgreSQL.
+        generation = self.ready.generation
+        # One statement, atomic by itself: no BEGIN and COMMIT round trips on PostgreSQL, and
+        # the next due times come with the claim, for the runner's sleep after it.
         async with self._ctx.store.single_statement() as repo:
-            claimed = await repo.jobs.claim(
+            claimed, due = await repo.jobs.claim_and_next_due(
                 now=now,
                 lease_now=lease_now,
                 lease_until=lease_now + timedelta(seconds=lease_s),
@@ -82,6 +87,7 @@ class JobQueue:
                 busy_hosts=limits.busy_hosts,
             )
         self._last_claim = (now, lease_now)
+        self._due_after_claim = (generation, due)
         return claimed
 
     async def renew(self, jobs: Sequence[Job], *, lease_s: float) -> int:
@@ -97,15 +103,21 @@ class JobQueue:
         """Seconds until a job of an open budget (`delivery`, `webhooks`) can be claimed, due
         or with its lease ended, hosts in `busy_hosts` left out; None when none will be (or
         storage failed: the runner's idle bound covers that)."""
-        try:
-            async with self._ctx.store.read() as repo:
-                due = await repo.jobs.next_due(
-                    busy_hosts=busy_hosts,
-                    after=None if self._last_claim is None else self._last_claim[0],
-                    lease_after=None if self._last_claim is None else self._last_claim[1],
-                )
-        except StorageFailure:
-            return None
+        learnt, self._due_after_claim = self._due_after_claim, None
+        if learnt is not None and learnt[0] == self.ready.generation:
+            # Nothing changed since the claim. Hosts busy since then may still count in it:
+            # at worst a wake-up that finds nothing.
+            due = learnt[1]
+        else:
+            try:
+                async with self._ctx.store.read() as repo:
+                    due = await repo.jobs.next_due(
+                        busy_hosts=busy_hosts,
+                        after=None if self._last_claim is None else self._last_claim[0],
+                        lease_after=None if self._last_claim is None else self._last_claim[1],
+                    )
+            except StorageFailure:
+                return None
         now, lease_now = self.now(), self._lease_clock()
         waits = []
         if delivery:

@@ -84,7 +84,7 @@ _CLAIM_SQLITE = (
 # skipping rows other workers hold, and found by key (`= ANY(ARRAY(...))`: the planner
 # otherwise scanned the table for them). SQLite's ranking above reads every due webhook job;
 # in process, with one worker and no dead rows to walk, that costs it far less.
-_CLAIM_POSTGRESQL = (
+_CLAIM_PICKS_POSTGRESQL = (
     "WITH RECURSIVE delivery AS (SELECT seq FROM jobs j WHERE {due} AND {delivery} "
     "ORDER BY due_at LIMIT :delivery_limit FOR UPDATE SKIP LOCKED), "
     "hosts (host) AS ((SELECT host FROM jobs WHERE {webhook} AND due_at IS NOT NULL "
@@ -97,11 +97,14 @@ _CLAIM_POSTGRESQL = (
     "ORDER BY due_at, seq LIMIT :per_host) c WHERE hosts.host IS NOT NULL "
     "AND hosts.host NOT IN {busy} ORDER BY c.due_at, c.seq LIMIT :webhook_limit), "
     "webhooks AS (SELECT seq FROM jobs WHERE seq = ANY(ARRAY(SELECT seq FROM picked)) AND {due} "
-    "FOR UPDATE SKIP LOCKED) "
+    "FOR UPDATE SKIP LOCKED)"
+)
+_CLAIM_TAKES_POSTGRESQL = (
     "UPDATE jobs SET due_at = :lease_until, claim = :claim, attempts = attempts + 1 "
     "WHERE seq = ANY(ARRAY(SELECT seq FROM delivery UNION ALL SELECT seq FROM webhooks)) "
     "RETURNING seq, kind, message_sid, payload, attempts, host"
 )
+_CLAIM_POSTGRESQL = f"{_CLAIM_PICKS_POSTGRESQL} {_CLAIM_TAKES_POSTGRESQL}"
 # Each part looks only past `after` (`lease_after` for leases): what was due at the runner's
 # last claim and not taken is blocked until a signal frees it. Without that bound every call
 # walked the whole backlog of a busy host's callbacks (hundreds of milliseconds a call on
@@ -115,6 +118,20 @@ _NEXT_DUE = (
     f"AND (host IS NULL OR host NOT IN {{busy}}) AND {_NOT_WAITING_ITS_TURN}) AS webhook, "
     "(SELECT MIN(due_at) FROM jobs j WHERE due_at > :lease_after AND claim IS NOT NULL "
     "AND {webhook} AND (host IS NULL OR host NOT IN {busy})) AS webhook_lease"
+)
+
+# PostgreSQL claims and learns what is due next in one round trip: the claim's rows, then one
+# row (its `seq` NULL) with the next due times seen past this claim's own clocks. Taken rows
+# were due by those clocks, so the next-due part, which reads the snapshot before the claim,
+# cannot count them.
+_CLAIM_AND_NEXT_DUE_POSTGRESQL = (
+    f"{_CLAIM_PICKS_POSTGRESQL}, claimed AS ({_CLAIM_TAKES_POSTGRESQL}) "
+    "SELECT seq, kind, message_sid, payload, attempts, host, NULL AS delivery, "
+    "NULL AS delivery_lease, NULL AS webhook, NULL AS webhook_lease FROM claimed UNION ALL "
+    "SELECT NULL, NULL, NULL, NULL, NULL, NULL, n.delivery, n.delivery_lease, n.webhook, "
+    "n.webhook_lease FROM ("
+    + _NEXT_DUE.replace(":after", ":now").replace(":lease_after", ":lease_now")
+    + ") n"
 )
 
 
@@ -201,7 +218,59 @@ class JobStore(TableStore):
                 "busy": orjson.dumps(list(busy_hosts)).decode(),
             },
         )
-        return sorted((_job(row, claim) for row in rows), key=lambda job: job.seq)
+        return sorted((_job(row, claim) for row in rows), key=_by_seq)
+
+    async def claim_and_next_due(
+        self,
+        *,
+        now: datetime,
+        lease_now: datetime,
+        lease_until: datetime,
+        claim: str,
+        delivery_limit: int,
+        webhook_limit: int,
+        per_host: int,
+        busy_hosts: Sequence[str] = (),
+    ) -> tuple[list[Job], NextDue]:
+        """claim(), and then when jobs of each budget can next be claimed among those not
+        due at `now` (lease ends after `lease_now`): next_due() as of the claim, in one
+        statement on PostgreSQL."""
+        if self._conn.dialect != "postgresql":
+            jobs = await self.claim(
+                now=now,
+                lease_now=lease_now,
+                lease_until=lease_until,
+                claim=claim,
+                delivery_limit=delivery_limit,
+                webhook_limit=webhook_limit,
+                per_host=per_host,
+                busy_hosts=busy_hosts,
+            )
+            return jobs, await self.next_due(
+                busy_hosts=busy_hosts, after=now, lease_after=lease_now
+            )
+        sql = _CLAIM_AND_NEXT_DUE_POSTGRESQL.format(
+            due=_DUE,
+            delivery=_DELIVERY,
+            webhook=_WEBHOOK,
+            busy=_JSON_LIST["postgresql"].format(name="busy"),
+        )
+        rows = await self._conn.fetch_all(
+            sql,
+            {
+                "now": to_us(now),
+                "lease_now": to_us(lease_now),
+                "lease_until": to_us(lease_until),
+                "claim": claim,
+                "delivery_limit": delivery_limit,
+                "webhook_limit": webhook_limit,
+                "per_host": per_host,
+                "busy": orjson.dumps(list(busy_hosts)).decode(),
+            },
+        )
+        jobs = sorted((_job(row, claim) for row in rows if row["seq"] is not None), key=_by_seq)
+        [due] = [row for row in rows if row["seq"] is None]
+        return jobs, _next_due(due)
 
     async def renew(self, jobs: Sequence[Job], *, lease_until: datetime) -> int:
         """Extend the leases of jobs their claims still hold to `lease_until` (lease clock);
@@ -322,11 +391,7 @@ class JobStore(TableStore):
                 "lease_after": -1 if lease_after is None else to_us(lease_after),
             },
         )
-
-        def at(name: str) -> datetime | None:
-            return None if row is None or row[name] is None else from_us(row[name])
-
-        return NextDue(at("delivery"), at("delivery_lease"), at("webhook"), at("webhook_lease"))
+        return _next_due(row)
 
     async def waiting_dispatches(self, account_sid: str) -> int:
         """The account's messages whose dispatch job is not done: those waiting to be sent."""
@@ -373,6 +438,17 @@ class JobStore(TableStore):
         however often it is asked. SQLite has no other processes."""
         self._changes.jobs = True
         self._conn.notify_at_commit(JOBS_CHANNEL)
+
+
+def _next_due(row: Row | None) -> NextDue:
+    def at(name: str) -> datetime | None:
+        return None if row is None or row[name] is None else from_us(row[name])
+
+    return NextDue(at("delivery"), at("delivery_lease"), at("webhook"), at("webhook_lease"))
+
+
+def _by_seq(job: Job) -> int:
+    return job.seq
 
 
 def _job(row: Row, claim: str) -> Job:

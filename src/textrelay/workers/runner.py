@@ -154,6 +154,8 @@ class JobRunner:
 
     async def _sleep(self, seen: int) -> None:
         # A slot freed in a full budget (or host) raises the same signal (see _finished).
+        if self._queue.ready.generation != seen:
+            return  # signalled since the claim began: claim again, no need to know when
         limits = self._limits()
         wait_s = await self._queue.seconds_until_due(
             delivery=limits.delivery > 0,
