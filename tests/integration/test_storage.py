@@ -33,6 +33,7 @@ from textrelay.storage import (
     migrate,
     open_database,
 )
+from textrelay.storage.jobs import NextDue
 from textrelay.storage.migrations import available
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -456,6 +457,40 @@ def test_a_one_statement_change_writes_all_of_it_or_none(store: LoopStore) -> No
         return kinds, len(history), None if stored is None else stored.status
 
     assert on(store, scenario()) == (["carrier"], 1, MessageStatus.SENDING)
+
+
+def test_a_claim_tells_when_the_next_job_is_due_on_postgresql(store: LoopStore) -> None:
+    account = _account()
+    message = _message(13, account.sid)
+    later = NOW + timedelta(seconds=5)
+
+    async def scenario() -> tuple[list[JobKind], NextDue | None, NextDue]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(account)
+            await repo.messages.insert(message)
+            await repo.jobs.insert(message.sid, Dispatch(), due_at=NOW, now=NOW)
+            await repo.jobs.insert(message.sid, CarrierReports(()), due_at=later, now=NOW)
+        async with store.single_statement() as repo:
+            jobs, told = await repo.jobs.claim_and_next_due(
+                now=NOW,
+                lease_now=NOW,
+                lease_until=NOW + timedelta(seconds=15),
+                claim="worker-a",
+                delivery_limit=10,
+                webhook_limit=10,
+                per_host=1,
+            )
+        async with store.read() as repo:
+            asked = await repo.jobs.next_due(after=NOW, lease_after=NOW)
+        return [job.kind for job in jobs], told, asked
+
+    kinds, told, asked = on(store, scenario())
+    assert kinds == [JobKind.DISPATCH]
+    assert asked == NextDue(later, NOW + timedelta(seconds=15), None, None)
+    # The claim's answer is asking after it, but for the leases it takes itself (their
+    # runner renews them); SQLite asks later, only when needed.
+    expected = NextDue(later, None, None, None)
+    assert told == (expected if store.database.dialect == "postgresql" else None)
 
 
 def test_a_process_is_not_woken_by_its_own_notify_but_by_anothers(db_url: str) -> None:

@@ -87,7 +87,7 @@ class JobQueue:
                 busy_hosts=limits.busy_hosts,
             )
         self._last_claim = (now, lease_now)
-        self._due_after_claim = (generation, due)
+        self._due_after_claim = None if due is None else (generation, due)
         return claimed
 
     async def renew(self, jobs: Sequence[Job], *, lease_s: float) -> int:

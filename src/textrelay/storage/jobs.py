@@ -123,7 +123,7 @@ _NEXT_DUE = (
 # PostgreSQL claims and learns what is due next in one round trip: the claim's rows, then one
 # row (its `seq` NULL) with the next due times seen past this claim's own clocks. Taken rows
 # were due by those clocks, so the next-due part, which reads the snapshot before the claim,
-# cannot count them.
+# cannot count them; nor does it see the leases this claim takes, which their runner renews.
 _CLAIM_AND_NEXT_DUE_POSTGRESQL = (
     f"{_CLAIM_PICKS_POSTGRESQL}, claimed AS ({_CLAIM_TAKES_POSTGRESQL}) "
     "SELECT seq, kind, message_sid, payload, attempts, host, NULL AS delivery, "
@@ -231,10 +231,11 @@ class JobStore(TableStore):
         webhook_limit: int,
         per_host: int,
         busy_hosts: Sequence[str] = (),
-    ) -> tuple[list[Job], NextDue]:
-        """claim(), and then when jobs of each budget can next be claimed among those not
-        due at `now` (lease ends after `lease_now`): next_due() as of the claim, in one
-        statement on PostgreSQL."""
+    ) -> tuple[list[Job], NextDue | None]:
+        """claim(), and on PostgreSQL, in the same statement, when jobs of each budget can
+        next be claimed among those not due at `now` (lease ends after `lease_now`):
+        next_due() as of the claim. None on SQLite, where asking later costs no round trip
+        and is often not needed (a signal came meanwhile)."""
         if self._conn.dialect != "postgresql":
             jobs = await self.claim(
                 now=now,
@@ -246,9 +247,7 @@ class JobStore(TableStore):
                 per_host=per_host,
                 busy_hosts=busy_hosts,
             )
-            return jobs, await self.next_due(
-                busy_hosts=busy_hosts, after=now, lease_after=lease_now
-            )
+            return jobs, None
         sql = _CLAIM_AND_NEXT_DUE_POSTGRESQL.format(
             due=_DUE,
             delivery=_DELIVERY,
