@@ -100,10 +100,24 @@ _DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 class PostgresConnection:
-    __slots__ = ("_conn", "_later", "_notify", "_statements_left", "notify_origin")
+    __slots__ = (
+        "_conn",
+        "_in_transaction",
+        "_later",
+        "_notify",
+        "_statements_left",
+        "notify_origin",
+    )
     dialect = "postgresql"
 
-    def __init__(self, conn: Any, origin: str, *, single_statement: bool = False) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        origin: str,
+        *,
+        in_transaction: bool = False,
+        single_statement: bool = False,
+    ) -> None:
         # A pooled connection proxy; typed loosely because asyncpg's proxy and connection
         # types are not related in its stubs.
         self._conn = conn
@@ -111,8 +125,10 @@ class PostgresConnection:
         self._notify: set[str] = set()
         self._later: dict[str, list[Params]] = {}
         """Rows insert_later holds, by statement, in the order asked."""
+        self._in_transaction = in_transaction
+        """Held rows go with the COMMIT; elsewhere (a read, a single statement) at once."""
         self._statements_left = 1 if single_statement else -1
-        """Writes still allowed outside a transaction (-1: in a transaction, any number)."""
+        """Writes still allowed outside a transaction (-1: any number)."""
 
     def notify_at_commit(self, channel: str) -> None:
         self._notify.add(channel)
@@ -125,7 +141,7 @@ class PostgresConnection:
         )
 
     async def insert_later(self, sql: str, params: Params) -> None:
-        if self._statements_left != -1:  # not in a transaction: nothing to send it with
+        if not self._in_transaction:  # no COMMIT to send it before
             await self.execute(sql, params)
             return
         self._later.setdefault(sql, []).append(params)
@@ -306,7 +322,7 @@ class PostgresDatabase:
         try:
             async with self._pool.acquire() as conn:
                 await conn.execute("BEGIN")
-                transaction = PostgresConnection(conn, self._origin)
+                transaction = PostgresConnection(conn, self._origin, in_transaction=True)
                 try:
                     yield transaction
                 except BaseException:
