@@ -521,6 +521,39 @@ def test_a_process_is_not_woken_by_its_own_notify_but_by_anothers(db_url: str) -
     assert asyncio.run(scenario()) == (0, 1)
 
 
+def test_a_deployment_is_not_woken_by_another_schemas_notify(db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("NOTIFY is PostgreSQL's; one process owns a SQLite database")
+    elsewhere = f"{POSTGRES_URL}?search_path=public"
+
+    async def scenario() -> tuple[int, int]:
+        one, stranger, neighbour = (
+            await _opened(db_url),
+            await _opened(elsewhere),
+            await _opened(db_url),
+        )
+        heard: list[str] = []
+        unlisten = await one.listen("textrelay_test", lambda: heard.append("heard"))
+        try:
+            async with stranger.transaction() as conn:  # same database, another schema
+                conn.notify_at_commit("textrelay_test")
+            await asyncio.sleep(0.3)
+            strangers = len(heard)
+            async with neighbour.transaction() as conn:
+                conn.notify_at_commit("textrelay_test")
+            for _ in range(50):  # a NOTIFY arrives within 5 s
+                if len(heard) > strangers:
+                    break
+                await asyncio.sleep(0.1)
+            return strangers, len(heard) - strangers
+        finally:
+            await unlisten()
+            for db in (one, stranger, neighbour):
+                await db.close()
+
+    assert asyncio.run(scenario()) == (0, 1)
+
+
 def test_a_single_statement_write_refuses_a_second_on_postgresql(db_url: str) -> None:
     async def scenario() -> None:
         db = await _opened(db_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -297,10 +298,13 @@ async def _nothing_to_reset(_conn: asyncpg.Connection) -> None:
 class PostgresDatabase:
     dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, dsn: str, *, schema: str = "") -> None:
         self._pool = pool
         self._dsn = dsn
-        self._origin = secrets.token_hex(8)
+        self._deployment = hashlib.sha256(schema.encode()).hexdigest()[:12]
+        """Names the schema in NOTIFY payloads: a channel is the whole database's, and
+        deployments in other schemas of it must not wake this one."""
+        self._origin = f"{self._deployment}.{secrets.token_hex(8)}"
         """The payload of this process's NOTIFYs: its listener skips them, since its own
         commits raise its signals already (each echo cost a claim and a next-due query)."""
 
@@ -310,9 +314,10 @@ class PostgresDatabase:
             pool = await asyncpg.create_pool(
                 dsn, min_size=1, max_size=pool_size, reset=_nothing_to_reset
             )
+            schema = await pool.fetchval("SELECT current_schema()")
         except (*_DRIVER_ERRORS, ValueError) as exc:
             raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
-        return cls(pool, dsn)
+        return cls(pool, dsn, schema=str(schema))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresConnection]:
@@ -380,10 +385,11 @@ class PostgresDatabase:
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> Unlisten:
         """Call `on_notify` whenever another process NOTIFYs `channel`, on a connection of its
         own (outside the pool: a listening connection must stay open)."""
-        origin = self._origin
+        origin, ours = self._origin, f"{self._deployment}."
 
         def heard(_conn: object, _pid: int, _channel: str, payload: object) -> None:
-            if payload != origin:
+            # Another process of this schema; an empty payload is a version before origins.
+            if payload != origin and (payload == "" or str(payload).startswith(ours)):
                 on_notify()
 
         try:
