@@ -76,7 +76,7 @@ class JobQueue:
         # One statement, atomic by itself: no BEGIN and COMMIT round trips on PostgreSQL, and
         # the next due times come with the claim, for the runner's sleep after it.
         async with self._ctx.store.single_statement() as repo:
-            claimed, due = await repo.jobs.claim_and_next_due(
+            claimed, due = await repo.jobs.claim(
                 now=now,
                 lease_now=lease_now,
                 lease_until=lease_now + timedelta(seconds=lease_s),

@@ -77,34 +77,6 @@ _CLAIM_SQLITE = (
     "WHERE seq IN (SELECT seq FROM delivery UNION ALL SELECT seq FROM webhooks) "
     "RETURNING seq, kind, message_sid, payload, attempts, host"
 )
-# PostgreSQL's claim reads no more than it takes (schema 13): delivery jobs through their own
-# index, webhook jobs host by host, the first `per_host` due ones of each from
-# `jobs_webhook_due`, its hosts found by skipping through the same index (one probe a host);
-# the picked rows are locked (and their due-ness checked again) by a query of their own,
-# skipping rows other workers hold, and found by key (`= ANY(ARRAY(...))`: the planner
-# otherwise scanned the table for them). SQLite's ranking above reads every due webhook job;
-# in process, with one worker and no dead rows to walk, that costs it far less.
-_CLAIM_PICKS_POSTGRESQL = (
-    "WITH RECURSIVE delivery AS (SELECT seq FROM jobs j WHERE {due} AND {delivery} "
-    "ORDER BY due_at LIMIT :delivery_limit FOR UPDATE SKIP LOCKED), "
-    "hosts (host) AS ((SELECT host FROM jobs WHERE {webhook} AND due_at IS NOT NULL "
-    "ORDER BY host LIMIT 1) UNION ALL SELECT (SELECT j.host FROM jobs j WHERE {webhook} "
-    "AND j.due_at IS NOT NULL AND j.host > hosts.host ORDER BY j.host LIMIT 1) FROM hosts "
-    "WHERE hosts.host IS NOT NULL), "
-    "picked AS (SELECT c.seq, c.due_at FROM hosts CROSS JOIN LATERAL (SELECT seq, due_at "
-    "FROM jobs j WHERE j.host = hosts.host AND {webhook} AND {due} "
-    f"AND {_NOT_WAITING_ITS_TURN} "
-    "ORDER BY due_at, seq LIMIT :per_host) c WHERE hosts.host IS NOT NULL "
-    "AND hosts.host NOT IN {busy} ORDER BY c.due_at, c.seq LIMIT :webhook_limit), "
-    "webhooks AS (SELECT seq FROM jobs WHERE seq = ANY(ARRAY(SELECT seq FROM picked)) AND {due} "
-    "FOR UPDATE SKIP LOCKED)"
-)
-_CLAIM_TAKES_POSTGRESQL = (
-    "UPDATE jobs SET due_at = :lease_until, claim = :claim, attempts = attempts + 1 "
-    "WHERE seq = ANY(ARRAY(SELECT seq FROM delivery UNION ALL SELECT seq FROM webhooks)) "
-    "RETURNING seq, kind, message_sid, payload, attempts, host"
-)
-_CLAIM_POSTGRESQL = f"{_CLAIM_PICKS_POSTGRESQL} {_CLAIM_TAKES_POSTGRESQL}"
 # Each part looks only past `after` (`lease_after` for leases): what was due at the runner's
 # last claim and not taken is blocked until a signal frees it. Without that bound every call
 # walked the whole backlog of a busy host's callbacks (hundreds of milliseconds a call on
@@ -120,12 +92,35 @@ _NEXT_DUE = (
     "AND {webhook} AND (host IS NULL OR host NOT IN {busy})) AS webhook_lease"
 )
 
-# PostgreSQL claims and learns what is due next in one round trip: the claim's rows, then one
-# row (its `seq` NULL) with the next due times seen past this claim's own clocks. Taken rows
-# were due by those clocks, so the next-due part, which reads the snapshot before the claim,
-# cannot count them; nor does it see the leases this claim takes, which their runner renews.
-_CLAIM_AND_NEXT_DUE_POSTGRESQL = (
-    f"{_CLAIM_PICKS_POSTGRESQL}, claimed AS ({_CLAIM_TAKES_POSTGRESQL}) "
+# PostgreSQL's claim reads no more than it takes (schema 13): delivery jobs through their own
+# index, webhook jobs host by host, the first `per_host` due ones of each from
+# `jobs_webhook_due`, its hosts found by skipping through the same index (one probe a host);
+# the picked rows are locked (and their due-ness checked again) by a query of their own,
+# skipping rows other workers hold, and found by key (`= ANY(ARRAY(...))`: the planner
+# otherwise scanned the table for them). SQLite's ranking above reads every due webhook job;
+# in process, with one worker and no dead rows to walk, that costs it far less.
+# It also tells what is due next, in the same round trip: the claimed rows, then one row (its
+# `seq` NULL) with _NEXT_DUE past this claim's own clocks. Taken rows were due by those
+# clocks, so that part, which reads the snapshot before the claim, cannot count them; nor
+# does it see the leases this claim takes, which their runner renews.
+_CLAIM_POSTGRESQL = (
+    "WITH RECURSIVE delivery AS (SELECT seq FROM jobs j WHERE {due} AND {delivery} "
+    "ORDER BY due_at LIMIT :delivery_limit FOR UPDATE SKIP LOCKED), "
+    "hosts (host) AS ((SELECT host FROM jobs WHERE {webhook} AND due_at IS NOT NULL "
+    "ORDER BY host LIMIT 1) UNION ALL SELECT (SELECT j.host FROM jobs j WHERE {webhook} "
+    "AND j.due_at IS NOT NULL AND j.host > hosts.host ORDER BY j.host LIMIT 1) FROM hosts "
+    "WHERE hosts.host IS NOT NULL), "
+    "picked AS (SELECT c.seq, c.due_at FROM hosts CROSS JOIN LATERAL (SELECT seq, due_at "
+    "FROM jobs j WHERE j.host = hosts.host AND {webhook} AND {due} "
+    f"AND {_NOT_WAITING_ITS_TURN} "
+    "ORDER BY due_at, seq LIMIT :per_host) c WHERE hosts.host IS NOT NULL "
+    "AND hosts.host NOT IN {busy} ORDER BY c.due_at, c.seq LIMIT :webhook_limit), "
+    "webhooks AS (SELECT seq FROM jobs WHERE seq = ANY(ARRAY(SELECT seq FROM picked)) AND {due} "
+    "FOR UPDATE SKIP LOCKED), "
+    "claimed AS (UPDATE jobs SET due_at = :lease_until, claim = :claim, "
+    "attempts = attempts + 1 "
+    "WHERE seq = ANY(ARRAY(SELECT seq FROM delivery UNION ALL SELECT seq FROM webhooks)) "
+    "RETURNING seq, kind, message_sid, payload, attempts, host) "
     "SELECT seq, kind, message_sid, payload, attempts, host, NULL AS delivery, "
     "NULL AS delivery_lease, NULL AS webhook, NULL AS webhook_lease FROM claimed UNION ALL "
     "SELECT NULL, NULL, NULL, NULL, NULL, NULL, n.delivery, n.delivery_lease, n.webhook, "
@@ -193,13 +188,19 @@ class JobStore(TableStore):
         webhook_limit: int,
         per_host: int,
         busy_hosts: Sequence[str] = (),
-    ) -> list[Job]:
+    ) -> tuple[list[Job], NextDue | None]:
         """Lease due jobs until `lease_until` (lease clock): up to `delivery_limit` delivery
         jobs and `webhook_limit` webhook jobs, at most `per_host` of one host and none of
         `busy_hosts`. Due means `due_at <= now` for an unclaimed job, `<= lease_now` for one
-        whose lease ended."""
+        whose lease ended.
+
+        On PostgreSQL the same statement also tells when jobs of each budget can next be
+        claimed among those not due at `now` (lease ends after `lease_now`): next_due() as of
+        the claim. None on SQLite, where asking later costs no round trip and is often not
+        needed (a signal came meanwhile)."""
         dialect = self._conn.dialect
-        sql = (_CLAIM_POSTGRESQL if dialect == "postgresql" else _CLAIM_SQLITE).format(
+        template = _CLAIM_POSTGRESQL if dialect == "postgresql" else _CLAIM_SQLITE
+        sql = template.format(
             due=_DUE,
             delivery=_DELIVERY,
             webhook=_WEBHOOK,
@@ -218,56 +219,9 @@ class JobStore(TableStore):
                 "busy": orjson.dumps(list(busy_hosts)).decode(),
             },
         )
-        return sorted((_job(row, claim) for row in rows), key=_by_seq)
-
-    async def claim_and_next_due(
-        self,
-        *,
-        now: datetime,
-        lease_now: datetime,
-        lease_until: datetime,
-        claim: str,
-        delivery_limit: int,
-        webhook_limit: int,
-        per_host: int,
-        busy_hosts: Sequence[str] = (),
-    ) -> tuple[list[Job], NextDue | None]:
-        """claim(), and on PostgreSQL, in the same statement, when jobs of each budget can
-        next be claimed among those not due at `now` (lease ends after `lease_now`):
-        next_due() as of the claim. None on SQLite, where asking later costs no round trip
-        and is often not needed (a signal came meanwhile)."""
-        if self._conn.dialect != "postgresql":
-            jobs = await self.claim(
-                now=now,
-                lease_now=lease_now,
-                lease_until=lease_until,
-                claim=claim,
-                delivery_limit=delivery_limit,
-                webhook_limit=webhook_limit,
-                per_host=per_host,
-                busy_hosts=busy_hosts,
-            )
-            return jobs, None
-        sql = _CLAIM_AND_NEXT_DUE_POSTGRESQL.format(
-            due=_DUE,
-            delivery=_DELIVERY,
-            webhook=_WEBHOOK,
-            busy=_JSON_LIST["postgresql"].format(name="busy"),
-        )
-        rows = await self._conn.fetch_all(
-            sql,
-            {
-                "now": to_us(now),
-                "lease_now": to_us(lease_now),
-                "lease_until": to_us(lease_until),
-                "claim": claim,
-                "delivery_limit": delivery_limit,
-                "webhook_limit": webhook_limit,
-                "per_host": per_host,
-                "busy": orjson.dumps(list(busy_hosts)).decode(),
-            },
-        )
         jobs = sorted((_job(row, claim) for row in rows if row["seq"] is not None), key=_by_seq)
+        if dialect != "postgresql":
+            return jobs, None
         [due] = [row for row in rows if row["seq"] is None]
         return jobs, _next_due(due)
 
