@@ -71,6 +71,17 @@ def _shifted(text: str, by: int) -> str:
     return _POSITIONAL.sub(lambda match: f"${int(match.group(1)) + by}", text) if by else text
 
 
+def _held_inserts(later: dict[str, list[Params]], args: list[Any]) -> list[str]:
+    """Each statement's held rows as one multi-row INSERT, its parameters appended to `args`
+    and numbered after those already there (to go as CTEs of one statement)."""
+    inserts = []
+    for sql, rows in later.items():
+        text, values = multi_row_insert(sql, rows, first=len(args) + 1)
+        inserts.append(text)
+        args.extend(values)
+    return inserts
+
+
 @lru_cache(maxsize=256)
 def _words(sql: str) -> frozenset[str]:
     return frozenset(re.findall(r"\w+", sql))
@@ -162,12 +173,8 @@ class PostgresConnection:
         """`sql` with the held rows' INSERTs before it as data-modifying CTEs: one round trip
         for all (PostgreSQL runs each CTE once, whether or not the statement reads it)."""
         later, self._later = self._later, {}
-        ctes: list[str] = []
         args: list[Any] = []
-        for index, (insert, rows) in enumerate(later.items()):
-            text, values = multi_row_insert(insert, rows, first=len(args) + 1)
-            ctes.append(f"held_{index} AS ({text})")
-            args.extend(values)
+        ctes = [f"held_{i} AS ({text})" for i, text in enumerate(_held_inserts(later, args))]
         main, main_args = _bind(sql, params)
         return f"WITH {', '.join(ctes)} {_shifted(main, len(args))}", args + main_args
 
@@ -260,10 +267,8 @@ class PostgresChange:
             text, values = _bind(sql, params)
             ctes.append(f"w{len(ctes)} AS ({_shifted(text, len(args))} RETURNING 1)")
             args.extend(values)
-        for insert, rows in self._later.items():
-            text, values = multi_row_insert(insert, rows, first=len(args) + 1)
+        for text in _held_inserts(self._later, args):
             ctes.append(f"w{len(ctes)} AS ({text} RETURNING 1)")
-            args.extend(values)
         if not ctes:
             return
         changed = " * ".join(f"(SELECT LEAST(COUNT(*), 1) FROM w{i})" for i in range(len(ctes)))
