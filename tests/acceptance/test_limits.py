@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,29 @@ from tests.receiver import Receiver
 from textrelay.testing import TextrelayServer
 
 
+@contextmanager
+def two_slots_held(
+    server: TextrelayServer, path: str, auth: tuple[str, str]
+) -> Iterator[list[int]]:
+    """Two requests to `path` (a read-back waiting about 2 s) hold two of the credentials'
+    account's slots while the block runs; yields their statuses, complete once it ends."""
+    answers: list[int] = []
+
+    def hold() -> None:
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            answers.append(http.get(path, auth=auth).status_code)
+
+    holders = [threading.Thread(target=hold) for _ in range(2)]
+    for thread in holders:
+        thread.start()
+    time.sleep(0.5)
+    try:
+        yield answers
+    finally:
+        for thread in holders:
+            thread.join(10)
+
+
 def test_an_accounts_requests_beyond_its_concurrency_are_refused_429_and_others_go_on(
     isolated_server: Callable[..., TextrelayServer],
 ) -> None:
@@ -26,25 +50,16 @@ def test_an_accounts_requests_beyond_its_concurrency_are_refused_429_and_others_
     number = server.client(busy).incoming_phone_numbers.create(area_code="415").phone_number
     # A read-back that waits: each holds one of the account's two slots for about 2 s.
     waiting = f"/textrelay/v1/Accounts/{busy.sid}/Phones/{number}/Messages?Wait=2"
-    answers: list[int] = []
-
-    def hold() -> None:
-        with httpx.Client(base_url=server.base_url, timeout=10) as http:
-            answers.append(http.get(waiting, auth=(busy.sid, busy.auth_token)).status_code)
-
-    holders = [threading.Thread(target=hold) for _ in range(2)]
-    for thread in holders:
-        thread.start()
-    time.sleep(0.5)
-    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+    with (
+        two_slots_held(server, waiting, (busy.sid, busy.auth_token)) as answers,
+        httpx.Client(base_url=server.base_url, timeout=10) as http,
+    ):
         refused = http.get(
             f"/2010-04-01/Accounts/{busy.sid}/Messages.json", auth=(busy.sid, busy.auth_token)
         )
         others = http.get(
             f"/2010-04-01/Accounts/{calm.sid}/Messages.json", auth=(calm.sid, calm.auth_token)
         )
-    for thread in holders:
-        thread.join(10)
     assert answers == [200, 200]
     assert refused.status_code == 429
     assert refused.json()["code"] == 20429
@@ -74,24 +89,15 @@ def test_requests_count_for_the_account_whose_credentials_they_carry(
         ).json()["phone_number"]
     # The parent holds both its slots with waits on its subaccount's path.
     waiting = f"/textrelay/v1/Accounts/{sub_sid}/Phones/{number}/Messages?Wait=2"
-    answers: list[int] = []
-
-    def hold() -> None:
-        with httpx.Client(base_url=server.base_url, timeout=10) as http:
-            answers.append(http.get(waiting, auth=(parent.sid, parent.auth_token)).status_code)
-
-    holders = [threading.Thread(target=hold) for _ in range(2)]
-    for thread in holders:
-        thread.start()
-    time.sleep(0.5)
     messages = f"/2010-04-01/Accounts/{sub_sid}/Messages.json"
-    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+    with (
+        two_slots_held(server, waiting, (parent.sid, parent.auth_token)) as answers,
+        httpx.Client(base_url=server.base_url, timeout=10) as http,
+    ):
         by_parent = http.get(messages, auth=(parent.sid, parent.auth_token))
         by_sub = http.get(messages, auth=(sub_sid, sub_token))
         # A wrong token naming the busy account is refused as it is, not counted.
         wrong = http.get(messages, auth=(parent.sid, "0" * 32))
-    for thread in holders:
-        thread.join(10)
     assert answers == [200, 200]
     assert (by_parent.status_code, by_parent.json()["code"]) == (429, 20429)
     assert by_sub.status_code == 200
