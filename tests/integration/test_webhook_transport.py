@@ -8,18 +8,20 @@ HTTP. Every delivery's signature is checked with the official RequestValidator.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import pytest
 import uvicorn
+import uvloop
 from starlette.applications import Starlette
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
@@ -203,6 +205,21 @@ def webhook(url: str, *, method: str = "POST", token: str = TOKEN) -> WebhookReq
     )
 
 
+_run_loop: Callable[[Coroutine[Any, Any, Any]], Any] = asyncio.run
+
+
+@pytest.fixture(autouse=True, params=["asyncio", "uvloop"])
+def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test on asyncio's loop (the in-process server's) and on uvloop (`textrelay
+    serve`'s): their transports differ (uvloop's is no asyncio.Transport)."""
+    global _run_loop
+    _run_loop = uvloop.run if request.param == "uvloop" else asyncio.run
+    try:
+        yield
+    finally:
+        _run_loop = asyncio.run
+
+
 def with_transport(use: Callable[[HttpWebhookTransport], Awaitable[T]]) -> T:
     async def run() -> T:
         transport = HttpWebhookTransport()
@@ -211,7 +228,8 @@ def with_transport(use: Callable[[HttpWebhookTransport], Awaitable[T]]) -> T:
         finally:
             await transport.close()
 
-    return asyncio.run(run())
+    result: T = _run_loop(run())
+    return result
 
 
 def deliver(request: WebhookRequest) -> tuple[WebhookOutcome, float]:
@@ -555,3 +573,107 @@ def test_slow_receivers_do_not_delay_a_fast_one(receiver: Receiver) -> None:
     assert fast_s < 0.5
     assert slow_s >= 1.0
     assert sorted(receiver.paths()) == ["/echo"] + ["/slow"] * 10
+
+
+# --- kept-alive connections ---------------------------------------------------------------
+
+
+class keep_alive_server:  # noqa: N801 - used as a context manager, named like one
+    """An asyncio server on the current loop answering 200 "ok" on kept-alive connections;
+    with `answers_per_connection`, a connection's next request is met by its close instead
+    (a receiver that dropped an idle connection just as it was reused)."""
+
+    def __init__(self, *, answers_per_connection: int | None = None) -> None:
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self._limit = answers_per_connection
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.append(writer)
+        try:
+            for answered in range(100):
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                await reader.readexactly(length)
+                if self._limit is not None and answered >= self._limit:
+                    return
+                self.requests.append(head)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/hook"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+
+
+def test_webhooks_to_one_receiver_share_a_kept_alive_connection() -> None:
+    server = keep_alive_server()
+
+    async def use(transport: HttpWebhookTransport) -> list[WebhookOutcome]:
+        async with server as url:
+            return [await transport.deliver(webhook(url)) for _ in range(5)]
+
+    outcomes = with_transport(use)
+
+    assert [outcome.succeeded for outcome in outcomes] == [True] * 5
+    assert len(server.requests) == 5
+    assert server.connections == 1
+
+
+def test_a_kept_connection_the_receiver_dropped_is_replaced_within_the_attempt() -> None:
+    server = keep_alive_server(answers_per_connection=1)
+
+    async def use(transport: HttpWebhookTransport) -> list[WebhookOutcome]:
+        async with server as url:
+            return [await transport.deliver(webhook(f"{url}#rc=0")) for _ in range(3)]
+
+    outcomes = with_transport(use)
+
+    # One attempt each (rc=0: no retries), every one answered on a new connection.
+    assert [len(outcome.attempts) for outcome in outcomes] == [1, 1, 1]
+    assert [outcome.succeeded for outcome in outcomes] == [True] * 3
+    assert server.connections == 3
+
+
+def test_credentials_in_the_url_go_as_basic_authentication(receiver: Receiver) -> None:
+    host = receiver.base_url.removeprefix("http://")
+    outcome, _ = deliver(webhook(f"http://alice:p%40ss@{host}/echo"))
+
+    assert outcome.succeeded
+    [got] = receiver.requests
+    assert got.headers["authorization"] == "Basic " + base64.b64encode(b"alice:p@ss").decode()
+    assert got.headers["host"] == host
+
+
+def test_an_answer_without_a_length_ends_with_the_connection() -> None:
+    async def use(transport: HttpWebhookTransport) -> WebhookOutcome:
+        async with raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello") as url:
+            return await transport.deliver(webhook(url))
+
+    outcome = with_transport(use)
+
+    assert outcome.succeeded
+    assert outcome.attempts[0].response_body == "hello"
+    assert outcome.attempts[0].response_content_type == "text/plain"

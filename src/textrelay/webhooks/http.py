@@ -8,10 +8,9 @@ textrelay.domain.webhooks; this module only speaks HTTP and records every attemp
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from base64 import b64encode
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
-import aiohttp
 from yarl import URL
 
 from textrelay.domain.codes import HTTP_CONNECTION_FAILURE, HTTP_RETRIEVAL_FAILURE, TwilioCode
@@ -27,6 +26,14 @@ from textrelay.domain.webhooks import (
     split_connection_overrides,
     twilio_signature,
 )
+from textrelay.webhooks.connections import (
+    BrokenAnswer,
+    ConnectFailed,
+    ConnectionPool,
+    Progress,
+    ReadTimedOut,
+    Receiver,
+)
 
 MAX_RESPONSE_READ_BYTES = 64 * 1024 + 1
 """How much of a receiver's answer is read: one byte past TwiML's 64 kB limit, so an answer
@@ -35,52 +42,24 @@ over it is seen as such (11750); the rest is dropped with the connection."""
 # Below this much of the total budget a new attempt could only time out: don't start one.
 _MIN_ATTEMPT_S = 0.01
 
-_HEADERS = {
-    "User-Agent": USER_AGENT,
-    "Accept": "*/*",
-    "X-Home-Region": "us1",
-    # Twilio sometimes asks for gzip (§4.2); we ask for none, so the bounded read of the
-    # answer is a bounded read of its text and never a decompression of an unknown size.
-    "Accept-Encoding": "identity",
-}
-
-
-async def _headers_sent(
-    _session: aiohttp.ClientSession, context: SimpleNamespace, _params: object
-) -> None:
-    context.trace_request_ctx.connected = True
+# Twilio sometimes asks for gzip (§4.2); we ask for none, so the bounded read of the answer is
+# a bounded read of its text and never a decompression of an unknown size.
+_FIXED_HEADERS = (
+    f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nX-Home-Region: us1\r\n"
+    "Accept-Encoding: identity\r\n"
+)
 
 
 class HttpWebhookTransport:
-    """Delivers WebhookRequests over one shared, bounded connection pool (aiohttp: a tenth
-    of the CPU a request costs with httpx here, docs/benchmarks.md)."""
+    """Delivers WebhookRequests over kept-alive connections, at most `max_connections` open
+    (webhooks/connections.py): each delivery holds one connection, so a slow receiver only
+    ties up its own, and a storm of receivers cannot exhaust sockets."""
 
     def __init__(self, *, max_connections: int = 100) -> None:
-        self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        # Made on first use, on the loop that delivers (aiohttp binds a session to a loop).
-        if self._session is None:
-            tracing = aiohttp.TraceConfig()
-            tracing.on_request_headers_sent.append(_headers_sent)
-            # Each delivery holds one connection, so a slow receiver only ties up its own;
-            # the pool is shared by all receivers and bounded so a storm of them cannot
-            # exhaust sockets. trust_env=False: proxies come from Settings, never from the
-            # environment (STYLE.md rule 10).
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections),
-                headers=_HEADERS,
-                auto_decompress=False,
-                trust_env=False,
-                trace_configs=[tracing],
-            )
-        return self._session
+        self._pool = ConnectionPool(max_connections)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._pool.close()
 
     async def deliver(self, request: WebhookRequest) -> WebhookOutcome:
         """Every attempt at `request`, made until one succeeds or the URL's policy gives up.
@@ -142,8 +121,13 @@ class HttpWebhookTransport:
 
         try:
             parsed = URL(target)
-            if parsed.scheme not in ("http", "https") or not parsed.host:
+            if parsed.scheme not in ("http", "https") or not parsed.raw_host:
                 raise ValueError(f"not an http(s) URL: {target}")
+            target = str(parsed)  # as it goes on the wire (percent-encoded): what Twilio signs
+            signature = twilio_signature(
+                request.auth_token, target, request.params if method != "GET" else ()
+            )
+            wire = _request_bytes(method, parsed, request, signature)
         except ValueError as exc:
             # A URL that names no reachable host is a connection that cannot be made (11205);
             # retrying it cannot help, hence OTHER.
@@ -152,61 +136,26 @@ class HttpWebhookTransport:
                 FailureKind.OTHER,
                 f"invalid URL: {_describe(exc)}",
             )
-        target = str(parsed)  # as it goes on the wire (percent-encoded): what Twilio signs
-        signature = twilio_signature(
-            request.auth_token, target, request.params if method != "GET" else ()
-        )
-        headers = {
-            "I-Twilio-Idempotency-Token": request.idempotency_token,
-            "X-Twilio-Signature": signature,
-        }
-        if request.cookie:
-            headers["Cookie"] = request.cookie
-        data = None
-        if method != "GET":
-            headers["Content-Type"] = FORM_CONTENT_TYPE
-            data = urlencode(request.params).encode()
-        # aiohttp's timeouts are per operation (a trickling receiver resets the read timeout
-        # with every packet); asyncio.timeout bounds the attempt by what is left of the
-        # total budget (tt). The trace tells a connect failure (11205) from a read one.
-        progress = SimpleNamespace(connected=False)
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=min(policy.connect_timeout_ms / 1000, budget_s),
-            sock_read=min(policy.read_timeout_ms / 1000, budget_s),
-        )
+        # The read timeout counts from the last bytes received (a trickling receiver resets
+        # it); asyncio.timeout bounds the attempt by what is left of the total budget (tt).
+        # Progress tells a connect failure (11205) from a read one when the budget ends it.
+        progress = Progress()
         try:
             async with asyncio.timeout(budget_s):
-                async with self._client().request(
-                    method,
-                    parsed,
-                    data=data,
-                    headers=headers,
-                    allow_redirects=False,
-                    timeout=timeout,
-                    trace_request_ctx=progress,
-                ) as response:
-                    status_code = response.status
-                    content_type = response.headers.get("Content-Type")
-                    set_cookies = tuple(response.headers.getall("Set-Cookie", ()))
-                    location = response.headers.get("Location")
-                    try:
-                        body = await _read_bounded(response)
-                    except (aiohttp.ClientError, TimeoutError) as exc:
-                        # Twilio never retries a partial response (§4.4 `rp`).
-                        return recorded(
-                            HTTP_RETRIEVAL_FAILURE,
-                            FailureKind.OTHER,
-                            f"partial response: {_describe(exc)}",
-                        )
-        except aiohttp.ConnectionTimeoutError as exc:
-            return recorded(
-                HTTP_CONNECTION_FAILURE,
-                FailureKind.CONNECT,
-                f"connect timeout: {_describe(exc)}",
-            )
-        except (aiohttp.SocketTimeoutError, TimeoutError) as exc:
+                answer = await self._pool.exchange(
+                    Receiver(parsed.scheme, parsed.raw_host or "", parsed.port or 80),
+                    wire,
+                    connect_timeout_s=min(policy.connect_timeout_ms / 1000, budget_s),
+                    read_timeout_s=min(policy.read_timeout_ms / 1000, budget_s),
+                    max_body=MAX_RESPONSE_READ_BYTES,
+                    progress=progress,
+                )
+        except ConnectFailed as exc:
+            return recorded(HTTP_CONNECTION_FAILURE, FailureKind.CONNECT, _describe(exc))
+        except (ReadTimedOut, TimeoutError) as exc:
+            status_code = progress.status_code
             if status_code is not None:
+                # Twilio never retries a partial response (§4.4 `rp`).
                 return recorded(
                     HTTP_RETRIEVAL_FAILURE,
                     FailureKind.OTHER,
@@ -223,21 +172,19 @@ class HttpWebhookTransport:
                 FailureKind.CONNECT,
                 "timeout exceeded while connecting",
             )
-        except aiohttp.ClientConnectorError as exc:
-            # Refused, DNS, TLS handshake.
-            return recorded(
-                HTTP_CONNECTION_FAILURE,
-                FailureKind.CONNECT,
-                _describe(exc),
-            )
-        except (aiohttp.ClientError, ValueError) as exc:
-            # Connection reset mid-request, malformed HTTP, and anything else aiohttp reports.
-            return recorded(
-                HTTP_RETRIEVAL_FAILURE,
-                FailureKind.OTHER,
-                _describe(exc),
-            )
+        except BrokenAnswer as exc:
+            # Connection reset mid-answer, malformed HTTP: never retried (§4.4 `rp`).
+            status_code = progress.status_code
+            detail = _describe(exc)
+            if status_code is not None:
+                detail = f"partial response: {detail}"
+            return recorded(HTTP_RETRIEVAL_FAILURE, FailureKind.OTHER, detail)
 
+        status_code = answer.status_code
+        content_type = answer.header("Content-Type")
+        set_cookies = answer.all("Set-Cookie")
+        location = answer.header("Location")
+        body = answer.body
         if 200 <= status_code < 300:
             return recorded()
         if 400 <= status_code < 500:
@@ -253,6 +200,34 @@ class HttpWebhookTransport:
         return recorded(HTTP_RETRIEVAL_FAILURE, kind, detail)
 
 
+def _request_bytes(method: str, url: URL, request: WebhookRequest, signature: str) -> bytes:
+    """The whole request as it goes on the wire. Credentials in the URL become Basic
+    authentication, as Twilio sends them."""
+    for value in (request.idempotency_token, request.cookie or "", url.raw_user or ""):
+        if "\r" in value or "\n" in value:
+            raise ValueError("a header would carry a line break")
+    host = url.raw_host or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if not url.is_default_port():
+        host = f"{host}:{url.port}"
+    head = (
+        f"{method} {url.raw_path_qs or '/'} HTTP/1.1\r\nHost: {host}\r\n{_FIXED_HEADERS}"
+        f"I-Twilio-Idempotency-Token: {request.idempotency_token}\r\n"
+        f"X-Twilio-Signature: {signature}\r\n"
+    )
+    if url.raw_user is not None:
+        credentials = f"{unquote(url.raw_user)}:{unquote(url.raw_password or '')}"
+        head += f"Authorization: Basic {b64encode(credentials.encode()).decode()}\r\n"
+    if request.cookie:
+        head += f"Cookie: {request.cookie}\r\n"
+    body = b""
+    if method != "GET":
+        body = urlencode(request.params).encode()
+        head += f"Content-Type: {FORM_CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n"
+    return head.encode("latin-1") + b"\r\n" + body
+
+
 def _with_query(url: str, params: tuple[tuple[str, str], ...]) -> str:
     if not params:
         return url
@@ -260,18 +235,6 @@ def _with_query(url: str, params: tuple[tuple[str, str], ...]) -> str:
     extra = urlencode(params)
     query = f"{parts.query}&{extra}" if parts.query else extra
     return urlunsplit(parts._replace(query=query))
-
-
-async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < MAX_RESPONSE_READ_BYTES:
-        chunk = await response.content.read(MAX_RESPONSE_READ_BYTES - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def _excerpt(body: bytes) -> str:
