@@ -12,6 +12,7 @@ import logging
 import os
 import random
 import secrets
+import shutil
 import socket
 import ssl
 import tempfile
@@ -136,6 +137,8 @@ class Services:
     carrier_records: CarrierRecords
     retention: RetentionService
     auth_tokens: AuthTokenService
+    temporary_media_dir: str | None = None
+    """The media directory made for an in-memory database, removed with it at close."""
 
 
 def build_services(
@@ -156,9 +159,11 @@ def build_services(
     simulator = SimulatorService(ctx)
     webhooks = HttpWebhookTransport()
     fetcher = HttpMediaFetcher()
-    media = MediaService(
-        ctx, FileMediaStore(media_directory(settings)), MeteredMediaFetcher(fetcher, metrics)
+    media_dir = media_directory(settings)
+    media_is_temporary = (
+        not settings.media_dir and parse_database_url(settings.database_url).in_memory
     )
+    media = MediaService(ctx, FileMediaStore(media_dir), MeteredMediaFetcher(fetcher, metrics))
     retry = RetryPolicy(
         reliable=settings.callback_retry == "reliable",
         max_deliveries=settings.callback_max_attempts,
@@ -225,6 +230,7 @@ def build_services(
         carrier_records=carrier_records,
         retention=RetentionService(ctx, media, days=settings.retention_days),
         auth_tokens=AuthTokenService(ctx, accounts),
+        temporary_media_dir=media_dir if media_is_temporary else None,
     )
 
 
@@ -276,12 +282,12 @@ async def keep_carriers(services: Services, *, every_s: float = 5.0) -> None:
 
 def media_directory(settings: Settings) -> str:
     """Where media bytes go: the setting, else beside a SQLite file, else ./textrelay-media
-    (a process-private temporary directory for an in-memory database)."""
+    (a process-private temporary directory for an in-memory database, removed at close)."""
     if settings.media_dir:
         return settings.media_dir
     parsed = parse_database_url(settings.database_url)
     if parsed.dialect == "sqlite":
-        if parsed.target == ":memory:":
+        if parsed.in_memory:
             return tempfile.mkdtemp(prefix="textrelay-media-")
         return f"{parsed.target}-media"
     return "textrelay-media"
@@ -491,6 +497,12 @@ class Runtime:
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
+        if not settings.workers and parse_database_url(settings.database_url).in_memory:
+            raise StorageFailure(
+                "serve without workers needs a `textrelay worker` beside it, and none can "
+                "reach sqlite:///:memory:, which lives inside this process: run the workers "
+                "in serve, or give a SQLite file or PostgreSQL"
+            )
         database, services = await open_services(settings, clock)
         try:
             ensured = await services.accounts.ensure_main_account(
@@ -627,6 +639,7 @@ async def read_main_account(settings: Settings) -> Account | None:
     """`textrelay credentials`: the main account `serve` uses on this database (the configured
     SID, else the one generated on first start), or None when there is none yet. Reads only:
     it neither migrates nor creates a missing SQLite file. StorageFailure if it cannot read."""
+    refuse_memory_database(settings, "textrelay credentials")
     if _no_sqlite_file(settings.database_url):
         return None
     database = await _opened(settings)
@@ -651,6 +664,7 @@ class AccountTools:
 async def account_tools(settings: Settings) -> AsyncIterator[AccountTools]:
     """AccountTools on the migrated database, closed after the block; StorageFailure if it
     cannot be opened or migrated."""
+    refuse_memory_database(settings, "textrelay accounts")
     database = await open_migrated_database(settings)
     try:
         store = Store(database, translate=service_failure)
@@ -664,9 +678,19 @@ async def account_tools(settings: Settings) -> AsyncIterator[AccountTools]:
 
 def _no_sqlite_file(database_url: str) -> bool:
     parsed = parse_database_url(database_url)
-    return parsed.dialect == "sqlite" and (
-        parsed.target == ":memory:" or not os.path.exists(parsed.target)
-    )
+    return parsed.dialect == "sqlite" and not os.path.exists(parsed.target)
+
+
+def refuse_memory_database(settings: Settings, command: str) -> None:
+    """StorageFailure when `command`, a process of its own, is given `sqlite:///:memory:`:
+    that database lives inside the one process that opened it, so another process would
+    only get an empty one of its own."""
+    if parse_database_url(settings.database_url).in_memory:
+        raise StorageFailure(
+            f"{command} cannot reach sqlite:///:memory:, which lives inside the one "
+            "`textrelay serve` process that opened it (and is gone when that stops): "
+            "give a SQLite file (sqlite:///textrelay.db) or PostgreSQL"
+        )
 
 
 async def open_migrated_database(settings: Settings) -> Database:
@@ -681,6 +705,7 @@ async def open_migrated_database(settings: Settings) -> Database:
 
 async def migrate_database(settings: Settings) -> list[str]:
     """`textrelay migrate`: apply what is not applied yet; the names of what was."""
+    refuse_memory_database(settings, "textrelay migrate")
     database = await _opened(settings)
     try:
         return [f"{m.version:04d}_{m.name}" for m in await _migrated(database)]
@@ -710,6 +735,9 @@ async def close_services(database: Database, services: Services) -> None:
     await services.webhooks.close()
     await services.media_fetcher.close()
     await database.close()
+    if services.temporary_media_dir is not None:
+        # Its rows went with the in-memory database: nothing could serve these files again.
+        shutil.rmtree(services.temporary_media_dir, ignore_errors=True)
 
 
 @dataclass(slots=True)
@@ -726,6 +754,7 @@ class Worker:
 
     @classmethod
     async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Worker:
+        refuse_memory_database(settings, "textrelay worker")
         database, services = await open_services(settings, clock)
         worker = cls(database, services, build_runner(settings, services))
         worker._carriers_task = start_carriers(services)
@@ -787,8 +816,7 @@ def backup_database(settings: Settings, destination: str, *, force: bool) -> Bac
             "textrelay backup copies a SQLite database; back up PostgreSQL with pg_dump "
             '(docs/operations.md, "Backup") and copy the media directory beside it'
         )
-    if parsed.target == ":memory:":
-        raise StorageFailure("an in-memory database has nothing to back up")
+    refuse_memory_database(settings, "textrelay backup")
     try:
         return backup_sqlite(
             parsed.target, destination, media_dir=media_directory(settings), force=force
@@ -810,6 +838,7 @@ def _log_runner_exit(task: asyncio.Task[None]) -> None:
 async def intercept_authority(settings: Settings) -> Authority:
     """`textrelay ca` and `textrelay env`: the deployment's CA, made if there is none yet
     (the database is migrated first, as `serve` would)."""
+    refuse_memory_database(settings, "textrelay ca and textrelay env")
     database = await open_migrated_database(settings)
     try:
         store = Store(database, translate=service_failure)

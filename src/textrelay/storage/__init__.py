@@ -16,7 +16,7 @@ from textrelay.storage.migrations import migrate
 from textrelay.storage.postgres import PostgresDatabase
 from textrelay.storage.repository import Repository, Store
 from textrelay.storage.signals import Signal
-from textrelay.storage.sqlite import SqliteDatabase
+from textrelay.storage.sqlite import MEMORY, SqliteDatabase
 
 __all__ = [
     "ChangeRefused",
@@ -39,6 +39,12 @@ class DatabaseUrl:
     dialect: str
     target: str
     """A file path (or `:memory:`) for SQLite; the DSN for PostgreSQL."""
+
+    @property
+    def in_memory(self) -> bool:
+        """`sqlite:///:memory:`: a database private to the process that opens it, gone when
+        it closes (storage/sqlite.py)."""
+        return self.dialect == "sqlite" and self.target == MEMORY
 
 
 def parse_database_url(url: str) -> DatabaseUrl:

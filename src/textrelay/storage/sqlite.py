@@ -4,6 +4,9 @@ Statements run on the event loop's thread: SQLite answers a keyed read or a smal
 microseconds, faster than a hop to a worker thread would take, and SQLite allows one writer at
 a time anyway. Writes are group-committed (SqliteDatabase.transaction). One process owns a
 SQLite database (shared/DESIGN.md §5); several processes need PostgreSQL.
+
+`:memory:` is a private database of one connection that lives as long as the process holds
+it open (SqliteDatabase.in_memory).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from textrelay.storage.connection import IntegrityConflict, Params, Row, StorageError, Unlisten
 
 _BUSY_TIMEOUT_S = 5.0
+MEMORY = ":memory:"
 _log = logging.getLogger(__name__)
 WAL_CHECKPOINT_PAGES = 10_000
 
@@ -97,17 +101,15 @@ def _create_private(path: str) -> None:
         )
 
 
-def _open(path: str, synchronous: str, *, in_memory: bool) -> sqlite3.Connection:
+def _open(path: str, synchronous: str) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path,
         isolation_level=None,  # we issue BEGIN/COMMIT ourselves
         check_same_thread=False,
         timeout=_BUSY_TIMEOUT_S,
-        uri=in_memory,
     )
     conn.row_factory = sqlite3.Row
-    if not in_memory:
-        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode keeps every commit across a process crash (kill -9); FULL also
     # across power loss, at one fsync per commit. docs/operations.md explains the choice.
     conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -119,6 +121,16 @@ def _open(path: str, synchronous: str, *, in_memory: bool) -> sqlite3.Connection
     # each changed page once however often it changed, and the random SID and To index leaves
     # change again and again between checkpoints (docs/benchmarks.md measures it).
     conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    return conn
+
+
+def _open_memory() -> sqlite3.Connection:
+    """The one connection of a `:memory:` database. No WAL (SQLite keeps a memory database's
+    journal in memory), so no synchronous, checkpoint or cache size to set: its pages are
+    the cache and nothing reaches a disk."""
+    conn = sqlite3.connect(MEMORY, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys=ON")
     return conn
 
 
@@ -158,19 +170,63 @@ class _WriteTransaction:
             await committed
 
 
+class _TransactionAlone:
+    """One transaction of an in-memory database, committed at its own exit. Group commit
+    shares an fsync that memory does not pay (a COMMIT is microseconds), and its batch stays
+    open across tasks until the loop turn ends, where the one connection's reads would see
+    what is not committed yet. Committed alone, a transaction is open only while its body
+    runs, so other tasks read committed data, as WAL's reader does; reads inside the body
+    see its own writes."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def __aenter__(self) -> SqliteConnection:
+        db = self._db
+        await db._write_lock.acquire()
+        try:
+            db._writer.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            db._write_lock.release()
+            raise StorageError(str(exc)) from exc
+        return db._write_connection
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        writer = self._db._writer
+        try:
+            if exc_type is None:
+                writer.execute("COMMIT")
+            else:
+                writer.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back itself
+                writer.execute("ROLLBACK")
+            if exc_type is None:
+                raise StorageError(f"commit failed: {exc}") from exc
+        finally:
+            self._db._write_lock.release()
+
+
 class SqliteDatabase:
     dialect = "sqlite"
 
     def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
-        in_memory = path == ":memory:"
-        if in_memory:
-            # Both connections must see one private in-memory database.
-            path = f"file:textrelay-{id(self):x}?mode=memory&cache=shared"
+        self.in_memory = path == MEMORY
+        """A private in-memory database: one connection for reads and writes, and each
+        transaction committed at its own exit (_TransactionAlone). A second connection could
+        not read a snapshot beside the writer as WAL's reader does: on a shared-cache memory
+        database it fails with SQLITE_LOCKED on any table an open transaction wrote, on a
+        `memdb` one it waits out the busy timeout on the loop's thread while any transaction
+        is open (docs/benchmarks.md, "An in-memory database for tests")."""
         try:
-            if not in_memory:
+            if self.in_memory:
+                self._writer = self._reader = _open_memory()
+            else:
                 _create_private(path)
-            self._writer = _open(path, synchronous, in_memory=in_memory)
-            self._reader = _open(path, synchronous, in_memory=in_memory)
+                self._writer = _open(path, synchronous)
+                self._reader = _open(path, synchronous)
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot open SQLite database {path}: {exc}") from exc
         self._read_connection = SqliteConnection(self._reader)
@@ -203,8 +259,10 @@ class SqliteDatabase:
         queued for the writer by then join the batch, and those that arrive while a COMMIT
         runs (on a thread, under synchronous=FULL) form the next one, so batches grow with the
         load, as in PostgreSQL's group commit. Nobody goes on before its COMMIT: a caller that
-        answers "created" has committed data.
+        answers "created" has committed data. In memory, each transaction commits alone.
         """
+        if self.in_memory:
+            return _TransactionAlone(self)
         return _WriteTransaction(self)
 
     def _begin_batch(self) -> None:
@@ -273,4 +331,4 @@ class SqliteDatabase:
             await task
         self._committer.shutdown(wait=True)
         self._reader.close()
-        self._writer.close()
+        self._writer.close()  # in memory the same connection, and the database goes with it
