@@ -177,9 +177,14 @@ def _parse_e164(cleaned: str, default_region: str) -> str:
 def region_of(e164: str) -> str | None:
     """ISO 3166 alpha-2 country of an E.164 number, when libphonenumber knows it."""
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+        return region_in(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
         return None
+
+
+def region_in(number: phonenumbers.PhoneNumber) -> str | None:
+    """ISO 3166 alpha-2 country of a parsed number, when libphonenumber knows it."""
+    region = phonenumbers.region_code_for_number(number)
     # "ZZ" is unknown, "001" a non-geographic number (+800, +882…): neither is a country.
     return region if region and region not in ("ZZ", "001") else None
 

@@ -16,7 +16,7 @@ from typing import Any
 import phonenumbers
 
 from textrelay.domain import codes, magic, patterns
-from textrelay.domain.addresses import region_of
+from textrelay.domain.addresses import region_in
 from textrelay.domain.lifecycle import PlannedEvent, Submission, segment_price
 from textrelay.domain.messages import Message
 from textrelay.domain.statuses import MessageStatus
@@ -157,9 +157,8 @@ def _outcome(
     return MessageStatus.DELIVERED, None, None
 
 
-@lru_cache(maxsize=65_536)
 def _region(to: str) -> str | None:
-    return region_of(to) if to.startswith("+") else None
+    return _number_facts(to)[0]
 
 
 def builtin_failure(to: str) -> tuple[MessageStatus, int] | None:
@@ -174,17 +173,23 @@ def builtin_failure(to: str) -> tuple[MessageStatus, int] | None:
     return None
 
 
-@lru_cache(maxsize=65_536)
 def _is_landline(to: str) -> bool:
-    # Cached: parsing and classifying a number costs more than the rest of a plan, and
-    # tests and load runs send to the same recipients again and again.
+    return _number_facts(to)[1]
+
+
+@lru_cache(maxsize=65_536)
+def _number_facts(to: str) -> tuple[str | None, bool]:
+    """The recipient's country and whether it is a landline, from one parse. Cached: parsing
+    and classifying a number costs more than the rest of a plan, and tests and load runs
+    send to the same recipients again and again."""
     if not to.startswith("+"):
-        return False
+        return None, False
     try:
         number = phonenumbers.parse(to)
     except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
+        return None, False
+    landline = phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
+    return region_in(number), landline
 
 
 # --- settings-file and API form ------------------------------------------------------------

@@ -63,15 +63,26 @@ _JSON_INTS = {
 }
 # One statement claims for both budgets. Delivery jobs: the earliest due. Webhook jobs: the
 # earliest due, at most :per_host of each host and none of the hosts the runner keeps busy.
-# SQLite ranks every due webhook job by host with a window.
+# Both databases read no more than they take (schema 13): delivery jobs through their own
+# index; webhook jobs host by host, the first `per_host` due ones of each from
+# `jobs_webhook_due`, its hosts found by skipping through the same index (one probe a host).
+# SQLite, which has no LATERAL, takes each host's share with a correlated subquery; ranking
+# every due webhook job with a window, as it did, grew with the backlog (20 ms a claim at
+# 3,000 queued callbacks against 1.1 ms now, docs/benchmarks.md).
+_HOSTS = (
+    "hosts (host) AS (SELECT (SELECT host FROM jobs WHERE {webhook} AND due_at IS NOT NULL "
+    "ORDER BY host LIMIT 1) UNION ALL SELECT (SELECT j.host FROM jobs j WHERE {webhook} "
+    "AND j.due_at IS NOT NULL AND j.host > hosts.host ORDER BY j.host LIMIT 1) FROM hosts "
+    "WHERE hosts.host IS NOT NULL)"
+)
 _CLAIM_SQLITE = (
-    "WITH delivery AS (SELECT seq FROM jobs j WHERE {due} AND {delivery} "
-    "ORDER BY due_at LIMIT :delivery_limit), "
-    "ranked AS (SELECT seq, due_at, ROW_NUMBER() OVER (PARTITION BY host ORDER BY due_at, seq) "
-    "AS turn FROM jobs j WHERE {due} AND {webhook} AND (host IS NULL OR host NOT IN {busy}) "
-    f"AND {_NOT_WAITING_ITS_TURN}), "
-    "webhooks AS (SELECT seq FROM jobs WHERE seq IN (SELECT seq FROM ranked "
-    "WHERE turn <= :per_host ORDER BY due_at, seq LIMIT :webhook_limit) AND {due}) "
+    "WITH RECURSIVE delivery AS (SELECT seq FROM jobs j WHERE {due} AND {delivery} "
+    f"ORDER BY due_at LIMIT :delivery_limit), {_HOSTS}, "
+    "webhooks AS (SELECT o.seq FROM hosts CROSS JOIN jobs o ON o.seq IN (SELECT seq "
+    "FROM jobs j WHERE j.host = hosts.host AND {webhook} AND {due} "
+    f"AND {_NOT_WAITING_ITS_TURN} ORDER BY due_at, seq LIMIT :per_host) "
+    "WHERE hosts.host IS NOT NULL AND hosts.host NOT IN {busy} "
+    "ORDER BY o.due_at, o.seq LIMIT :webhook_limit) "
     "UPDATE jobs SET due_at = :lease_until, claim = :claim, attempts = attempts + 1 "
     "WHERE seq IN (SELECT seq FROM delivery UNION ALL SELECT seq FROM webhooks) "
     "RETURNING seq, kind, message_sid, payload, attempts, host"
@@ -91,13 +102,9 @@ _NEXT_DUE = (
     "AND {webhook} AND (host IS NULL OR host NOT IN {busy})) AS webhook_lease"
 )
 
-# PostgreSQL's claim reads no more than it takes (schema 13): delivery jobs through their own
-# index, webhook jobs host by host, the first `per_host` due ones of each from
-# `jobs_webhook_due`, its hosts found by skipping through the same index (one probe a host);
-# the picked rows are locked (and their due-ness checked again) by a query of their own,
-# skipping rows other workers hold, and found by key (`= ANY(ARRAY(...))`: the planner
-# otherwise scanned the table for them). SQLite's ranking above reads every due webhook job;
-# in process, with one worker and no dead rows to walk, that costs it far less.
+# PostgreSQL takes each host's share with a LATERAL subquery; the picked rows are locked (and
+# their due-ness checked again) by a query of their own, skipping rows other workers hold, and
+# found by key (`= ANY(ARRAY(...))`: the planner otherwise scanned the table for them).
 # It also tells what is due next, in the same round trip: the claimed rows, then one row (its
 # `seq` NULL) with _NEXT_DUE past this claim's own clocks. Taken rows were due by those
 # clocks, so that part, which reads the snapshot before the claim, cannot count them; nor
@@ -105,10 +112,7 @@ _NEXT_DUE = (
 _CLAIM_POSTGRESQL = (
     "WITH RECURSIVE delivery AS (SELECT seq FROM jobs j WHERE {due} AND {delivery} "
     "ORDER BY due_at LIMIT :delivery_limit FOR UPDATE SKIP LOCKED), "
-    "hosts (host) AS ((SELECT host FROM jobs WHERE {webhook} AND due_at IS NOT NULL "
-    "ORDER BY host LIMIT 1) UNION ALL SELECT (SELECT j.host FROM jobs j WHERE {webhook} "
-    "AND j.due_at IS NOT NULL AND j.host > hosts.host ORDER BY j.host LIMIT 1) FROM hosts "
-    "WHERE hosts.host IS NOT NULL), "
+    f"{_HOSTS}, "
     "picked AS (SELECT c.seq, c.due_at FROM hosts CROSS JOIN LATERAL (SELECT seq, due_at "
     "FROM jobs j WHERE j.host = hosts.host AND {webhook} AND {due} "
     f"AND {_NOT_WAITING_ITS_TURN} "
