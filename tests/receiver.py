@@ -2,7 +2,8 @@
 
 Behaviour per path: `/ok` (and anything unlisted) answers 200; `/status/NNN` answers NNN;
 `/slow/MS` waits MS milliseconds first; `/flaky/N` answers 500 to the first N requests, then
-200. The server runs in a thread (one thread a request), so a slow path never blocks others.
+200; `/flaky-delivered/N` the same, counting only `delivered` callbacks (others get 200). The
+server runs in a thread (one thread a request), so a slow path never blocks others.
 """
 
 from __future__ import annotations
@@ -117,8 +118,8 @@ class Receiver:
         with self._lock:
             self.requests.append(received)
 
-    def _answer(self, path: str) -> tuple[int, float]:
-        """(status, delay_s) for a request to `path`."""
+    def _answer(self, path: str, body: bytes) -> tuple[int, float]:
+        """(status, delay_s) for a request to `path` with `body`."""
         parts = urlsplit(path).path.strip("/").split("/")
         if len(parts) == 2 and parts[1].isdigit():
             kind, number = parts[0], int(parts[1])
@@ -126,7 +127,9 @@ class Receiver:
                 return number, 0.0
             if kind == "slow":
                 return 200, number / 1000
-            if kind == "flaky":
+            if kind == "flaky-delivered" and b"MessageStatus=delivered" not in body:
+                return 200, 0.0
+            if kind in ("flaky", "flaky-delivered"):
                 with self._lock:
                     seen = self._flaky_counts.get(path, 0)
                     self._flaky_counts[path] = seen + 1
@@ -145,7 +148,7 @@ class Receiver:
                 self._serve(b"")
 
             def _serve(self, body: bytes) -> None:
-                status, delay_s = receiver._answer(self.path)
+                status, delay_s = receiver._answer(self.path, body)
                 content_type, payload = "text/xml", b"<Response/>"
                 extra: dict[str, str] = {}
                 scripted = receiver._scripted.get(urlsplit(self.path).path)

@@ -445,6 +445,44 @@ def test_reliable_retry_delivers_again_after_failures(
     assert len(tokens) == 1  # the same callback, delivered again
 
 
+def test_a_callback_that_fails_after_its_predecessor_landed_is_retried_on_its_own(
+    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
+) -> None:
+    # `sent` and `delivered` are promised by one transaction, so they travel as one job; the
+    # `delivered` callback failing after `sent` landed goes on alone, its deliveries counted
+    # from its own first (3 allowed: two failures, then it lands), and `sent` is not repeated.
+    server = isolated_server(
+        callback_retry="reliable", callback_max_attempts=3, callback_retry_base_s=0.1
+    )
+    client = server.client()
+    number = client.incoming_phone_numbers.create(area_code="415").phone_number
+    message = client.messages.create(
+        to="+14155550123",
+        from_=number,
+        body="x",
+        status_callback=receiver.url("/flaky-delivered/2"),
+    )
+
+    with server.control() as control:
+        callbacks = eventually(
+            lambda: control.callbacks(message.sid),
+            until=lambda recorded: len(recorded) >= 4,
+            timeout_s=10,
+            what="four callback attempts recorded",
+        )
+        control.wait_idle(message.sid)
+        assert len(control.callbacks(message.sid)) == 4
+
+    assert [c["status_code"] for c in callbacks] == [200, 500, 500, 200]
+    assert [c["parameters"]["MessageStatus"] for c in callbacks] == [
+        "sent",
+        "delivered",
+        "delivered",
+        "delivered",
+    ]
+    assert len({c["idempotency_token"] for c in callbacks[1:]}) == 1
+
+
 def _kinds(jobs: list[dict[str, Any]]) -> list[str]:
     return [job["kind"] for job in jobs]
 

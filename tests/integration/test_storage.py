@@ -309,11 +309,11 @@ def test_a_callbacks_attempt_and_its_jobs_end_are_one_write(store: LoopStore) ->
     async def scenario() -> tuple[bool, bool, list[str], int]:
         job = await _one_claimed_job(store, account, message, callback)
         async with store.single_statement() as repo:
-            finished = await repo.attempts.insert_finishing(account.sid, attempt, job)
+            finished = await repo.attempts.insert_finishing(account.sid, [attempt], job)
         # Again, as a worker whose lease was lost: the job is not its to finish any more,
         # and what it did is recorded all the same.
         async with store.single_statement() as repo:
-            again = await repo.attempts.insert_finishing(account.sid, attempt, job)
+            again = await repo.attempts.insert_finishing(account.sid, [attempt], job)
         async with store.read() as repo:
             kinds = await repo.jobs.pending_kinds(message.sid)
             recorded = await repo.attempts.of_message(message.sid)

@@ -8,7 +8,7 @@ runs the job: they change only with a migration.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
@@ -92,7 +92,9 @@ class CarrierReports:
 
 @dataclass(frozen=True, slots=True)
 class StatusCallback:
-    """POST one status callback (or resend a recorded webhook), signed when it goes."""
+    """POST one status callback (or resend a recorded webhook), signed when it goes; then
+    the callbacks in `later`, in order: a transaction that moves a message through several
+    statuses (sending → sent → delivered at once) promises their callbacks as one job."""
 
     kind: ClassVar[JobKind] = JobKind.CALLBACK
     account_sid: str
@@ -103,9 +105,24 @@ class StatusCallback:
     label: str = "status_callback"
     """What the console calls it: `status_callback`, or a resent webhook's kind."""
     method: str = "POST"
+    later: tuple[tuple[Params, str], ...] = ()
+    """The callbacks that follow this one to the same URL: (params, token) each."""
+
+    def steps(self) -> tuple[tuple[Params, str], ...]:
+        """Every callback of the job, in order: (params, idempotency token)."""
+        return ((self.params, self.token), *self.later)
+
+    def from_step(self, index: int) -> StatusCallback:
+        """The job's callbacks from the `index`th (0-based) on."""
+        steps = self.steps()[index:]
+        return replace(self, params=steps[0][0], token=steps[0][1], later=steps[1:])
+
+    def followed_by(self, then: StatusCallback) -> StatusCallback:
+        """This job's callbacks, then `then`'s (to the same URL, by the same method)."""
+        return replace(self, later=(*self.later, *then.steps()))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "account_sid": self.account_sid,
             "url": self.url,
             "params": self.params,
@@ -113,6 +130,9 @@ class StatusCallback:
             "kind": self.label,
             "method": self.method,
         }
+        if self.later:
+            data["later"] = [[params, token] for params, token in self.later]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StatusCallback:
@@ -123,6 +143,7 @@ class StatusCallback:
             token=str(data["token"]),
             label=str(data.get("kind", "status_callback")),
             method=str(data.get("method", "POST")),
+            later=tuple((_params(params), str(token)) for params, token in data.get("later", ())),
         )
 
 

@@ -46,7 +46,7 @@ async def promise_status_callback(repo: Repository, message: Message, *, now: da
         params=status_callback_params(message, reported_at=now),
         token=idempotency_token(),
     )
-    await repo.jobs.insert(message.sid, callback, due_at=now, now=now)
+    await repo.jobs.promise_callback(message.sid, callback, now=now)
 
 
 def idempotency_token() -> str:
@@ -82,39 +82,60 @@ class CallbackService:
             await repo.jobs.insert(message.sid, callback, due_at=now, now=now)
 
     async def deliver(self, job: Job) -> None:
+        """Send the job's callbacks in order. One that fails and is to be retried stops the
+        rest: they wait behind it, in its job (the first) or in a job of their own."""
         callback = job.payload_as(StatusCallback)
         account = await self._accounts.cached(callback.account_sid)
         if account is None:  # the account is gone: nobody to sign for
             async with self._ctx.store.transaction() as repo:
                 await repo.jobs.finish(job)
             return
-        request = WebhookRequest(
-            url=callback.url,
-            params=callback.params,
-            auth_token=account.auth_token,
-            idempotency_token=callback.token,
-            method=callback.method,
-        )
-        started = self._ctx.clock()
-        outcome = await self._transport.deliver(request)
-        delay = None if outcome.succeeded else self._retry.delay_before_next(job.attempts)
-        if not outcome.succeeded:
+        records: list[RecordedAttempt] = []
+        for index, (params, token) in enumerate(callback.steps()):
+            request = WebhookRequest(
+                url=callback.url,
+                params=params,
+                auth_token=account.auth_token,
+                idempotency_token=token,
+                method=callback.method,
+            )
+            started = self._ctx.clock()
+            outcome = await self._transport.deliver(request)
+            records += recorded_attempts(
+                callback.label, job.message_sid, request, outcome.attempts, started_at=started
+            )
+            if outcome.succeeded:
+                continue
+            # A later callback's deliveries are counted from its own first.
+            delay = self._retry.delay_before_next(job.attempts if index == 0 else 1)
             _log_failure(callback, outcome, delay)
-        records = recorded_attempts(
-            callback.label, job.message_sid, request, outcome.attempts, started_at=started
-        )
+            if delay is not None:
+                await self._retry_later(job, callback, index, delay, records)
+                return
         # A lost lease means another worker delivers it again; these attempts happened all
         # the same, so they are recorded either way.
-        if delay is None and len(records) == 1:  # the common case, in one statement
-            async with self._ctx.store.single_statement() as repo:
-                await repo.attempts.insert_finishing(callback.account_sid, records[0], job)
-            return
+        async with self._ctx.store.single_statement() as repo:
+            await repo.attempts.insert_finishing(callback.account_sid, records, job)
+
+    async def _retry_later(
+        self,
+        job: Job,
+        callback: StatusCallback,
+        failed: int,
+        delay_s: float,
+        records: list[RecordedAttempt],
+    ) -> None:
+        """The callback at step `failed` goes again in `delay_s`, and those after it with it:
+        the job itself when it failed first, else a job of their own (its retries counted
+        from one), this one done."""
+        now = self._ctx.clock()
+        due = now + timedelta(seconds=delay_s)
         async with self._ctx.store.transaction() as repo:
-            if delay is None:
-                await repo.jobs.finish(job)
-            else:
-                due = self._ctx.clock() + timedelta(seconds=delay)
+            if failed == 0:
                 await repo.jobs.reschedule(job, due_at=due)
+            elif await repo.jobs.finish(job):
+                rest = callback.from_step(failed)
+                await repo.jobs.insert(job.message_sid, rest, due_at=due, now=now)
             for record in records:
                 await repo.attempts.insert(callback.account_sid, record)
 

@@ -3,6 +3,7 @@ and the control API."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,20 +16,37 @@ from textrelay.storage.jobs import JOBS_CHANNEL, JobStore
 from textrelay.storage.tables import TableStore
 from textrelay.storage.timestamps import from_us, to_us
 
-_INSERT_ATTEMPT = (
-    "INSERT INTO webhook_attempts (account_sid, message_sid, kind, idempotency_token, "
-    "url, method, params, signature, status_code, response_body, "
-    "response_content_type, latency_ms, error_code, error_message, started_at) VALUES "
+_ATTEMPT_ROW = (
     "(:account_sid, :message_sid, :kind, :token, :url, :method, :params, :signature, "
     ":status_code, :response_body, :content_type, :latency_ms, :error_code, "
     ":error_message, :started_at)"
 )
-# PostgreSQL: the attempt, and the DELETE that finishes its job if the claim still holds it;
-# a callback's NOTIFY rides along (pg_notify, delivered when the statement commits).
-_INSERT_ATTEMPT_FINISHING = (
-    f"WITH a AS ({_INSERT_ATTEMPT}) DELETE FROM jobs WHERE seq = :seq AND claim = :claim "
-    f"RETURNING (CASE WHEN kind = 'callback' THEN pg_notify('{JOBS_CHANNEL}', :notify_origin) END)"
+_INSERT_ATTEMPTS = (
+    "INSERT INTO webhook_attempts (account_sid, message_sid, kind, idempotency_token, "
+    "url, method, params, signature, status_code, response_body, "
+    "response_content_type, latency_ms, error_code, error_message, started_at) VALUES "
 )
+_INSERT_ATTEMPT = _INSERT_ATTEMPTS + _ATTEMPT_ROW
+# PostgreSQL: the attempts, and the DELETE that finishes their job if the claim still holds
+# it; a callback's NOTIFY rides along (pg_notify, delivered when the statement commits).
+_FINISHING = (
+    "DELETE FROM jobs WHERE seq = :seq AND claim = :claim RETURNING (CASE WHEN kind = "
+    f"'callback' THEN pg_notify('{JOBS_CHANNEL}', :notify_origin) END)"
+)
+_PARAM = re.compile(r":(\w+)")
+
+
+def _inserts_finishing(count: int) -> str:
+    """`count` attempts, one multi-row INSERT (rows numbered in their order, as the console
+    lists them), as a CTE of the finishing DELETE; the i-th row's parameters suffixed `_i`."""
+    if not count:
+        return _FINISHING
+    rows = ", ".join(_PARAM.sub(_suffixed(i), _ATTEMPT_ROW) for i in range(count))
+    return f"WITH a AS ({_INSERT_ATTEMPTS}{rows}) {_FINISHING}"
+
+
+def _suffixed(i: int) -> str:
+    return rf":\g<1>_{i}"
 
 
 def _attempt_params(account_sid: str, recorded: RecordedAttempt) -> dict[str, Any]:
@@ -59,23 +77,30 @@ class AttemptStore(TableStore):
         await self._conn.execute(_INSERT_ATTEMPT, _attempt_params(account_sid, recorded))
         self._changes.messages = True  # the console shows attempts as they happen
 
-    async def insert_finishing(self, account_sid: str, recorded: RecordedAttempt, job: Job) -> bool:
-        """Record a webhook's only attempt and finish its job, together; False if the job's
-        lease was lost (the attempt is recorded all the same: it happened). On PostgreSQL one
-        statement, for `Store.single_statement()`: one round trip where a transaction of two
-        took four. A finished callback may free its message's next one: workers are woken."""
+    async def insert_finishing(
+        self, account_sid: str, records: Sequence[RecordedAttempt], job: Job
+    ) -> bool:
+        """Record a webhook job's attempts and finish it, together; False if the job's lease
+        was lost (the attempts are recorded all the same: they happened). On PostgreSQL one
+        statement, for `Store.single_statement()`: one round trip where a transaction took
+        four. A finished callback may free its message's next one: workers are woken."""
         if self._conn.dialect != "postgresql":
-            await self.insert(account_sid, recorded)
+            for recorded in records:
+                await self.insert(account_sid, recorded)
             return await JobStore(self._conn, self._changes).finish(job)
-        finished = await self._conn.execute(
-            _INSERT_ATTEMPT_FINISHING,
-            {
-                **_attempt_params(account_sid, recorded),
-                "seq": job.seq,
-                "claim": job.claim,
-                "notify_origin": self._conn.notify_origin,
-            },
-        )
+        params: dict[str, Any] = {
+            "seq": job.seq,
+            "claim": job.claim,
+            "notify_origin": self._conn.notify_origin,
+        }
+        for i, recorded in enumerate(records):
+            params.update(
+                {
+                    f"{name}_{i}": value
+                    for name, value in _attempt_params(account_sid, recorded).items()
+                }
+            )
+        finished = await self._conn.execute(_inserts_finishing(len(records)), params)
         self._changes.messages = True
         if finished and job.kind is JobKind.CALLBACK:
             self._changes.jobs = True

@@ -28,6 +28,7 @@ from textrelay.domain.jobs import (
     JobPayload,
     PendingJob,
     QueueDepth,
+    StatusCallback,
     payload_from_json,
     webhook_host,
 )
@@ -179,6 +180,28 @@ class JobStore(TableStore):
             job_params(message_sid, payload, due_at=due_at, now=now),
         )
         self._wake_workers()
+
+    async def promise_callback(
+        self, message_sid: str, callback: StatusCallback, *, now: datetime
+    ) -> None:
+        """A status callback due at `now`. The callbacks one transaction promises for a
+        message become one job, inserted as the transaction ends (insert_promised), that
+        sends them in order: one claim, one finish and one commit, where each callback took
+        its own, and the next callback needs no wake-up to follow its predecessor."""
+        promised = self._changes.promised
+        if promised is None:
+            promised = self._changes.promised = {}
+        key = (message_sid, callback.url)
+        held = promised.get(key)
+        promised[key] = (
+            (callback, now) if held is None else (held[0].followed_by(callback), held[1])
+        )
+
+    async def insert_promised(self) -> None:
+        """Insert the jobs of the callbacks promised in this transaction (see above)."""
+        promised, self._changes.promised = self._changes.promised, None
+        for (message_sid, _url), (callback, now) in (promised or {}).items():
+            await self.insert(message_sid, callback, due_at=now, now=now)
 
     async def claim(
         self,

@@ -198,21 +198,29 @@ class _Transaction:
     """A write transaction's context: a Repository over its connection, and the wake-ups its
     writes call for once it has committed (no generator: this is on every create's path)."""
 
-    __slots__ = ("_changes", "_inner", "_store")
+    __slots__ = ("_changes", "_inner", "_repo", "_store")
 
     def __init__(self, store: Store, inner: AbstractAsyncContextManager[Connection]) -> None:
         self._store = store
         self._inner = inner
         self._changes = Changes()
+        self._repo: Repository | None = None
 
     async def __aenter__(self) -> Repository:
         try:
-            return Repository(await self._inner.__aenter__(), self._changes)
+            self._repo = Repository(await self._inner.__aenter__(), self._changes)
         except StorageError as failure:
             self._store.failed(failure)
             raise
+        return self._repo
 
     async def __aexit__(self, *exc: Any) -> bool | None:
+        if exc[0] is None and self._changes.promised is not None and self._repo is not None:
+            try:  # the callbacks promised in this transaction, one job a message
+                await self._repo.jobs.insert_promised()
+            except BaseException as failure:
+                await self.__aexit__(type(failure), failure, failure.__traceback__)
+                raise
         try:
             suppressed = await self._inner.__aexit__(*exc)
         except StorageError as failure:  # the commit itself failed

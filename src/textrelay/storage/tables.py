@@ -4,8 +4,10 @@ valid."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
+from textrelay.domain.jobs import StatusCallback
 from textrelay.domain.paging import InvalidPageToken, PageDirection, PageQuery, PageResult
 from textrelay.domain.statuses import MessageStatus
 from textrelay.storage.connection import Connection, Row
@@ -17,7 +19,7 @@ class Changes:
     """What a transaction changed that someone in this process waits for: set by the stores'
     writes, read by the Store after the commit to raise its wake-ups."""
 
-    __slots__ = ("jobs", "messages", "statuses")
+    __slots__ = ("jobs", "messages", "promised", "statuses")
 
     def __init__(self) -> None:
         self.jobs = False
@@ -27,6 +29,9 @@ class Changes:
         self.statuses: list[tuple[MessageStatus, int | None]] | None = None
         """Each status a message entered (created in it or changed to it), with its error
         code, in order: counted by the metrics once committed. None: none."""
+        self.promised: dict[tuple[str, str], tuple[StatusCallback, datetime]] | None = None
+        """Status callbacks promised and not yet inserted, by (message SID, URL): each
+        becomes one job as the transaction ends (JobStore.promise_callback)."""
 
     def entered(self, status: MessageStatus, error_code: int | None) -> None:
         if self.statuses is None:
