@@ -22,11 +22,11 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from textrelay.storage.connection import IntegrityConflict, Params, Row, StorageError, Unlisten
+from textrelay.storage.sqlite_checkpoints import BACKSTOP_PAGES, Checkpointer
 
 _BUSY_TIMEOUT_S = 5.0
 MEMORY = ":memory:"
 _log = logging.getLogger(__name__)
-WAL_CHECKPOINT_PAGES = 10_000
 
 
 class SqliteConnection:
@@ -117,10 +117,9 @@ def _open(path: str, synchronous: str) -> sqlite3.Connection:
     # 64 MiB of page cache a connection (the default is 2 MiB): SIDs are random, so every
     # insert lands on a random leaf of the SID index, and a small cache turns that into reads.
     conn.execute("PRAGMA cache_size=-65536")
-    # Checkpoint every 10,000 pages (~40 MiB of WAL), not SQLite's 1000: a checkpoint writes
-    # each changed page once however often it changed, and the random SID and To index leaves
-    # change again and again between checkpoints (docs/benchmarks.md measures it).
-    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    # Checkpoints run off the loop (storage/sqlite_checkpoints.py); SQLite's own, in a COMMIT
+    # on the loop, only if those fall far behind.
+    conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
     return conn
 
 
@@ -220,6 +219,7 @@ class SqliteDatabase:
         database it fails with SQLITE_LOCKED on any table an open transaction wrote, on a
         `memdb` one it waits out the busy timeout on the loop's thread while any transaction
         is open (docs/benchmarks.md, "An in-memory database for tests")."""
+        self._checkpoints: Checkpointer | None = None
         try:
             if self.in_memory:
                 self._writer = self._reader = _open_memory()
@@ -227,6 +227,7 @@ class SqliteDatabase:
                 _create_private(path)
                 self._writer = _open(path, synchronous)
                 self._reader = _open(path, synchronous)
+                self._checkpoints = Checkpointer(path, busy_timeout_s=_BUSY_TIMEOUT_S)
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot open SQLite database {path}: {exc}") from exc
         self._read_connection = SqliteConnection(self._reader)
@@ -266,6 +267,8 @@ class SqliteDatabase:
         return _WriteTransaction(self)
 
     def _begin_batch(self) -> None:
+        if self._checkpoints is not None and self._checkpoints.restart_due:
+            self._checkpoints.finish(self._writer)
         try:
             self._writer.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -299,6 +302,8 @@ class SqliteDatabase:
                 outcome: BaseException | None = StorageError(f"commit failed: {exc}")
             else:
                 outcome = None
+                if self._checkpoints is not None:
+                    self._checkpoints.committed()
             waiters, self._waiters = self._waiters, []
             for waiter in waiters:
                 if waiter.done():  # its caller was cancelled
@@ -330,5 +335,7 @@ class SqliteDatabase:
         for task in list(self._commit_tasks):
             await task
         self._committer.shutdown(wait=True)
+        if self._checkpoints is not None:
+            self._checkpoints.close()
         self._reader.close()
         self._writer.close()  # in memory the same connection, and the database goes with it
