@@ -135,7 +135,8 @@ def plan(message: Message, config: SimulatorConfig, draw: Callable[[], float]) -
             PlannedEvent(MessageStatus.SENT, None, delay(config.send_delay_ms)),
             PlannedEvent(outcome, error_code, final_delay),
         )
-    region = _region(message.to)
+    # A country is looked up only when some price depends on it.
+    region = _region(message.to) if len(config.prices) > 1 else None
     price = segment_price(config.price_per_segment(region), message.num_segments)
     return Submission(events=events, manual=manual, price=price, price_unit=config.price_unit)
 
