@@ -450,6 +450,12 @@ def report(args: argparse.Namespace, run: Run, database: str) -> None:
             f"{percentile_ms(values, 0.9):>9.1f}{percentile_ms(values, 0.99):>9.1f}"
             f"{percentile_ms(values, 1.0):>9.1f}{errors:>8}"
         )
+    tenths = by_creation_order(created.sent_at, receiver.delivered_at)
+    if tenths:
+        print(
+            "create → `delivered` p50 ms by creation order (tenths, first created first): "
+            + " ".join(f"{value:.0f}" for value in tenths)
+        )
     print(
         f"creates: {len(sids)} in {created.elapsed_s:.2f} s = {created.rate:.0f}/s"
         + (f" ({created.late} sent >10 ms after their slot)" if args.rate else "")
@@ -479,6 +485,17 @@ def report(args: argparse.Namespace, run: Run, database: str) -> None:
         "load generator + receiver "
         f"{run.bench_cpu_s:.2f} s ({run.bench_cpu_s / run.wall_s:.0%})"
     )
+
+
+def by_creation_order(sent_at: dict[str, float], delivered_at: dict[str, float]) -> list[float]:
+    """The create → `delivered` p50 of each tenth of the messages, in the order they were
+    created: under overload, whether early messages keep moving or wait behind later ones."""
+    order = sorted((at, sid) for sid, at in sent_at.items() if sid in delivered_at)
+    if len(order) < 10:
+        return []
+    size = len(order) / 10
+    tenths = [order[round(i * size) : round((i + 1) * size)] for i in range(10)]
+    return [percentile_ms([delivered_at[sid] - at for at, sid in tenth], 0.5) for tenth in tenths]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
