@@ -19,8 +19,11 @@ and prints both rates as ratios to the floor's create rate, per round and the me
 commit) on the same database kind, measured in every round right after the current one, and
 the run also prints the current code's CPU per delivered message as a ratio to it. With
 `--paced S` the run ends with S seconds of creates paced at half the median end-to-end rate,
-and prints create → `delivered` latency percentiles. Every loop is bounded in count and time;
-the script stops what it started.
+and prints create → `delivered` latency percentiles. With `--split` each textrelay runs as
+`serve --no-workers` on core 0 and a `textrelay worker` on core 1, its CPU counted for both
+(PostgreSQL: NOTIFY wakes the worker; on SQLite a worker is not woken by another process's
+jobs, docs/cli.md). Every loop is bounded in count and time; the script stops what it
+started.
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ import asyncio
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `bench` importable
@@ -72,6 +76,12 @@ class Server:
     port: int
     pid: int
     sender: str = ""
+    worker_pid: int | None = None
+    """With --split, the `textrelay worker` beside a `serve --no-workers`."""
+
+    def cpu_seconds(self) -> float:
+        worker = 0.0 if self.worker_pid is None else cpu_seconds(self.worker_pid)
+        return cpu_seconds(self.pid) + worker
 
 
 @dataclass(frozen=True)
@@ -104,10 +114,32 @@ def environment(database_url: str, src: str | None) -> dict[str, str]:
 def textrelay(
     args: argparse.Namespace, name: str, database_url: str, src: str | None
 ) -> Iterator[Server]:
+    """`textrelay serve` on core 0; with --split, without workers, and a `textrelay worker`
+    on core 1 (with the load generator) beside it."""
     port = free_port()
+    env = environment(database_url, src)
     command = [sys.executable, "-m", "textrelay", "serve", "--port", str(port)]
-    with running(pinned(args, 0, command), port, environment(database_url, src)) as pid:
-        yield Server(name, port, pid)
+    if args.split:
+        command.append("--no-workers")
+    with running(pinned(args, 0, command), port, env) as pid:
+        if not args.split:
+            yield Server(name, port, pid)
+            return
+        worker = subprocess.Popen(
+            pinned(args, 1, [sys.executable, "-m", "textrelay", "worker"]),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield Server(name, port, pid, worker_pid=worker.pid)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(10)
 
 
 @contextmanager
@@ -158,7 +190,7 @@ async def delivered_phase(
 ) -> tuple[Delivered, list[float]]:
     """Creates for `seconds` (back to back, or paced at `rate`), then until every message's
     `delivered` callback came; the figures, and each message's create → delivered seconds."""
-    cpu_before, bad_before = cpu_seconds(server.pid), receiver.bad_signatures
+    cpu_before, bad_before = server.cpu_seconds(), receiver.bad_signatures
     created = await create_messages(
         server.port,
         creates_for(server, receiver, CALLBACK_PATH),
@@ -172,7 +204,7 @@ async def delivered_phase(
     sids = list(created.sent_at)
     arrived = [receiver.delivered_at[sid] for sid in sids if sid in receiver.delivered_at]
     span = (max(arrived) - created.first_sent) if arrived else float("nan")
-    cpu_s = cpu_seconds(server.pid) - cpu_before
+    cpu_s = server.cpu_seconds() - cpu_before
     figures = Delivered(
         created=len(sids),
         create_rate=created.rate,
@@ -196,13 +228,19 @@ class Round:
     runs: dict[str, Delivered]
 
 
+@dataclass
+class Paced:
+    rate: float
+    latencies_s: list[float]
+
+
 async def measure(
     args: argparse.Namespace, floor_server: Server, servers: list[Server]
-) -> tuple[list[Round], list[float] | None]:
+) -> tuple[list[Round], Paced | None]:
     receiver = Receiver(port=free_port(), auth_token=AUTH_TOKEN, paths=frozenset({CALLBACK_PATH}))
     listening = await asyncio.start_server(receiver.handle, "127.0.0.1", receiver.port)
     try:
-        servers = [Server(s.name, s.port, s.pid, await provision_sender(s.port)) for s in servers]
+        servers = [replace(s, sender=await provision_sender(s.port)) for s in servers]
         await floor_rate(args, floor_server, 1.0)  # warm-ups
         for server in servers:
             await delivered_phase(args, server, receiver, seconds=1.0)
@@ -218,11 +256,11 @@ async def measure(
             print(f"round {number} done", file=sys.stderr)
         paced = None
         if args.paced:
-            capacity = statistics.median(r.runs["textrelay"].end_to_end_rate for r in rounds)
-            _, paced = await delivered_phase(
-                args, servers[0], receiver, seconds=args.paced, rate=capacity / 2
+            rate = statistics.median(r.runs["textrelay"].end_to_end_rate for r in rounds) / 2
+            _, latencies = await delivered_phase(
+                args, servers[0], receiver, seconds=args.paced, rate=rate
             )
-            args.paced_rate = capacity / 2
+            paced = Paced(rate, latencies)
         return rounds, paced
     finally:
         listening.close()
@@ -230,7 +268,7 @@ async def measure(
 
 
 def report(
-    args: argparse.Namespace, rounds: list[Round], paced: list[float] | None, database: str
+    args: argparse.Namespace, rounds: list[Round], paced: Paced | None, database: str
 ) -> None:
     print(
         f"machine: {os.cpu_count()} cores, {platform.platform()}, "
@@ -238,7 +276,8 @@ def report(
     )
     print(
         f"settings: {args.seconds:g} s a phase, {args.concurrency} connections, {args.rounds} "
-        f"rounds, textrelay on {database}, workers on, "
+        f"rounds, textrelay on {database}, "
+        f"{'API and worker processes' if args.split else 'workers on'}, "
         f"pinning: {'servers core 0, load + receiver core 1' if can_pin(args) else 'none'}"
     )
     names = list(rounds[0].runs)
@@ -276,11 +315,13 @@ def report(
             + f"; median {statistics.median(ratios):.2f} (target ≤ 0.5)"
         )
     if paced is not None:
+        latencies = paced.latencies_s
         print(
-            f"paced at {args.paced_rate:.0f}/s (half the median end-to-end rate) for "
-            f"{args.paced:g} s: create → delivered p50 {percentile_ms(paced, 0.5):.1f} ms, "
-            f"p90 {percentile_ms(paced, 0.9):.1f} ms, p99 {percentile_ms(paced, 0.99):.1f} ms "
-            f"(targets on SQLite: p50 < 20, p99 < 100), {len(paced)} messages"
+            f"paced at {paced.rate:.0f}/s (half the median end-to-end rate) for "
+            f"{args.paced:g} s: create → delivered p50 {percentile_ms(latencies, 0.5):.1f} ms, "
+            f"p90 {percentile_ms(latencies, 0.9):.1f} ms, "
+            f"p99 {percentile_ms(latencies, 0.99):.1f} ms "
+            f"(targets on SQLite: p50 < 20, p99 < 100), {len(latencies)} messages"
         )
 
 
@@ -296,6 +337,11 @@ def main() -> int:
     parser.add_argument("--paced", type=float, default=0.0, help="seconds of a paced phase")
     parser.add_argument("--drain-timeout", type=float, default=120.0)
     parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="each textrelay as `serve --no-workers` (core 0) and `textrelay worker` (core 1)",
+    )
     args = parser.parse_args()
     if not 0 < args.seconds <= 60 or not 0 < args.rounds <= 10:
         parser.error("keep --seconds in (0, 60] and --rounds in (0, 10]")

@@ -474,26 +474,21 @@ def test_an_answer_that_is_not_utf8_is_recorded_with_replacements() -> None:
 # --- receivers that break HTTP ------------------------------------------------------------
 
 
-class raw_server:  # noqa: N801 - used as a context manager, named like one
-    """An asyncio server on the current loop that answers every connection with `reply`,
-    then (if `trickle_s`) sends one more byte every 50 ms for that long before closing."""
+class _RawServer:
+    """An asyncio server on the current loop, as a context manager giving its URL; what it
+    does with a connection is a subclass's `_serve`. Every connection is closed at the end."""
 
-    def __init__(self, reply: bytes, *, trickle_s: float = 0.0) -> None:
-        self._reply = reply
-        self._trickle_s = trickle_s
+    def __init__(self) -> None:
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.append(writer)
         try:
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(self._reply)
-            await writer.drain()
-            for _ in range(int(self._trickle_s / 0.05)):
-                await asyncio.sleep(0.05)
-                writer.write(b".")
-                await writer.drain()
+            await self._serve(reader, writer)
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -510,6 +505,25 @@ class raw_server:  # noqa: N801 - used as a context manager, named like one
         for writer in self._writers:
             writer.close()
         await self._server.wait_closed()
+
+
+class raw_server(_RawServer):  # noqa: N801 - used as a context manager, named like one
+    """Answers every connection with `reply`, then (if `trickle_s`) sends one more byte every
+    50 ms for that long before closing."""
+
+    def __init__(self, reply: bytes, *, trickle_s: float = 0.0) -> None:
+        super().__init__()
+        self._reply = reply
+        self._trickle_s = trickle_s
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(self._reply)
+        await writer.drain()
+        for _ in range(int(self._trickle_s / 0.05)):
+            await asyncio.sleep(0.05)
+            writer.write(b".")
+            await writer.drain()
 
 
 @pytest.mark.parametrize(
@@ -578,54 +592,35 @@ def test_slow_receivers_do_not_delay_a_fast_one(receiver: Receiver) -> None:
 # --- kept-alive connections ---------------------------------------------------------------
 
 
-class keep_alive_server:  # noqa: N801 - used as a context manager, named like one
-    """An asyncio server on the current loop answering 200 "ok" on kept-alive connections;
-    with `answers_per_connection`, a connection's next request is met by its close instead
-    (a receiver that dropped an idle connection just as it was reused)."""
+class keep_alive_server(_RawServer):  # noqa: N801 - used as a context manager
+    """Answers 200 "ok" on kept-alive connections; with `answers_per_connection`, a
+    connection's next request is met by its close instead (a receiver that dropped an idle
+    connection just as it was reused)."""
 
     def __init__(self, *, answers_per_connection: int | None = None) -> None:
+        super().__init__()
         self.connections = 0
         self.requests: list[bytes] = []
         self._limit = answers_per_connection
-        self._server: asyncio.Server | None = None
-        self._writers: list[asyncio.StreamWriter] = []
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
-        self._writers.append(writer)
-        try:
-            for answered in range(100):
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(
-                    (
-                        int(line.split(b":")[1])
-                        for line in head.split(b"\r\n")
-                        if line.lower().startswith(b"content-length:")
-                    ),
-                    0,
-                )
-                await reader.readexactly(length)
-                if self._limit is not None and answered >= self._limit:
-                    return
-                self.requests.append(head)
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                await writer.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    async def __aenter__(self) -> str:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/hook"
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in self._writers:
-            writer.close()
-        await self._server.wait_closed()
+        for answered in range(100):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
+            await reader.readexactly(length)
+            if self._limit is not None and answered >= self._limit:
+                return
+            self.requests.append(head)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
 
 
 def test_webhooks_to_one_receiver_share_a_kept_alive_connection() -> None:
