@@ -445,12 +445,12 @@ def test_reliable_retry_delivers_again_after_failures(
     assert len(tokens) == 1  # the same callback, delivered again
 
 
-def test_a_callback_that_fails_after_its_predecessor_landed_is_retried_on_its_own(
+def test_a_callback_that_fails_after_its_predecessor_landed_is_retried_from_there(
     isolated_server: Callable[..., TextrelayServer], receiver: Receiver
 ) -> None:
     # `sent` and `delivered` are promised by one transaction, so they travel as one job; the
-    # `delivered` callback failing after `sent` landed goes on alone, its deliveries counted
-    # from its own first (3 allowed: two failures, then it lands), and `sent` is not repeated.
+    # `delivered` callback failing after `sent` landed is retried from there, its deliveries
+    # counted from its own first (3 allowed: two failures, then it lands), `sent` not repeated.
     server = isolated_server(
         callback_retry="reliable", callback_max_attempts=3, callback_retry_base_s=0.1
     )

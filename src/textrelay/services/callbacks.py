@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from textrelay.domain.callbacks import status_callback_params
@@ -83,7 +84,7 @@ class CallbackService:
 
     async def deliver(self, job: Job) -> None:
         """Send the job's callbacks in order. One that fails and is to be retried stops the
-        rest: they wait behind it, in its job (the first) or in a job of their own."""
+        rest: the job goes again later from that one on."""
         callback = job.payload_as(StatusCallback)
         account = await self._accounts.cached(callback.account_sid)
         if account is None:  # the account is gone: nobody to sign for
@@ -125,17 +126,16 @@ class CallbackService:
         delay_s: float,
         records: list[RecordedAttempt],
     ) -> None:
-        """The callback at step `failed` goes again in `delay_s`, and those after it with it:
-        the job itself when it failed first, else a job of their own (its retries counted
-        from one), this one done."""
-        now = self._ctx.clock()
-        due = now + timedelta(seconds=delay_s)
+        """The callback at step `failed` goes again in `delay_s`, with those after it, in the
+        same job: it keeps its place before the message's later callbacks. A later step's
+        deliveries are counted from its own first: one so far."""
+        due = self._ctx.clock() + timedelta(seconds=delay_s)
         async with self._ctx.store.transaction() as repo:
             if failed == 0:
                 await repo.jobs.reschedule(job, due_at=due)
-            elif await repo.jobs.finish(job):
-                rest = callback.from_step(failed)
-                await repo.jobs.insert(job.message_sid, rest, due_at=due, now=now)
+            else:
+                rest = replace(job, payload=callback.from_step(failed))
+                await repo.jobs.reschedule(rest, due_at=due, attempts=1)
             for record in records:
                 await repo.attempts.insert(callback.account_sid, record)
 

@@ -278,16 +278,20 @@ class JobStore(TableStore):
             self._wake_workers()  # the message's next callback may go now
         return changed == 1
 
-    async def reschedule(self, job: Job, *, due_at: datetime | None) -> bool:
-        """Release a job to run again at `due_at` (None: parked); False if the lease was lost."""
+    async def reschedule(
+        self, job: Job, *, due_at: datetime | None, attempts: int | None = None
+    ) -> bool:
+        """Release a job, with its payload as `job` has it, to run again at `due_at` (None:
+        parked), its attempts counted as `attempts` when given; False if the lease was lost."""
         changed = await self._conn.execute(
-            "UPDATE jobs SET due_at = :due_at, claim = NULL, payload = :payload "
-            "WHERE seq = :seq AND claim = :claim",
+            "UPDATE jobs SET due_at = :due_at, claim = NULL, payload = :payload, "
+            "attempts = COALESCE(:attempts, attempts) WHERE seq = :seq AND claim = :claim",
             {
                 "seq": job.seq,
                 "claim": job.claim,
                 "due_at": None if due_at is None else to_us(due_at),
                 "payload": orjson.dumps(job.payload.to_json()).decode(),
+                "attempts": attempts,
             },
         )
         self._changes.jobs = True
