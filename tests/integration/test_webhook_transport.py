@@ -38,6 +38,7 @@ from textrelay.domain.webhooks import (
     WebhookOutcome,
     WebhookRequest,
 )
+from textrelay.webhooks import connections
 from textrelay.webhooks.http import HttpWebhookTransport
 
 T = TypeVar("T")
@@ -600,13 +601,18 @@ class keep_alive_server(_RawServer):  # noqa: N801 - used as a context manager
     def __init__(self, *, answers_per_connection: int | None = None) -> None:
         super().__init__()
         self.connections = 0
+        self.closed_by_client = 0
         self.requests: list[bytes] = []
         self._limit = answers_per_connection
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         for answered in range(100):
-            head = await reader.readuntil(b"\r\n\r\n")
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                self.closed_by_client += 1
+                return
             length = next(
                 (
                     int(line.split(b":")[1])
@@ -672,3 +678,21 @@ def test_an_answer_without_a_length_ends_with_the_connection() -> None:
     assert outcome.succeeded
     assert outcome.attempts[0].response_body == "hello"
     assert outcome.attempts[0].response_content_type == "text/plain"
+
+
+def test_a_connection_kept_idle_too_long_is_closed_when_the_pool_is_next_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(connections, "IDLE_S", 0.05)
+    first, second = keep_alive_server(), keep_alive_server()
+
+    async def use(transport: HttpWebhookTransport) -> tuple[int, int]:
+        async with first as first_url, second as second_url:
+            assert (await transport.deliver(webhook(first_url))).succeeded
+            await asyncio.sleep(0.1)
+            assert (await transport.deliver(webhook(second_url))).succeeded
+            await asyncio.sleep(0.05)  # the first receiver sees its connection end
+            return first.closed_by_client, second.closed_by_client
+
+    # The first receiver's connection, idle past IDLE_S, was closed; the second's is kept.
+    assert with_transport(use) == (1, 0)

@@ -196,6 +196,7 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.reusable = False
+        self._stop_timer()
         if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
 
@@ -216,6 +217,7 @@ class ConnectionPool:
     max_connections: int = 100
     _idle: dict[Receiver, list[_Connection]] = field(default_factory=dict)
     _slots: asyncio.Semaphore | None = None
+    _next_sweep: float = 0.0
     _tls: ssl.SSLContext | None = None
 
     async def exchange(
@@ -257,11 +259,32 @@ class ConnectionPool:
             connection.close()  # cancelled or failed mid-exchange: its state is unknown
             raise
         if connection.usable:
-            connection.idle_since = asyncio.get_running_loop().time()
-            self._idle.setdefault(receiver, []).append(connection)
+            self._keep(receiver, connection)
         else:
             connection.close()
         return result
+
+    def _keep(self, receiver: Receiver, connection: _Connection) -> None:
+        now = asyncio.get_running_loop().time()
+        connection.idle_since = now
+        self._idle.setdefault(receiver, []).append(connection)
+        if now >= self._next_sweep:
+            self._next_sweep = now + IDLE_S
+            self._sweep(oldest=now - IDLE_S)
+
+    def _sweep(self, *, oldest: float) -> None:
+        """Close the kept connections idle since before `oldest` or closed by their receiver,
+        and forget the receivers left with none: a pool that served many receivers keeps
+        only what is in use."""
+        for receiver, idle in list(self._idle.items()):
+            kept = [c for c in idle if c.usable and c.idle_since >= oldest]
+            for connection in idle:
+                if connection not in kept:
+                    connection.close()
+            if kept:
+                self._idle[receiver] = kept
+            else:
+                del self._idle[receiver]
 
     def _take_idle(self, receiver: Receiver) -> _Connection | None:
         idle = self._idle.get(receiver)
