@@ -64,6 +64,7 @@ from bench.harness import (
     pinned,
     request_bytes,
     running,
+    stop,
 )
 
 CALLBACK_PATH = "/status/ratios"
@@ -134,12 +135,7 @@ def textrelay(
         try:
             yield Server(name, port, pid, worker_pid=worker.pid)
         finally:
-            worker.terminate()
-            try:
-                worker.wait(10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(10)
+            stop(worker)
 
 
 @contextmanager

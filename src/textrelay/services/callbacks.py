@@ -130,12 +130,9 @@ class CallbackService:
         same job: it keeps its place before the message's later callbacks. A later step's
         deliveries are counted from its own first: one so far."""
         due = self._ctx.clock() + timedelta(seconds=delay_s)
+        rest = replace(job, payload=callback.from_step(failed))
         async with self._ctx.store.transaction() as repo:
-            if failed == 0:
-                await repo.jobs.reschedule(job, due_at=due)
-            else:
-                rest = replace(job, payload=callback.from_step(failed))
-                await repo.jobs.reschedule(rest, due_at=due, attempts=1)
+            await repo.jobs.reschedule(rest, due_at=due, attempts=None if failed == 0 else 1)
             for record in records:
                 await repo.attempts.insert(callback.account_sid, record)
 

@@ -17,7 +17,8 @@ T = TypeVar("T")
 
 class Changes:
     """What a transaction changed that someone in this process waits for: set by the stores'
-    writes, read by the Store after the commit to raise its wake-ups."""
+    writes, read by the Store after the commit to raise its wake-ups; and the status
+    callbacks it promised, held until it ends (`promised`)."""
 
     __slots__ = ("jobs", "messages", "promised", "statuses")
 

@@ -5,7 +5,7 @@ up to a bound, so the transport needs little of a general HTTP client: a connect
 exchange from a pool kept per receiver (`scheme, host, port`), the request's bytes written in
 one go, the answer parsed by httptools (llhttp, the parser uvicorn serves textrelay's own API
 with). aiohttp spent ~190 µs of CPU a callback here, its request machinery most of it; this
-spends ~25 µs (docs/benchmarks.md, issue 16). Redirects, cookies jars, proxies and
+spends ~25 µs (docs/benchmarks.md, issue 16). Redirects, cookie jars, proxies and
 decompression are deliberately absent: Twilio follows no redirect and asks for no encoding.
 
 Failures are told apart as Twilio's codes need them: `ConnectFailed` (no connection: refused,
@@ -75,8 +75,9 @@ class Receiver:
 class _Connection(asyncio.Protocol):
     """One connection; answers one request at a time (no pipelining)."""
 
-    def __init__(self, on_closed: asyncio.Semaphore) -> None:
-        self._slot = on_closed
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots = slots
+        """The pool's open-connection slots: this one's is given back when it closes."""
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
@@ -116,7 +117,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.reusable = False
-        self._slot.release()
+        self._slots.release()
         if self._answer is None or self._answer.done():
             return
         if self._progress.status_code is not None and not self._framed:
