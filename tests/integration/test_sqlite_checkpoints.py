@@ -16,11 +16,16 @@ from textrelay.storage.sqlite import SqliteDatabase
 COMMITS = 400
 
 
-def _log_frames(path: Path) -> int:
-    """Frames in the log now, as another connection sees them."""
+async def _log_frames(path: Path) -> int:
+    """Frames in the log now, as another connection sees them: asked again (up to 2 s) while
+    a checkpoint of the database's own thread holds the checkpoint lock (busy)."""
     conn = sqlite3.connect(path)
     try:
-        busy, frames, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        for _ in range(200):
+            busy, frames, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if not busy:
+                break
+            await asyncio.sleep(0.01)
     finally:
         conn.close()
     assert busy == 0
@@ -44,7 +49,7 @@ def test_the_log_starts_over_under_a_steady_stream_of_commits(
                         "INSERT INTO t VALUES (:n, :body)", {"n": n, "body": "x" * 4000}
                     )
                 await asyncio.sleep(0.001)
-            return _log_frames(path), path.stat().st_size
+            return await _log_frames(path), path.stat().st_size
         finally:
             await db.close()
 
