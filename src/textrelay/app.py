@@ -169,6 +169,18 @@ def build_services(
         max_deliveries=settings.callback_max_attempts,
         base_delay_s=settings.callback_retry_base_s,
     )
+    carriers = build_carriers(
+        carriers_config or CarriersConfig.simulator_only(),
+        SimulatorCarrier(simulator.config, seed=settings.seed),
+    )
+    delivery = DeliveryService(
+        ctx,
+        carriers,
+        media,
+        log_bodies=settings.log_bodies,
+        # A process without workers only queues: the workers beside it submit.
+        submit_at_create=settings.workers,
+    )
     messages = MessageService(
         ctx,
         numbers,
@@ -177,12 +189,8 @@ def build_services(
         auto_provision_senders=settings.auto_provision_senders,
         schedule=ScheduleWindow(settings.schedule_min_ahead_s, settings.schedule_max_ahead_s),
         queue_limit=settings.account_queue_limit,
+        submit_at_create=delivery.submit_at_create,
     )
-    carriers = build_carriers(
-        carriers_config or CarriersConfig.simulator_only(),
-        SimulatorCarrier(simulator.config, seed=settings.seed),
-    )
-    delivery = DeliveryService(ctx, carriers, media, log_bodies=settings.log_bodies)
     inbound = InboundService(
         ctx,
         accounts,

@@ -76,11 +76,58 @@ class DeliveryService:
         media: MediaService,
         *,
         log_bodies: bool = False,
+        submit_at_create: bool = False,
     ) -> None:
         self._ctx = ctx
         self._carriers = carriers
         self._media = media
         self._log_bodies = log_bodies
+        self._submit_at_create = submit_at_create
+        """This process runs the workers, and may hand a new message to the simulator in
+        its create (submit_at_create); without them it only queues."""
+
+    # --- at create -------------------------------------------------------------------------
+
+    async def submit_at_create(self, message: Message) -> bool:
+        """Insert a new `queued` message already handed to the simulator, in one transaction,
+        when its dispatch would need nothing but the simulator's answer: no live carrier to
+        call, no media to fetch, no session window to look up, no queue overflow to fail
+        with. What the dispatch job would apply at once is applied here, and the rest of the
+        plan is its carrier job, exactly as the dispatch job would leave them; the create
+        answers with the message as created. False when this server does not submit at create
+        (its workers run elsewhere, or a carriers file is loaded) or the message needs its
+        dispatch job: nothing was written (docs/design.md, "The simulator answers at
+        create")."""
+        if not self._submit_at_create or self._carriers.live or not self._submittable(message):
+            return False
+        routed = await self._carriers.submit(message)  # the simulator: no I/O
+        answer = routed.answer
+        submission = answer.plan if isinstance(answer, Accepted) else None
+        if submission is None or not submission.events:
+            return False  # never the simulator's answer; a magic sender's stays with its job
+        self._log_submitted(message, routed)
+        reports = CarrierReports.of(submission)
+        async with self._ctx.store.transaction() as repo:
+            if submission.manual:
+                await repo.messages.insert(message)
+                await self._insert_carrier_job(repo, message, reports, delay_ms=None)
+                return True
+            sent = await self._apply(repo, message, MessageStatus.SENDING, None, None)
+            sent, rest = await self._apply_due_events(repo, sent, reports, False)
+            # Inserted as it is now, its history before it (a job row needs the message's).
+            await repo.messages.insert(sent, created_as=message.status)
+            if rest is not None:
+                await self._insert_carrier_job(repo, sent, rest, delay_ms=rest.events[0].delay_ms)
+        return True
+
+    def _submittable(self, message: Message) -> bool:
+        """Whether a new message's dispatch would check nothing but the carrier's answer."""
+        return (
+            message.status is MessageStatus.QUEUED
+            and not message.options.queue_overflow
+            and not message.options.media_urls
+            and not (channel_of(message.to).has_session_window and not message.options.content_sid)
+        )
 
     # --- jobs ------------------------------------------------------------------------------
 
@@ -115,15 +162,7 @@ class DeliveryService:
         # queued: a receipt under the lost reference finds it by its addresses.
         routed = await self._carriers.submit(message)
         answer = routed.answer
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s: to %s, %s by %s%s",
-                message.sid,
-                message.to,
-                "refused" if isinstance(answer, Rejected) else "taken",
-                routed.carrier,
-                log_context.body_note(message.body, shown=self._log_bodies),
-            )
+        self._log_submitted(message, routed)
         if isinstance(answer, Rejected):
             await self._refused(job, message, routed, answer)
             return
@@ -361,14 +400,23 @@ class DeliveryService:
     ) -> Message:
         """Apply the planned events that are due now (those without a delay, and the first
         one when its job's time has come); the rest become one carrier job."""
+        message, rest = await self._apply_due_events(repo, message, reports, first_is_due)
+        if rest is not None:
+            await self._insert_carrier_job(repo, message, rest, delay_ms=rest.events[0].delay_ms)
+        return message
+
+    async def _apply_due_events(
+        self, repo: Repository, message: Message, reports: CarrierReports, first_is_due: bool
+    ) -> tuple[Message, CarrierReports | None]:
+        """The message after the due events (see _report_due_events), and the reports still
+        to come, if any."""
         events = list(reports.events)
         while events and (first_is_due or events[0].delay_ms == 0):
             first_is_due = False
             message = await self._advance_to(repo, message, events.pop(0), reports)
         if events and message.status not in FINAL_STATUSES:
-            rest = replace(reports, events=tuple(events))
-            await self._insert_carrier_job(repo, message, rest, delay_ms=events[0].delay_ms)
-        return message
+            return message, replace(reports, events=tuple(events))
+        return message, None
 
     async def _write_status(
         self, repo: Repository, message: Message, *, was: MessageStatus
@@ -514,6 +562,17 @@ class DeliveryService:
         return StepResult(message, _passed(before, message.status))
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _log_submitted(self, message: Message, routed: Routed) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s: to %s, %s by %s%s",
+                message.sid,
+                message.to,
+                "refused" if isinstance(routed.answer, Rejected) else "taken",
+                routed.carrier,
+                log_context.body_note(message.body, shown=self._log_bodies),
+            )
 
     async def _message_of(self, job: Job) -> Message | None:
         """The job's message; the job's log lines name its account from here on."""

@@ -8,6 +8,7 @@ top to bottom: addresses, content, options.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -109,8 +110,12 @@ class MessageService:
         auto_provision_senders: bool = False,
         schedule: ScheduleWindow | None = None,
         queue_limit: int | None = None,
+        submit_at_create: Callable[[Message], Awaitable[bool]] | None = None,
     ) -> None:
         self._ctx = ctx
+        self._submit_at_create = submit_at_create
+        """Inserts a new queued message already submitted, when nothing but the carrier's
+        answer decides its dispatch (DeliveryService.submit_at_create); False: not inserted."""
         self._queue = QueueLimit(ctx, queue_limit)
         self._numbers = numbers
         self._services = services
@@ -193,6 +198,8 @@ class MessageService:
             tags=request.tags,
             options=options,
         )
+        if self._submit_at_create is not None and await self._submit_at_create(message):
+            return message  # as created: the answer to a create says `queued`, as Twilio's
         # The outbox: the message and the job that sends it commit together.
         async with self._ctx.store.single_statement() as repo:
             await repo.messages.insert_with_job(message, Dispatch(), due_at=due, now=now)

@@ -76,10 +76,16 @@ class MessageStore(TableStore):
 
     # --- the resource ----------------------------------------------------------------------
 
-    async def insert(self, message: Message) -> None:
+    async def insert(self, message: Message, *, created_as: MessageStatus | None = None) -> None:
+        """Insert `message`. `created_as`: the status it was created in, when this
+        transaction also moved it on from there (its history rows say how), so that the
+        metrics count the status it entered at creation."""
         await self._conn.execute(_INSERT_MESSAGE, message_params(message))
         self._changes.messages = True
-        self._changes.entered(message.status, message.error_code)
+        if created_as is None:
+            self._changes.entered(message.status, message.error_code)
+        else:
+            self._changes.entered(created_as, None)
 
     async def insert_with_job(
         self, message: Message, payload: JobPayload, *, due_at: datetime, now: datetime

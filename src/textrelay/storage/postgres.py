@@ -88,9 +88,10 @@ def _words(sql: str) -> frozenset[str]:
 
 
 def _can_carry(sql: str, held: Iterable[str]) -> bool:
-    """Whether the write `sql` can take held INSERTs as data-modifying CTEs: an UPDATE or a
-    DELETE that reads none of their tables (it would not see their rows: one snapshot)."""
-    if not sql.startswith(("UPDATE ", "DELETE ")):
+    """Whether the write `sql` can take held INSERTs as data-modifying CTEs: a plain INSERT,
+    UPDATE or DELETE that reads none of their tables (it would not see their rows: one
+    snapshot)."""
+    if not sql.startswith(("INSERT ", "UPDATE ", "DELETE ")):
         return False
     words = _words(sql)
     return not any(insert.split(None, 3)[2] in words for insert in held)
