@@ -90,6 +90,7 @@ class Metrics:
         registry.register(self._shared)
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._status_children: dict[tuple[MessageStatus, int | None], Counter] = {}
+        self._webhook_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
 
     # --- what this process does ----------------------------------------------------------
 
@@ -116,6 +117,7 @@ class Metrics:
             child.inc()
 
     def webhook_attempts(self, kind: str, outcome: WebhookOutcome) -> None:
+        children = self._webhook_children
         for attempt in outcome.attempts:
             if attempt.succeeded:
                 label = "success"
@@ -123,8 +125,14 @@ class Metrics:
                 label = _FAILURES.get(attempt.failure.value, "other")
             else:
                 label = "other"
-            self._webhooks.labels(kind, label).inc()
-            self._webhook_seconds.labels(kind).observe(attempt.latency_ms / 1000)
+            pair = children.get((kind, label))
+            if pair is None:  # as for requests: labels() once per key
+                pair = children[kind, label] = (
+                    self._webhooks.labels(kind, label),
+                    self._webhook_seconds.labels(kind),
+                )
+            pair[0].inc()
+            pair[1].observe(attempt.latency_ms / 1000)
 
     def media_fetch(self, result: FetchedMedia | MediaFailure, seconds: float) -> None:
         outcome = "success" if isinstance(result, FetchedMedia) else str(result.code)
