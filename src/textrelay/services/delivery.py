@@ -13,7 +13,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from textrelay.domain import codes, errors
 from textrelay.domain.addresses import (
@@ -29,7 +29,7 @@ from textrelay.domain.carriers import (
     Rejected,
     combined_outcome,
 )
-from textrelay.domain.jobs import CarrierReports, Dispatch, Job, JobKind
+from textrelay.domain.jobs import CarrierReports, Dispatch, Job, JobKind, JobPayload
 from textrelay.domain.lifecycle import (
     FINAL_STATUSES,
     IllegalTransition,
@@ -107,17 +107,23 @@ class DeliveryService:
             return False  # never the simulator's answer; a magic sender's stays with its job
         self._log_submitted(message, routed)
         reports = CarrierReports.of(submission)
-        async with self._ctx.store.transaction() as repo:
+        now = self._ctx.clock()
+        jobs: list[tuple[JobPayload, datetime | None]] = []
+        # One statement on PostgreSQL: the history rows ride with the message's INSERT, and
+        # the jobs take its seq from it.
+        async with self._ctx.store.single_statement() as repo:
             if submission.manual:
-                await repo.messages.insert(message)
-                await self._insert_carrier_job(repo, message, reports, delay_ms=None)
-                return True
-            sent = await self._apply(repo, message, MessageStatus.SENDING, None, None)
-            sent, rest = await self._apply_due_events(repo, sent, reports, False)
-            # Inserted as it is now, its history before it (a job row needs the message's).
-            await repo.messages.insert(sent, created_as=message.status)
-            if rest is not None:
-                await self._insert_carrier_job(repo, sent, rest, delay_ms=rest.events[0].delay_ms)
+                jobs.append((reports, None))  # parked until a step
+                settled, created_as = message, None
+            else:
+                sent = await self._apply(repo, message, MessageStatus.SENDING, None, None)
+                settled, rest = await self._apply_due_events(repo, sent, reports, False)
+                created_as = message.status
+                if rest is not None:
+                    due = now + timedelta(milliseconds=rest.events[0].delay_ms)
+                    jobs.append((rest, due))
+            jobs += [(callback, due) for _sid, callback, due in repo.jobs.take_promised()]
+            await repo.messages.insert_with_jobs(settled, jobs, now=now, created_as=created_as)
         return True
 
     def _submittable(self, message: Message) -> bool:

@@ -199,9 +199,14 @@ class JobStore(TableStore):
 
     async def insert_promised(self) -> None:
         """Insert the jobs of the callbacks promised in this transaction (see above)."""
-        promised, self._changes.promised = self._changes.promised, None
-        for (message_sid, _url), (callback, now) in (promised or {}).items():
+        for message_sid, callback, now in self.take_promised():
             await self.insert(message_sid, callback, due_at=now, now=now)
+
+    def take_promised(self) -> list[tuple[str, StatusCallback, datetime]]:
+        """The callbacks promised so far, as (message SID, callback, due), for the caller to
+        insert: the transaction will not."""
+        promised, self._changes.promised = self._changes.promised, None
+        return [(sid, callback, now) for (sid, _url), (callback, now) in (promised or {}).items()]
 
     async def claim(
         self,

@@ -7,7 +7,9 @@ them first (its jobs are found through its row).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from textrelay.domain.jobs import JobPayload
@@ -61,14 +63,25 @@ _INSERT_MESSAGE = (
     ":num_segments, :num_media, :messaging_service_sid, :error_code, :error_message, "
     ":price, :price_unit, :tags, :options, :date_created, :date_updated, :date_sent)"
 )
-_INSERT_WITH_JOB = (
-    f"WITH m AS ({_INSERT_MESSAGE} RETURNING seq), "
-    "j AS (INSERT INTO jobs (kind, message_sid, message_seq, payload, due_at, created_at, host) "
-    "SELECT CAST(:kind AS TEXT), CAST(:sid AS TEXT), m.seq, CAST(:payload AS TEXT), "
-    "CAST(:due_at AS BIGINT), CAST(:created_at AS BIGINT), CAST(:host AS TEXT) FROM m "
-    "RETURNING 1) "
-    f"SELECT pg_notify('{JOBS_CHANNEL}', :notify_origin) FROM j"
+_JOB_ROW = (
+    "(CAST(:kind_{i} AS TEXT), CAST(:payload_{i} AS TEXT), CAST(:due_at_{i} AS BIGINT), "
+    "CAST(:created_at_{i} AS BIGINT), CAST(:host_{i} AS TEXT))"
 )
+
+
+@lru_cache(maxsize=8)
+def _insert_with_jobs(count: int) -> str:
+    """PostgreSQL: the message and `count` jobs of it in one statement (the jobs take the
+    message's seq from its INSERT), waking other processes' workers."""
+    rows = ", ".join(_JOB_ROW.format(i=i) for i in range(count))
+    return (
+        f"WITH m AS ({_INSERT_MESSAGE} RETURNING seq), "
+        "j AS (INSERT INTO jobs (kind, message_sid, message_seq, payload, due_at, created_at, "
+        "host) SELECT v.kind, CAST(:sid AS TEXT), m.seq, v.payload, v.due_at, v.created_at, "
+        f"v.host FROM m, (VALUES {rows}) AS v (kind, payload, due_at, created_at, host) "
+        "RETURNING 1) "
+        f"SELECT pg_notify('{JOBS_CHANNEL}', :notify_origin) FROM j LIMIT 1"
+    )
 
 
 class MessageStore(TableStore):
@@ -90,27 +103,42 @@ class MessageStore(TableStore):
     async def insert_with_job(
         self, message: Message, payload: JobPayload, *, due_at: datetime, now: datetime
     ) -> None:
-        """The message and the job that sends it (the outbox), committed together. On
-        PostgreSQL one statement, run by `Store.single_statement()` without BEGIN and COMMIT:
-        one round trip where two inserts in a transaction took four (and the NOTIFY a fifth).
-        On SQLite, two inserts in the caller's transaction (group commit makes them cheap)."""
-        if self._conn.dialect != "postgresql":
-            await self.insert(message)
-            await JobStore(self._conn, self._changes).insert(
-                message.sid, payload, due_at=due_at, now=now
-            )
+        """The message and the job that sends it (the outbox), committed together."""
+        await self.insert_with_jobs(message, [(payload, due_at)], now=now)
+
+    async def insert_with_jobs(
+        self,
+        message: Message,
+        jobs: Sequence[tuple[JobPayload, datetime | None]],
+        *,
+        now: datetime,
+        created_as: MessageStatus | None = None,
+    ) -> None:
+        """The message and its jobs (payload, due; None: parked), committed together
+        (`created_as`: see insert). On PostgreSQL one statement, run by
+        `Store.single_statement()` without BEGIN and COMMIT, carrying the rows held before
+        it (the message's history): one round trip where inserts in a transaction took four
+        or more. On SQLite, inserts in the caller's transaction (group commit makes them
+        cheap)."""
+        if self._conn.dialect != "postgresql" or not jobs:
+            await self.insert(message, created_as=created_as)
+            for payload, due_at in jobs:
+                await JobStore(self._conn, self._changes).insert(
+                    message.sid, payload, due_at=due_at, now=now
+                )
             return
-        await self._conn.execute(
-            _INSERT_WITH_JOB,
-            {
-                **message_params(message),
-                **job_params(message.sid, payload, due_at=due_at, now=now),
-                "notify_origin": self._conn.notify_origin,
-            },
-        )
+        params = {**message_params(message), "notify_origin": self._conn.notify_origin}
+        for i, (payload, due_at) in enumerate(jobs):
+            job = job_params(message.sid, payload, due_at=due_at, now=now)
+            for name in ("kind", "payload", "due_at", "created_at", "host"):
+                params[f"{name}_{i}"] = job[name]
+        await self._conn.execute(_insert_with_jobs(len(jobs)), params)
         self._changes.messages = True
         self._changes.jobs = True
-        self._changes.entered(message.status, message.error_code)
+        if created_as is None:
+            self._changes.entered(message.status, message.error_code)
+        else:
+            self._changes.entered(created_as, None)
 
     async def update(self, message: Message) -> None:
         await self._conn.execute(

@@ -88,10 +88,12 @@ def _words(sql: str) -> frozenset[str]:
 
 
 def _can_carry(sql: str, held: Iterable[str]) -> bool:
-    """Whether the write `sql` can take held INSERTs as data-modifying CTEs: a plain INSERT,
-    UPDATE or DELETE that reads none of their tables (it would not see their rows: one
-    snapshot)."""
-    if not sql.startswith(("INSERT ", "UPDATE ", "DELETE ")):
+    """Whether the write `sql` can take held INSERTs as data-modifying CTEs: an INSERT,
+    UPDATE or DELETE (or a WITH of such) that reads none of their tables (it would not see
+    their rows: one snapshot)."""
+    if not sql.startswith(("INSERT ", "UPDATE ", "DELETE ", "WITH ")) or sql.startswith(
+        "WITH RECURSIVE "
+    ):
         return False
     words = _words(sql)
     return not any(insert.split(None, 3)[2] in words for insert in held)
@@ -154,10 +156,20 @@ class PostgresConnection:
         )
 
     async def insert_later(self, sql: str, params: Params) -> None:
-        if not self._in_transaction:  # no COMMIT to send it before
-            await self.execute(sql, params)
+        if not (self._in_transaction or self._statements_left == 1):
+            await self.execute(sql, params)  # no COMMIT, and no statement, to send it with
             return
+        # Sent with the COMMIT, or carried by the single statement still to come.
         self._later.setdefault(sql, []).append(params)
+
+    async def send_unsent(self) -> None:
+        """The end of a single statement: rows held for a statement that never came are sent
+        as that statement."""
+        if self._later and self._statements_left == 1:
+            self._statements_left = 0
+            await self.send_held_rows()
+        elif self._later:
+            raise StorageError("a second write outside a transaction would not be atomic")
 
     async def send_held_rows(self) -> None:
         """Send the rows insert_later holds: a statement each (before a statement that cannot
@@ -177,7 +189,10 @@ class PostgresConnection:
         args: list[Any] = []
         ctes = [f"held_{i} AS ({text})" for i, text in enumerate(_held_inserts(later, args))]
         main, main_args = _bind(sql, params)
-        return f"WITH {', '.join(ctes)} {_shifted(main, len(args))}", args + main_args
+        main = _shifted(main, len(args))
+        if main.startswith("WITH "):  # one WITH for all
+            return f"WITH {', '.join(ctes)}, {main.removeprefix('WITH ')}", args + main_args
+        return f"WITH {', '.join(ctes)} {main}", args + main_args
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
         if self._statements_left == 0:
@@ -355,6 +370,7 @@ class PostgresDatabase:
             async with self._pool.acquire() as conn:
                 statement = PostgresConnection(conn, self._origin, single_statement=True)
                 yield statement
+                await statement.send_unsent()
                 notify = statement.notify_statements()
                 if notify:  # a store asked for one beside its statement
                     await conn.execute(notify)
