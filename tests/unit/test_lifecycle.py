@@ -9,9 +9,11 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from textrelay.domain import codes
-from textrelay.domain.lifecycle import IllegalTransition, advance, path_to
+from textrelay.domain.lifecycle import IllegalTransition, advance, path_to, raw_dlr_done_date
 from textrelay.domain.messages import Message
 from textrelay.domain.statuses import Direction, MessageStatus, can_transition
 
@@ -213,3 +215,8 @@ def test_without_an_error_code_an_earlier_error_is_kept() -> None:
     read = advance(earlier, S.READ, at=LATER)
 
     assert (read.error_code, read.error_message) == (30003, "Unreachable destination handset")
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2199, 12, 31)))
+def test_raw_dlr_done_date_is_yymmddhhmm(at: datetime) -> None:
+    assert raw_dlr_done_date(at) == at.strftime("%y%m%d%H%M")
