@@ -30,6 +30,7 @@ from textrelay.domain.statuses import Direction, MessageStatus
 from textrelay.domain.webhooks import RecordedAttempt, WebhookAttempt
 from textrelay.services.accounts import MAIN_ACCOUNT_KEY
 from textrelay.services.context import ServiceContext
+from textrelay.services.finishing import FinishedTogether
 from textrelay.services.simulator import SimulatorService
 from textrelay.storage import (
     ChangeRefused,
@@ -320,6 +321,121 @@ def test_a_callbacks_attempt_and_its_jobs_end_are_one_write(store: LoopStore) ->
         return finished, again, kinds, len(recorded)
 
     assert on(store, scenario()) == (True, False, [], 2)
+
+
+def test_jobs_that_end_together_are_finished_in_one_write_their_attempts_all_recorded(
+    store: LoopStore,
+) -> None:
+    account = _account()
+    first, second = _message(10, account.sid), _message(11, account.sid)
+    callbacks = [
+        StatusCallback(
+            account.sid, f"http://127.0.0.1:9/{m.sid}", (("MessageStatus", "sent"),), m.sid
+        )
+        for m in (first, second)
+    ]
+
+    def attempt(message: Message, code: int) -> RecordedAttempt:
+        return RecordedAttempt(
+            kind="status callback",
+            message_sid=message.sid,
+            idempotency_token=message.sid,
+            params=(("MessageStatus", "sent"),),
+            started_at=NOW,
+            attempt=WebhookAttempt("http://127.0.0.1:9/cb", "POST", "sig", code, "", 1.0),
+        )
+
+    async def scenario() -> tuple[int, list[str], list[str], list[int | None], list[int | None]]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(account)
+            for message, callback in zip((first, second), callbacks, strict=True):
+                await repo.messages.insert(message)
+                await repo.jobs.insert(message.sid, callback, due_at=NOW, now=NOW)
+        async with store.single_statement() as repo:
+            jobs, _ = await repo.jobs.claim(
+                now=NOW,
+                lease_now=NOW,
+                lease_until=NOW + timedelta(seconds=15),
+                claim="worker-a",
+                delivery_limit=0,
+                webhook_limit=2,
+                per_host=2,
+            )
+        by_message = {job.message_sid: job for job in jobs}
+        lost = replace(by_message[second.sid], claim="worker-gone")  # its lease went elsewhere
+        async with store.single_statement() as repo:
+            finished = await repo.attempts.insert_finishing_all(
+                [
+                    (
+                        account.sid,
+                        [attempt(first, 500), attempt(first, 200)],
+                        by_message[first.sid],
+                    ),
+                    (account.sid, [attempt(second, 200)], lost),
+                ]
+            )
+        async with store.read() as repo:
+            kinds_first = await repo.jobs.pending_kinds(first.sid)
+            kinds_second = await repo.jobs.pending_kinds(second.sid)
+            codes_first = [r.attempt.status_code for r in await repo.attempts.of_message(first.sid)]
+            codes_second = [
+                r.attempt.status_code for r in await repo.attempts.of_message(second.sid)
+            ]
+        return finished, kinds_first, kinds_second, codes_first, codes_second
+
+    finished, kinds_first, kinds_second, codes_first, codes_second = on(store, scenario())
+    assert finished == 1
+    assert (kinds_first, kinds_second) == ([], ["callback"])
+    assert codes_first == [500, 200]  # in their order
+    assert codes_second == [200]  # recorded all the same: it happened
+
+
+def test_webhook_jobs_ending_in_one_loop_turn_share_one_write(store: LoopStore) -> None:
+    account = _account()
+    messages = [_message(20 + i, account.sid) for i in range(3)]
+    writes = 0
+    single_statement = store.single_statement
+
+    def counted() -> Any:
+        nonlocal writes
+        writes += 1
+        return single_statement()
+
+    async def scenario() -> tuple[int, list[list[str]], int]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(account)
+            for message in messages:
+                await repo.messages.insert(message)
+                callback = StatusCallback(
+                    account.sid, f"http://127.0.0.1:9/{message.sid}", (), message.sid
+                )
+                await repo.jobs.insert(message.sid, callback, due_at=NOW, now=NOW)
+        async with store.single_statement() as repo:
+            jobs, _ = await repo.jobs.claim(
+                now=NOW,
+                lease_now=NOW,
+                lease_until=NOW + timedelta(seconds=15),
+                claim="worker-a",
+                delivery_limit=0,
+                webhook_limit=3,
+                per_host=3,
+            )
+        finishing = FinishedTogether(ServiceContext(store, SidGenerator(secrets.token_bytes), _now))
+        store.single_statement = counted  # type: ignore[method-assign]
+        # One handler is cancelled while it waits: the write the others share still happens.
+        waits = [asyncio.ensure_future(finishing.finish(account.sid, [], job)) for job in jobs]
+        await asyncio.sleep(0)
+        waits[0].cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+        store.single_statement = single_statement  # type: ignore[method-assign]
+        async with store.read() as repo:
+            pending = [await repo.jobs.pending_kinds(m.sid) for m in messages]
+        return len(jobs), pending, writes
+
+    claimed, pending, writes_made = on(store, scenario())
+    assert claimed == 3
+    assert pending == [[], [], []]
+    assert writes_made == 1
 
 
 def test_rows_inserted_later_are_seen_by_the_next_statement_and_commit_in_order(

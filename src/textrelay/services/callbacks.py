@@ -26,6 +26,7 @@ from textrelay.domain.webhooks import (
 )
 from textrelay.services.accounts import AccountService
 from textrelay.services.context import ServiceContext
+from textrelay.services.finishing import FinishedTogether
 from textrelay.services.ports import WebhookTransport
 from textrelay.storage import Repository
 
@@ -67,6 +68,7 @@ class CallbackService:
         self._accounts = accounts
         self._transport = transport
         self._retry = retry
+        self._finished = FinishedTogether(ctx)
 
     async def resend(self, message: Message, recorded: RecordedAttempt) -> None:
         """Deliver a recorded webhook again (the console's "resend"): same URL and parameters,
@@ -115,8 +117,7 @@ class CallbackService:
                 return
         # A lost lease means another worker delivers it again; these attempts happened all
         # the same, so they are recorded either way.
-        async with self._ctx.store.single_statement() as repo:
-            await repo.attempts.insert_finishing(callback.account_sid, records, job)
+        await self._finished.finish(callback.account_sid, records, job)
 
     async def _retry_later(
         self,

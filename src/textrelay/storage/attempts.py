@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -34,6 +35,28 @@ _FINISHING = (
     f"'callback' THEN pg_notify('{JOBS_CHANNEL}', :notify_origin) END)"
 )
 _PARAM = re.compile(r":(\w+)")
+
+FinishedJob = tuple[str, Sequence[RecordedAttempt], Job]
+"""A webhook job that ended: its account, the attempts it made, the job."""
+
+
+@lru_cache(maxsize=64)
+def _inserts_finishing_all(attempts: int, jobs: int) -> str:
+    """PostgreSQL: `attempts` attempts (the i-th row's parameters suffixed `_i`) and the
+    DELETE that finishes `jobs` jobs (`:job_seq_k`, `:job_claim_k`) where their claims still
+    hold them, in one statement; a callback's NOTIFY rides along."""
+    finished = ", ".join(
+        f"(CAST(:job_seq_{k} AS BIGINT), CAST(:job_claim_{k} AS TEXT))" for k in range(jobs)
+    )
+    delete = (
+        f"DELETE FROM jobs j USING (VALUES {finished}) AS f (seq, claim) "
+        "WHERE j.seq = f.seq AND j.claim = f.claim RETURNING (CASE WHEN j.kind = "
+        f"'callback' THEN pg_notify('{JOBS_CHANNEL}', :notify_origin) END)"
+    )
+    if not attempts:
+        return delete
+    rows = ", ".join(_PARAM.sub(_suffixed(i), _ATTEMPT_ROW) for i in range(attempts))
+    return f"WITH a AS ({_INSERT_ATTEMPTS}{rows}) {delete}"
 
 
 def _inserts_finishing(count: int) -> str:
@@ -105,6 +128,30 @@ class AttemptStore(TableStore):
         if finished and job.kind is JobKind.CALLBACK:
             self._changes.jobs = True
         return finished == 1
+
+    async def insert_finishing_all(self, done: Sequence[FinishedJob]) -> int:
+        """insert_finishing for several jobs at once; how many of them were finished (a job
+        whose lease was lost is not, its attempts recorded all the same). On PostgreSQL one
+        statement, whatever their number."""
+        if self._conn.dialect != "postgresql":
+            finished = 0
+            for account_sid, records, job in done:
+                finished += await self.insert_finishing(account_sid, records, job)
+            return finished
+        params: dict[str, Any] = {"notify_origin": self._conn.notify_origin}
+        attempts = 0
+        for k, (account_sid, records, job) in enumerate(done):
+            params[f"job_seq_{k}"] = job.seq
+            params[f"job_claim_{k}"] = job.claim
+            for recorded in records:
+                for name, value in _attempt_params(account_sid, recorded).items():
+                    params[f"{name}_{attempts}"] = value
+                attempts += 1
+        finished = await self._conn.execute(_inserts_finishing_all(attempts, len(done)), params)
+        self._changes.messages = True
+        if finished and any(job.kind is JobKind.CALLBACK for _, _, job in done):
+            self._changes.jobs = True
+        return finished
 
     async def of_message(self, message_sid: str) -> list[RecordedAttempt]:
         rows = await self._conn.fetch_all(
