@@ -234,6 +234,32 @@ async def _one_claimed_job(
     return job
 
 
+async def _claimed_callbacks(
+    store: LoopStore, account: Account, messages: list[Message]
+) -> list[Job]:
+    """The account, its messages and a status callback job of each (a host each), stored and
+    claimed by "worker-a"."""
+    async with store.transaction() as repo:
+        await repo.accounts.insert(account)
+        for message in messages:
+            await repo.messages.insert(message)
+            callback = StatusCallback(
+                account.sid, f"http://127.0.0.1:9/{message.sid}", (), message.sid
+            )
+            await repo.jobs.insert(message.sid, callback, due_at=NOW, now=NOW)
+    async with store.single_statement() as repo:
+        jobs, _ = await repo.jobs.claim(
+            now=NOW,
+            lease_now=NOW,
+            lease_until=NOW + timedelta(seconds=15),
+            claim="worker-a",
+            delivery_limit=0,
+            webhook_limit=len(messages),
+            per_host=len(messages),
+        )
+    return jobs
+
+
 def test_message_round_trip_keeps_every_field(store: LoopStore) -> None:
     account = _account()
     message = _message(1, account.sid, error_code=30003, price="-0.00750", body="Hello! 👍")
@@ -328,12 +354,6 @@ def test_jobs_that_end_together_are_finished_in_one_write_their_attempts_all_rec
 ) -> None:
     account = _account()
     first, second = _message(10, account.sid), _message(11, account.sid)
-    callbacks = [
-        StatusCallback(
-            account.sid, f"http://127.0.0.1:9/{m.sid}", (("MessageStatus", "sent"),), m.sid
-        )
-        for m in (first, second)
-    ]
 
     def attempt(message: Message, code: int) -> RecordedAttempt:
         return RecordedAttempt(
@@ -346,21 +366,7 @@ def test_jobs_that_end_together_are_finished_in_one_write_their_attempts_all_rec
         )
 
     async def scenario() -> tuple[int, list[str], list[str], list[int | None], list[int | None]]:
-        async with store.transaction() as repo:
-            await repo.accounts.insert(account)
-            for message, callback in zip((first, second), callbacks, strict=True):
-                await repo.messages.insert(message)
-                await repo.jobs.insert(message.sid, callback, due_at=NOW, now=NOW)
-        async with store.single_statement() as repo:
-            jobs, _ = await repo.jobs.claim(
-                now=NOW,
-                lease_now=NOW,
-                lease_until=NOW + timedelta(seconds=15),
-                claim="worker-a",
-                delivery_limit=0,
-                webhook_limit=2,
-                per_host=2,
-            )
+        jobs = await _claimed_callbacks(store, account, [first, second])
         by_message = {job.message_sid: job for job in jobs}
         lost = replace(by_message[second.sid], claim="worker-gone")  # its lease went elsewhere
         async with store.single_statement() as repo:
@@ -402,24 +408,7 @@ def test_webhook_jobs_ending_in_one_loop_turn_share_one_write(store: LoopStore) 
         return single_statement()
 
     async def scenario() -> tuple[int, list[list[str]], int]:
-        async with store.transaction() as repo:
-            await repo.accounts.insert(account)
-            for message in messages:
-                await repo.messages.insert(message)
-                callback = StatusCallback(
-                    account.sid, f"http://127.0.0.1:9/{message.sid}", (), message.sid
-                )
-                await repo.jobs.insert(message.sid, callback, due_at=NOW, now=NOW)
-        async with store.single_statement() as repo:
-            jobs, _ = await repo.jobs.claim(
-                now=NOW,
-                lease_now=NOW,
-                lease_until=NOW + timedelta(seconds=15),
-                claim="worker-a",
-                delivery_limit=0,
-                webhook_limit=3,
-                per_host=3,
-            )
+        jobs = await _claimed_callbacks(store, account, messages)
         finishing = FinishedTogether(ServiceContext(store, SidGenerator(secrets.token_bytes), _now))
         store.single_statement = counted  # type: ignore[method-assign]
         # One handler is cancelled while it waits: the write the others share still happens.

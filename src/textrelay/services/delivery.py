@@ -104,7 +104,9 @@ class DeliveryService:
         answer = routed.answer
         submission = answer.plan if isinstance(answer, Accepted) else None
         if submission is None or not submission.events:
-            return False  # never the simulator's answer; a magic sender's stays with its job
+            # (The simulator always plans.) Twilio's magic sender stays queued for good: its
+            # dispatch job, finished with nothing to apply, says so as it always has.
+            return False
         self._log_submitted(message, routed)
         reports = CarrierReports.of(submission)
         now = self._ctx.clock()
