@@ -8,6 +8,7 @@ import asyncio
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from base64 import b64encode
 from collections.abc import Iterator
@@ -37,28 +38,29 @@ def pinned(args: argparse.Namespace, core: int, command: list[str]) -> list[str]
 
 @contextmanager
 def running(command: list[str], port: int, env: dict[str, str]) -> Iterator[int]:
-    """Run `command` until the block ends; yields its pid once it listens on `port`."""
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                assert process.stderr is not None
-                raise RuntimeError(f"{command[0]} exited: {process.stderr.read().decode()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{command} did not listen on {port}") from None
-                time.sleep(0.05)
-        yield process.pid
-    finally:
-        stop(process)
-        if process.stderr is not None:
-            process.stderr.close()
+    """Run `command` until the block ends; yields its pid once it listens on `port`. Its
+    stderr goes to a temporary file, not a pipe: a pipe nobody reads blocks a chatty server
+    once it fills (64 KiB), and a run then looks like a hang."""
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                if process.poll() is not None:
+                    errors.seek(0)
+                    raise RuntimeError(f"{command[0]} exited: {errors.read().decode()}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{command} did not listen on {port}") from None
+                    time.sleep(0.05)
+            yield process.pid
+        finally:
+            stop(process)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
