@@ -240,9 +240,9 @@ class SqliteDatabase:
         self._write_lock = asyncio.Lock()
         self._batch_open = False
         self._waiters: list[asyncio.Future[None]] = []
+        """One future per committed member of the open batch, resolved by its COMMIT."""
         self._last_batch = 0
         """How many transactions the last COMMIT made durable (see _begin_batch)."""
-        """One future per committed member of the open batch, resolved by its COMMIT."""
         # With synchronous=FULL a COMMIT waits for an fsync: it runs on this thread, off the
         # event loop (sqlite3 lets go of the GIL), and the loop prepares the next batch
         # meanwhile. With NORMAL a COMMIT only writes to the OS cache, and the hop to a thread
