@@ -28,12 +28,6 @@ _INSERT_ATTEMPTS = (
     "response_content_type, latency_ms, error_code, error_message, started_at) VALUES "
 )
 _INSERT_ATTEMPT = _INSERT_ATTEMPTS + _ATTEMPT_ROW
-# PostgreSQL: the attempts, and the DELETE that finishes their job if the claim still holds
-# it; a callback's NOTIFY rides along (pg_notify, delivered when the statement commits).
-_FINISHING = (
-    "DELETE FROM jobs WHERE seq = :seq AND claim = :claim RETURNING (CASE WHEN kind = "
-    f"'callback' THEN pg_notify('{JOBS_CHANNEL}', :notify_origin) END)"
-)
 _PARAM = re.compile(r":(\w+)")
 
 FinishedJob = tuple[str, Sequence[RecordedAttempt], Job]
@@ -41,10 +35,12 @@ FinishedJob = tuple[str, Sequence[RecordedAttempt], Job]
 
 
 @lru_cache(maxsize=64)
-def _inserts_finishing_all(attempts: int, jobs: int) -> str:
-    """PostgreSQL: `attempts` attempts (the i-th row's parameters suffixed `_i`) and the
-    DELETE that finishes `jobs` jobs (`:job_seq_k`, `:job_claim_k`) where their claims still
-    hold them, in one statement; a callback's NOTIFY rides along."""
+def _inserts_finishing(attempts: int, jobs: int) -> str:
+    """PostgreSQL: `attempts` attempts, one multi-row INSERT (rows numbered in their order, as
+    the console lists them; the i-th row's parameters suffixed `_i`), as a CTE of the DELETE
+    that finishes `jobs` jobs (`:job_seq_k`, `:job_claim_k`) where their claims still hold
+    them: one statement. A callback's NOTIFY rides along (pg_notify, delivered when the
+    statement commits)."""
     finished = ", ".join(
         f"(CAST(:job_seq_{k} AS BIGINT), CAST(:job_claim_{k} AS TEXT))" for k in range(jobs)
     )
@@ -57,15 +53,6 @@ def _inserts_finishing_all(attempts: int, jobs: int) -> str:
         return delete
     rows = ", ".join(_PARAM.sub(_suffixed(i), _ATTEMPT_ROW) for i in range(attempts))
     return f"WITH a AS ({_INSERT_ATTEMPTS}{rows}) {delete}"
-
-
-def _inserts_finishing(count: int) -> str:
-    """`count` attempts, one multi-row INSERT (rows numbered in their order, as the console
-    lists them), as a CTE of the finishing DELETE; the i-th row's parameters suffixed `_i`."""
-    if not count:
-        return _FINISHING
-    rows = ", ".join(_PARAM.sub(_suffixed(i), _ATTEMPT_ROW) for i in range(count))
-    return f"WITH a AS ({_INSERT_ATTEMPTS}{rows}) {_FINISHING}"
 
 
 def _suffixed(i: int) -> str:
@@ -104,39 +91,22 @@ class AttemptStore(TableStore):
         self, account_sid: str, records: Sequence[RecordedAttempt], job: Job
     ) -> bool:
         """Record a webhook job's attempts and finish it, together; False if the job's lease
-        was lost (the attempts are recorded all the same: they happened). On PostgreSQL one
-        statement, for `Store.single_statement()`: one round trip where a transaction took
-        four. A finished callback may free its message's next one: workers are woken."""
-        if self._conn.dialect != "postgresql":
-            for recorded in records:
-                await self.insert(account_sid, recorded)
-            return await JobStore(self._conn, self._changes).finish(job)
-        params: dict[str, Any] = {
-            "seq": job.seq,
-            "claim": job.claim,
-            "notify_origin": self._conn.notify_origin,
-        }
-        for i, recorded in enumerate(records):
-            params.update(
-                {
-                    f"{name}_{i}": value
-                    for name, value in _attempt_params(account_sid, recorded).items()
-                }
-            )
-        finished = await self._conn.execute(_inserts_finishing(len(records)), params)
-        self._changes.messages = True
-        if finished and job.kind is JobKind.CALLBACK:
-            self._changes.jobs = True
-        return finished == 1
+        was lost (the attempts are recorded all the same: they happened)."""
+        return await self.insert_finishing_all([(account_sid, records, job)]) == 1
 
     async def insert_finishing_all(self, done: Sequence[FinishedJob]) -> int:
-        """insert_finishing for several jobs at once; how many of them were finished (a job
-        whose lease was lost is not, its attempts recorded all the same). On PostgreSQL one
-        statement, whatever their number."""
+        """Record the attempts of webhook jobs that ended and finish them, together; how many
+        were finished (a job whose lease was lost is not, its attempts recorded all the same:
+        they happened). On PostgreSQL one statement, for `Store.single_statement()`, whatever
+        their number. A finished callback may free its message's next one: workers are
+        woken."""
         if self._conn.dialect != "postgresql":
+            jobs = JobStore(self._conn, self._changes)
             finished = 0
             for account_sid, records, job in done:
-                finished += await self.insert_finishing(account_sid, records, job)
+                for recorded in records:
+                    await self.insert(account_sid, recorded)
+                finished += await jobs.finish(job)
             return finished
         params: dict[str, Any] = {"notify_origin": self._conn.notify_origin}
         attempts = 0
@@ -147,7 +117,7 @@ class AttemptStore(TableStore):
                 for name, value in _attempt_params(account_sid, recorded).items():
                     params[f"{name}_{attempts}"] = value
                 attempts += 1
-        finished = await self._conn.execute(_inserts_finishing_all(attempts, len(done)), params)
+        finished = await self._conn.execute(_inserts_finishing(attempts, len(done)), params)
         self._changes.messages = True
         if finished and any(job.kind is JobKind.CALLBACK for _, _, job in done):
             self._changes.jobs = True
