@@ -134,7 +134,7 @@ class DeliveryService:
             message.status is MessageStatus.QUEUED
             and not message.options.queue_overflow
             and not message.options.media_urls
-            and not (channel_of(message.to).has_session_window and not message.options.content_sid)
+            and not _needs_session_window(message)
         )
 
     # --- jobs ------------------------------------------------------------------------------
@@ -329,7 +329,7 @@ class DeliveryService:
     async def _outside_session_window(self, message: Message) -> bool:
         """WhatsApp (and Messenger) free-form messages need the recipient to have written in
         the last 24 hours; a template (ContentSid) does not (messaging-and-webhooks.md §9)."""
-        if not channel_of(message.to).has_session_window or message.options.content_sid:
+        if not _needs_session_window(message):
             return False
         async with self._ctx.store.read() as repo:
             last = await repo.messages.last_inbound_at(
@@ -613,6 +613,12 @@ _HELD_BACK = ExchangedPdu(
 
 
 _WAITING_FOR_SENDER = frozenset({MessageStatus.ACCEPTED, MessageStatus.SCHEDULED})
+
+
+def _needs_session_window(message: Message) -> bool:
+    """A free-form WhatsApp (or Messenger) message: sent only while the recipient's 24-hour
+    window is open; a template (ContentSid) is not."""
+    return channel_of(message.to).has_session_window and not message.options.content_sid
 
 
 def _passed(before: MessageStatus, after: MessageStatus) -> tuple[MessageStatus, ...]:

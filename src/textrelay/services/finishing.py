@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from textrelay.domain.jobs import Job
 from textrelay.domain.webhooks import RecordedAttempt
 from textrelay.services.context import ServiceContext
+from textrelay.storage.attempts import FinishedJob
 
 
 class FinishedTogether:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
-        self._waiting: list[tuple[tuple[str, Sequence[RecordedAttempt], Job], asyncio.Future[None]]]
-        self._waiting = []
+        self._waiting: list[tuple[FinishedJob, asyncio.Future[None]]] = []
         self._writes: set[asyncio.Task[None]] = set()
 
     async def finish(self, account_sid: str, records: Sequence[RecordedAttempt], job: Job) -> None:

@@ -94,11 +94,7 @@ class MessageStore(TableStore):
         transaction also moved it on from there (its history rows say how), so that the
         metrics count the status it entered at creation."""
         await self._conn.execute(_INSERT_MESSAGE, message_params(message))
-        self._changes.messages = True
-        if created_as is None:
-            self._changes.entered(message.status, message.error_code)
-        else:
-            self._changes.entered(created_as, None)
+        self._inserted(message, created_as)
 
     async def insert_with_job(
         self, message: Message, payload: JobPayload, *, due_at: datetime, now: datetime
@@ -133,8 +129,12 @@ class MessageStore(TableStore):
             for name in ("kind", "payload", "due_at", "created_at", "host"):
                 params[f"{name}_{i}"] = job[name]
         await self._conn.execute(_insert_with_jobs(len(jobs)), params)
-        self._changes.messages = True
         self._changes.jobs = True
+        self._inserted(message, created_as)
+
+    def _inserted(self, message: Message, created_as: MessageStatus | None) -> None:
+        """A message was inserted: the status it entered at creation counts (see insert)."""
+        self._changes.messages = True
         if created_as is None:
             self._changes.entered(message.status, message.error_code)
         else:

@@ -12,7 +12,7 @@ import re
 import time
 from base64 import b64encode
 from collections.abc import Iterable
-from urllib.parse import quote_plus, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote_plus, unquote, urlsplit, urlunsplit
 
 from yarl import URL
 
@@ -250,7 +250,7 @@ def _with_query(url: str, params: tuple[tuple[str, str], ...]) -> str:
     if not params:
         return url
     parts = urlsplit(url)
-    extra = urlencode(params)
+    extra = form_body(params).decode()
     query = f"{parts.query}&{extra}" if parts.query else extra
     return urlunsplit(parts._replace(query=query))
 
