@@ -427,6 +427,53 @@ def test_webhook_jobs_ending_in_one_loop_turn_share_one_write(store: LoopStore) 
     assert writes_made == 1
 
 
+def test_rows_held_for_a_single_statement_go_with_it_all_or_none(store: LoopStore) -> None:
+    account = _account()
+    message = _message(30, account.sid)
+
+    async def history() -> list[MessageStatus]:
+        async with store.read() as repo:
+            return [event.status for event in await repo.events.of_message(message)]
+
+    async def scenario() -> tuple[list[MessageStatus], list[MessageStatus], bool]:
+        async with store.transaction() as repo:
+            await repo.accounts.insert(account)
+            await repo.messages.insert(message)
+        # Held rows and no statement after them: they are the statement.
+        async with store.single_statement() as repo:
+            for status in (MessageStatus.SENDING, MessageStatus.SENT):
+                await repo.events.insert(
+                    message.sid, status, None, NOW, previous=MessageStatus.QUEUED
+                )
+        alone = await history()
+        # Held rows, then a write that reads their table and so cannot carry them: two
+        # statements, not atomic outside a transaction, refused before either goes
+        # (PostgreSQL; SQLite's single statement is a transaction of its own).
+        refused = False
+        try:
+            async with store.database.single_statement() as conn:
+                await conn.insert_later(
+                    "INSERT INTO message_events (message_sid, status, previous_status, "
+                    "occurred_at) VALUES (:sid, 'delivered', 'sent', 0)",
+                    {"sid": message.sid},
+                )
+                await conn.execute(
+                    "DELETE FROM message_events WHERE message_sid = :sid", {"sid": message.sid}
+                )
+        except StorageError:
+            refused = True
+        return alone, await history(), refused
+
+    alone, after, refused = on(store, scenario())
+    assert alone[1:] == [MessageStatus.SENDING, MessageStatus.SENT]
+    if store.database.dialect == "postgresql":
+        assert refused
+        assert after == alone  # neither write was made
+    else:
+        assert not refused
+        assert after == alone[:1]  # one transaction: the DELETE took both
+
+
 def test_rows_inserted_later_are_seen_by_the_next_statement_and_commit_in_order(
     store: LoopStore,
 ) -> None:

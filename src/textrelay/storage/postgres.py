@@ -165,11 +165,24 @@ class PostgresConnection:
     async def send_unsent(self) -> None:
         """The end of a single statement: rows held for a statement that never came are sent
         as that statement."""
-        if self._later and self._statements_left == 1:
-            self._statements_left = 0
+        if self._later:
+            await self._send_held()
+
+    async def _send_held(self) -> None:
+        """Send the held rows before a read, or at a single statement's end. In a
+        transaction, a statement each; outside one they are the one statement allowed, all
+        of them in it (several statements would not be atomic)."""
+        if self._in_transaction:
             await self.send_held_rows()
-        elif self._later:
+            return
+        self._spend_statement()
+        await self._run(*self._carrying_held_rows("SELECT 1", None))
+
+    def _spend_statement(self) -> None:
+        if self._statements_left == 0:
             raise StorageError("a second write outside a transaction would not be atomic")
+        if self._statements_left > 0:
+            self._statements_left -= 1
 
     async def send_held_rows(self) -> None:
         """Send the rows insert_later holds: a statement each (before a statement that cannot
@@ -195,26 +208,31 @@ class PostgresConnection:
         return f"WITH {', '.join(ctes)} {main}", args + main_args
 
     async def execute(self, sql: str, params: Params | None = None) -> int:
-        if self._statements_left == 0:
-            raise StorageError("a second write outside a transaction would not be atomic")
-        if self._statements_left > 0:
-            self._statements_left -= 1
         if self._later and _can_carry(sql, self._later):
+            self._spend_statement()
             text, args = self._carrying_held_rows(sql, params)
         else:
+            if self._later and not self._in_transaction:
+                # Held rows and this statement would be two: refused before either goes.
+                raise StorageError("a second write outside a transaction would not be atomic")
             if self._later:
                 await self.send_held_rows()
+            self._spend_statement()
             text, args = _bind(sql, params)
+        status = await self._run(text, args)
+        last = status.rsplit(" ", 1)[-1]
+        return int(last) if last.isdigit() else 0
+
+    async def _run(self, text: str, args: list[Any]) -> str:
         try:
             status: str = await self._conn.execute(text, *args)
         except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
-        last = status.rsplit(" ", 1)[-1]
-        return int(last) if last.isdigit() else 0
+        return status
 
     async def fetch_one(self, sql: str, params: Params | None = None) -> Row | None:
         if self._later:
-            await self.send_held_rows()
+            await self._send_held()
         text, args = _bind(sql, params)
         try:
             row = await self._conn.fetchrow(text, *args)
@@ -224,7 +242,7 @@ class PostgresConnection:
 
     async def fetch_all(self, sql: str, params: Params | None = None) -> Sequence[Row]:
         if self._later:
-            await self.send_held_rows()
+            await self._send_held()
         text, args = _bind(sql, params)
         try:
             rows = await self._conn.fetch(text, *args)
