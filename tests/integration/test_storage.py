@@ -213,24 +213,33 @@ def on(store: LoopStore, coro: Coroutine[Any, Any, T]) -> T:
     return store.loop.run_until_complete(coro)
 
 
-async def _one_claimed_job(
-    store: LoopStore, account: Account, message: Message, payload: JobPayload
-) -> Job:
-    """The account, its message and one job of it, stored and claimed by "worker-a"."""
+async def _claimed_jobs(
+    store: LoopStore, account: Account, jobs: list[tuple[Message, JobPayload]]
+) -> list[Job]:
+    """The account, the messages and a job of each, stored and claimed by "worker-a"."""
     async with store.transaction() as repo:
         await repo.accounts.insert(account)
-        await repo.messages.insert(message)
-        await repo.jobs.insert(message.sid, payload, due_at=NOW, now=NOW)
+        for message, payload in jobs:
+            await repo.messages.insert(message)
+            await repo.jobs.insert(message.sid, payload, due_at=NOW, now=NOW)
     async with store.single_statement() as repo:
-        [job], _ = await repo.jobs.claim(
+        claimed, _ = await repo.jobs.claim(
             now=NOW,
             lease_now=NOW,
             lease_until=NOW + timedelta(seconds=15),
             claim="worker-a",
-            delivery_limit=1,
-            webhook_limit=1,
-            per_host=1,
+            delivery_limit=len(jobs),
+            webhook_limit=len(jobs),
+            per_host=len(jobs),
         )
+    return claimed
+
+
+async def _one_claimed_job(
+    store: LoopStore, account: Account, message: Message, payload: JobPayload
+) -> Job:
+    """The account, its message and one job of it, stored and claimed by "worker-a"."""
+    [job] = await _claimed_jobs(store, account, [(message, payload)])
     return job
 
 
@@ -239,25 +248,14 @@ async def _claimed_callbacks(
 ) -> list[Job]:
     """The account, its messages and a status callback job of each (a host each), stored and
     claimed by "worker-a"."""
-    async with store.transaction() as repo:
-        await repo.accounts.insert(account)
-        for message in messages:
-            await repo.messages.insert(message)
-            callback = StatusCallback(
-                account.sid, f"http://127.0.0.1:9/{message.sid}", (), message.sid
-            )
-            await repo.jobs.insert(message.sid, callback, due_at=NOW, now=NOW)
-    async with store.single_statement() as repo:
-        jobs, _ = await repo.jobs.claim(
-            now=NOW,
-            lease_now=NOW,
-            lease_until=NOW + timedelta(seconds=15),
-            claim="worker-a",
-            delivery_limit=0,
-            webhook_limit=len(messages),
-            per_host=len(messages),
-        )
-    return jobs
+    return await _claimed_jobs(
+        store,
+        account,
+        [
+            (m, StatusCallback(account.sid, f"http://127.0.0.1:9/{m.sid}", (), m.sid))
+            for m in messages
+        ],
+    )
 
 
 def test_message_round_trip_keeps_every_field(store: LoopStore) -> None:
