@@ -128,6 +128,9 @@ class Creates:
     first_sent: float = float("nan")
     elapsed_s: float = 0.0
     errors: int = 0
+    """Creates not answered 201, refusals included."""
+    refused: int = 0
+    """Creates answered 429 (the account's backlog limit, TEXTRELAY_ACCOUNT_BACKLOG_LIMIT)."""
     late: int = 0
     """Paced creates sent more than 10 ms after their slot (the generator fell behind)."""
 
@@ -172,6 +175,7 @@ async def create_messages(
                 creates.latencies_s.append(time.perf_counter() - sent)
                 if status != 201:
                     creates.errors += 1
+                    creates.refused += status == 429
                     continue
                 creates.sent_at[orjson.loads(body)["sid"]] = sent
         finally:
@@ -459,6 +463,7 @@ def report(args: argparse.Namespace, run: Run, database: str) -> None:
     print(
         f"creates: {len(sids)} in {created.elapsed_s:.2f} s = {created.rate:.0f}/s"
         + (f" ({created.late} sent >10 ms after their slot)" if args.rate else "")
+        + (f"; {created.refused} refused 429" if created.refused else "")
     )
     print(
         f"end to end: {len(delivered)} delivered callbacks in {span:.2f} s (first create → last "

@@ -189,6 +189,7 @@ def build_services(
         auto_provision_senders=settings.auto_provision_senders,
         schedule=ScheduleWindow(settings.schedule_min_ahead_s, settings.schedule_max_ahead_s),
         queue_limit=settings.account_queue_limit,
+        backlog_limit=settings.account_backlog_limit,
         submit_at_create=delivery.submit_at_create,
     )
     inbound = InboundService(

@@ -185,6 +185,14 @@ SETTINGS: tuple[Setting, ...] = (
         None,
     ),
     Setting(
+        "account_backlog_limit",
+        "Jobs one account may have owed at once (callbacks, dispatches, carrier reports due "
+        "or running); its next API creates are answered 429 with code 20429 until they "
+        "drain. Unset: no limit.",
+        _optional(_positive),
+        None,
+    ),
+    Setting(
         "header_timeout_s",
         "Seconds a client has to send a request's line and headers (from connecting, or from "
         "the request's first byte on a kept-alive connection); then the connection is closed.",
@@ -401,6 +409,7 @@ class Settings:
     max_params: int = 1000
     account_concurrency: int = 100
     account_queue_limit: int | None = None
+    account_backlog_limit: int | None = None
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     max_connections: int = 500

@@ -1,5 +1,6 @@
-"""Limits like Twilio's (issue 15 #5), each a setting: an account's concurrent requests
-(429/20429), its queue (30001 Queue overflow), and a request's parameters (400/20001)."""
+"""Limits like Twilio's (issue 15 #5, issue 16 #3), each a setting: an account's concurrent
+requests (429/20429), its queue (30001 Queue overflow), its backlog of owed jobs (429/20429 at
+create), and a request's parameters (400/20001)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
 
 from tests.processes import carriers_without_smsc
 from tests.receiver import Receiver
+from tests.waiting import eventually
 from textrelay.testing import TextrelayServer
 
 
@@ -138,6 +141,55 @@ def test_a_message_beyond_the_accounts_queue_is_accepted_then_fails_30001(
     theirs = other_client.messages.create(to="+14155550199", from_=other_sender, body="mine")
     time.sleep(0.5)
     assert other_client.messages(theirs.sid).fetch().status == "queued"
+
+
+def _created_or_refused(client: Client, sender: str, callback_url: str) -> tuple[int, int]:
+    """(201, 0), or the create's refusal: (its HTTP status, its code)."""
+    try:
+        client.messages.create(
+            to="+14155550123", from_=sender, body="flood", status_callback=callback_url
+        )
+    except TwilioRestException as refused:
+        return refused.status, int(refused.code or 0)
+    return 201, 0
+
+
+def test_an_accounts_creates_are_refused_429_while_its_backlog_is_full_and_others_go_on(
+    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
+) -> None:
+    server = isolated_server(account_backlog_limit=2)
+    busy, calm = server.new_account("busy"), server.new_account("calm")
+    busy_client, calm_client = server.client(busy), server.client(calm)
+    busy_sender = busy_client.incoming_phone_numbers.create(area_code="415").phone_number
+    calm_sender = calm_client.incoming_phone_numbers.create(area_code="415").phone_number
+    slow = receiver.url("/slow/2500")  # each callback takes 2.5 s: the jobs stay owed
+    first = busy_client.messages.create(
+        to="+14155550100", from_=busy_sender, body="first", status_callback=slow
+    )
+    # Its callback job (sent, then delivered) is owed from the create on. Once the backlog
+    # is read again (a second on) it counts: the account has room for one more, not two.
+    time.sleep(1.3)
+    assert _created_or_refused(busy_client, busy_sender, slow) == (201, 0)
+    with pytest.raises(TwilioRestException) as refused:
+        busy_client.messages.create(to="+14155550101", from_=busy_sender, body="one too many")
+    assert (refused.value.status, refused.value.code) == (429, 20429)
+    assert "retry after a pause" in str(refused.value.msg)
+    # Another tenant is not refused for the busy one's backlog, nor are reads.
+    theirs = calm_client.messages.create(
+        to="+14155550102", from_=calm_sender, body="mine", status_callback=receiver.url()
+    )
+    assert receiver.statuses(theirs.sid, count=2) == ["sent", "delivered"]
+    assert busy_client.messages(first.sid).fetch().sid == first.sid
+    # Once the callbacks are through, the account creates again.
+    assert receiver.statuses(first.sid, count=2, timeout_s=20) == ["sent", "delivered"]
+    answers = eventually(
+        lambda: _created_or_refused(busy_client, busy_sender, receiver.url()),
+        until=lambda answer: answer == (201, 0),
+        timeout_s=20,
+        interval_s=0.5,
+        what="the busy account's creates accepted again",
+    )
+    assert answers == (201, 0)
 
 
 def test_a_request_with_more_parameters_than_allowed_is_refused_400(

@@ -316,6 +316,41 @@ def test_a_message_and_its_job_are_written_by_one_statement_together(store: Loop
     assert dispatches == 1
 
 
+def test_an_accounts_backlog_counts_the_work_owed_now_not_later_nor_parked(
+    store: LoopStore,
+) -> None:
+    busy, calm, idle = _account(), _account("AC" + "b" * 32), _account("AC" + "c" * 32)
+    owed, scheduled, parked, two_callbacks, running = (
+        _message(index, busy.sid) for index in range(20, 25)
+    )
+    theirs = _message(25, calm.sid)
+    later = NOW + timedelta(hours=1)
+
+    def callback(message: Message) -> StatusCallback:
+        return StatusCallback(busy.sid, "http://127.0.0.1:9/cb", (), message.sid)
+
+    async def scenario() -> dict[str, int]:
+        # Claimed first, so its lease (due_at 15 s on) is all that makes it count.
+        await _one_claimed_job(store, busy, running, callback(running))
+        async with store.transaction() as repo:
+            await repo.accounts.insert(calm)
+            await repo.accounts.insert(idle)
+            for message in (owed, scheduled, parked, two_callbacks, theirs):
+                await repo.messages.insert(message)
+            await repo.jobs.insert(owed.sid, Dispatch(), due_at=NOW, now=NOW)
+            await repo.jobs.insert(scheduled.sid, Dispatch(), due_at=later, now=NOW)
+            await repo.jobs.insert(parked.sid, CarrierReports(()), due_at=None, now=NOW)
+            for _ in range(2):  # the second waits its turn: still owed
+                await repo.jobs.insert(
+                    two_callbacks.sid, callback(two_callbacks), due_at=NOW, now=NOW
+                )
+            await repo.jobs.insert(theirs.sid, callback(theirs), due_at=NOW, now=NOW)
+        async with store.read() as repo:
+            return await repo.jobs.backlogs(now=NOW)
+
+    assert on(store, scenario()) == {busy.sid: 4, calm.sid: 1}
+
+
 def test_a_callbacks_attempt_and_its_jobs_end_are_one_write(store: LoopStore) -> None:
     account = _account()
     message = _message(8, account.sid)

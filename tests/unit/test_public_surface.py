@@ -38,6 +38,7 @@ SETTINGS = [
     ("max_params", "TEXTRELAY_MAX_PARAMS", "--max-params"),
     ("account_concurrency", "TEXTRELAY_ACCOUNT_CONCURRENCY", "--account-concurrency"),
     ("account_queue_limit", "TEXTRELAY_ACCOUNT_QUEUE_LIMIT", "--account-queue-limit"),
+    ("account_backlog_limit", "TEXTRELAY_ACCOUNT_BACKLOG_LIMIT", "--account-backlog-limit"),
     ("header_timeout_s", "TEXTRELAY_HEADER_TIMEOUT_S", "--header-timeout-s"),
     ("body_timeout_s", "TEXTRELAY_BODY_TIMEOUT_S", "--body-timeout-s"),
     ("max_connections", "TEXTRELAY_MAX_CONNECTIONS", "--max-connections"),

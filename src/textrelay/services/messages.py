@@ -34,6 +34,7 @@ from textrelay.domain.segments import MAX_BODY_CHARACTERS, body_length
 from textrelay.domain.sids import MESSAGE_SID_TYPES, SidType, is_sid
 from textrelay.domain.smart_encoding import smart_encode
 from textrelay.domain.statuses import CANCELABLE, IN_FLIGHT, Direction, MessageStatus
+from textrelay.services.backlog_limit import BacklogLimit, backlogs_reader
 from textrelay.services.callbacks import promise_status_callback
 from textrelay.services.context import ServiceContext
 from textrelay.services.media import MediaService
@@ -110,6 +111,7 @@ class MessageService:
         auto_provision_senders: bool = False,
         schedule: ScheduleWindow | None = None,
         queue_limit: int | None = None,
+        backlog_limit: int | None = None,
         submit_at_create: Callable[[Message], Awaitable[bool]] | None = None,
     ) -> None:
         self._ctx = ctx
@@ -117,6 +119,7 @@ class MessageService:
         """Inserts a new queued message already submitted, when nothing but the carrier's
         answer decides its dispatch (DeliveryService.submit_at_create); False: not inserted."""
         self._queue = QueueLimit(ctx, queue_limit)
+        self._backlog = BacklogLimit(backlogs_reader(ctx), backlog_limit)
         self._numbers = numbers
         self._services = services
         self._media = media
@@ -134,7 +137,11 @@ class MessageService:
         honour_opt_outs: bool = True,
     ) -> Message:
         """Create an outbound message: the API's (`outbound-api`) or a TwiML reply's
-        (`outbound-reply`). Auto-replies to STOP/START/HELP skip the opt-out check."""
+        (`outbound-reply`). Auto-replies to STOP/START/HELP skip the opt-out check. The API's
+        creates are refused 429 while the account's backlog is full; replies, part of work
+        already accepted, are not."""
+        if direction is Direction.OUTBOUND_API:
+            await self._backlog.admit(account.sid)
         if not request.from_ and not request.messaging_service_sid:
             raise errors.FromRequired()
         if not request.to:

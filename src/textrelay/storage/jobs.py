@@ -390,6 +390,20 @@ class JobStore(TableStore):
         )
         return 0 if row is None else int(row["n"])
 
+    async def backlogs(self, *, now: datetime) -> dict[str, int]:
+        """Each account's jobs of work owed now, by its SID: those due (by the service clock)
+        and those being run. Jobs due later (scheduled sends, retries backing off) and parked
+        ones are not owed yet; accounts with none are absent. A scan of the queue: read at
+        most once a second (services/backlog_limit.py)."""
+        rows = await self._conn.fetch_all(
+            "SELECT m.account_sid AS account, COUNT(*) AS n "
+            "FROM jobs j JOIN messages m ON m.seq = j.message_seq "
+            "WHERE j.due_at IS NOT NULL AND (j.claim IS NOT NULL OR j.due_at <= :now) "
+            "GROUP BY m.account_sid",
+            {"now": to_us(now)},
+        )
+        return {row["account"]: int(row["n"]) for row in rows}
+
     async def depths(self) -> list[QueueDepth]:
         """Each kind's jobs not yet done (a scan of the queue: for a scrape, not a hot path)."""
         rows = await self._conn.fetch_all(
