@@ -65,7 +65,16 @@ BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: clo
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of `pid` so far (Linux /proc; NaN elsewhere)."""
+    """User + system CPU time so far of `pid` and of its children alive now (the serving
+    processes of a `serve --processes N`); Linux /proc, NaN elsewhere."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return _own_cpu_seconds(pid) + sum(_own_cpu_seconds(int(child)) for child in children)
+
+
+def _own_cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:

@@ -122,7 +122,11 @@ def textrelay(
     command = [sys.executable, "-m", "textrelay", "serve", "--port", str(port)]
     if args.split:
         command.append("--no-workers")
-    with running(pinned(args, 0, command), port, env) as pid:
+    if args.processes > 1:  # on every core: not pinned
+        command += ["--processes", str(args.processes)]
+    else:
+        command = pinned(args, 0, command)
+    with running(command, port, env) as pid:
         if not args.split:
             yield Server(name, port, pid)
             return
@@ -274,7 +278,9 @@ def report(
         f"settings: {args.seconds:g} s a phase, {args.concurrency} connections, {args.rounds} "
         f"rounds, textrelay on {database}, "
         f"{'API and worker processes' if args.split else 'workers on'}, "
+        f"{args.processes} serving process(es), "
         f"pinning: {'servers core 0, load + receiver core 1' if can_pin(args) else 'none'}"
+        f"{' (textrelay on every core)' if args.processes > 1 else ''}"
     )
     names = list(rounds[0].runs)
     print(
@@ -334,6 +340,13 @@ def main() -> int:
     parser.add_argument("--drain-timeout", type=float, default=120.0)
     parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="serve --processes N, unpinned (the load generator stays on core 1); "
+        "1: serve pinned to core 0, as the floor",
+    )
+    parser.add_argument(
         "--split",
         action="store_true",
         help="each textrelay as `serve --no-workers` (core 0) and `textrelay worker` (core 1)",
@@ -341,6 +354,8 @@ def main() -> int:
     args = parser.parse_args()
     if not 0 < args.seconds <= 60 or not 0 < args.rounds <= 10:
         parser.error("keep --seconds in (0, 60] and --rounds in (0, 10]")
+    if not 1 <= args.processes <= 16:
+        parser.error("keep --processes in [1, 16]")
     if not 0 < args.concurrency <= 256 or not 0 <= args.paced <= 60:
         parser.error("keep --concurrency in (0, 256] and --paced in [0, 60]")
     if args.before is not None and not Path(args.before, "textrelay").is_dir():

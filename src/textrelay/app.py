@@ -405,6 +405,24 @@ def build_app(
     return ApiFrontDoor(app, api)
 
 
+def serving_processes(settings: Settings) -> int:
+    """How many processes `serve` runs (docs/operations.md, "Every core"): `--processes`,
+    else one a core in gateway mode and one in emulator mode, whose test bench (the clock,
+    reads that follow a write at once) is one process's. A seed (SIDs would repeat across
+    processes) and an in-memory database (no other process can reach it) take one."""
+    one_only = settings.seed is not None or parse_database_url(settings.database_url).in_memory
+    if settings.processes is not None:
+        if settings.processes > 1 and one_only:
+            raise SettingsError(
+                "--processes above 1 needs a database file or PostgreSQL, and no --seed "
+                "(each process would draw the same SIDs)"
+            )
+        return settings.processes
+    if one_only or settings.deployment_mode != "gateway":
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """A TCP listening socket whose connections send small writes at once (TCP_NODELAY).
 
@@ -505,7 +523,11 @@ class Runtime:
     _retention_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
-    async def start(cls, settings: Settings, *, clock: Clock = system_clock) -> Runtime:
+    async def start(
+        cls, settings: Settings, *, clock: Clock = system_clock, console_token: str | None = None
+    ) -> Runtime:
+        """The services on the database, the app, and the runner when `settings.workers`.
+        `console_token`: the console link's token, when several processes share one."""
         if not settings.workers and parse_database_url(settings.database_url).in_memory:
             raise StorageFailure(
                 "serve without workers needs a `textrelay worker` beside it, and none can "
@@ -521,7 +543,7 @@ class Runtime:
             await close_services(database, services)
             raise
         main = ensured.account
-        console_token = secrets.token_urlsafe(24)
+        console_token = console_token or secrets.token_urlsafe(24)
         runtime = cls(
             settings,
             database,

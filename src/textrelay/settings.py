@@ -248,6 +248,14 @@ SETTINGS: tuple[Setting, ...] = (
         True,
     ),
     Setting(
+        "processes",
+        "Serving processes of `serve` (each the API and, with workers, a job runner) on the "
+        "one database. Unset: one a core in gateway mode, one in emulator mode (its test "
+        "bench moves one process's clock) or with a seed or sqlite:///:memory:.",
+        _optional(_positive),
+        None,
+    ),
+    Setting(
         "worker_concurrency",
         "Delivery jobs (dispatch, carrier reports, auto-replies) one worker runs at once.",
         _positive,
@@ -420,6 +428,7 @@ class Settings:
     access_log: bool = False
     log_bodies: bool = False
     workers: bool = True
+    processes: int | None = None
     worker_concurrency: int = 64
     webhook_concurrency: int = 96
     webhook_host_concurrency: int = 48

@@ -34,7 +34,7 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_a_new_sqlite_database_and_its_wal_and_shm_are_owner_only(tmp_path: Path) -> None:
+def test_a_new_sqlite_database_and_the_files_beside_it_are_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "private" / "textrelay.db"
 
     async def create_and_look() -> dict[str, int]:
@@ -48,7 +48,14 @@ def test_a_new_sqlite_database_and_its_wal_and_shm_are_owner_only(tmp_path: Path
 
     modes = asyncio.run(create_and_look())
 
-    assert modes == {"textrelay.db": 0o600, "textrelay.db-wal": 0o600, "textrelay.db-shm": 0o600}
+    assert modes == {
+        "textrelay.db": 0o600,
+        "textrelay.db-wal": 0o600,
+        "textrelay.db-shm": 0o600,
+        # The processes' write turn and membership (storage/sqlite_processes.py).
+        "textrelay.db-textrelay-write": 0o600,
+        "textrelay.db-textrelay-members": 0o600,
+    }
     assert _mode(path.parent) == 0o700
 
 

@@ -49,6 +49,7 @@ SETTINGS = [
     ("access_log", "TEXTRELAY_ACCESS_LOG", "--access-log"),
     ("log_bodies", "TEXTRELAY_LOG_BODIES", "--log-bodies"),
     ("workers", "TEXTRELAY_WORKERS", "--workers"),
+    ("processes", "TEXTRELAY_PROCESSES", "--processes"),
     ("worker_concurrency", "TEXTRELAY_WORKER_CONCURRENCY", "--worker-concurrency"),
     ("webhook_concurrency", "TEXTRELAY_WEBHOOK_CONCURRENCY", "--webhook-concurrency"),
     (

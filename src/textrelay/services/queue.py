@@ -60,13 +60,10 @@ class JobQueue:
         except StorageError as exc:
             raise service_failure(exc) from exc
 
-    async def take_back_orphans(self) -> int:
-        """Claims found when a SQLite process starts belonged to a process that died: make
-        their jobs due now. 0 on PostgreSQL, where leases end by themselves."""
-        if self._ctx.store.database.dialect != "sqlite":
-            return 0
-        async with self._ctx.store.transaction() as repo:
-            return await repo.jobs.release_all_claims(now=self.now())
+    def orphans_taken_back(self) -> int:
+        """Jobs a dead process had claimed, made due now as this process opened the database
+        (the first process on a SQLite file; storage/sqlite_processes.py)."""
+        return self._ctx.store.database.claims_taken_back
 
     async def claim(self, limits: ClaimLimits, *, lease_s: float, claim_prefix: str) -> list[Job]:
         """Lease due jobs within `limits` (one statement), each for `lease_s` seconds."""

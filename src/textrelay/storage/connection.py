@@ -93,9 +93,15 @@ class Database(Protocol):
         for start-up work (migrations, the main account) that must happen once."""
         ...
 
+    claims_taken_back: int
+    """Jobs whose claims opening the database took back (made due now): on SQLite, the
+    first process to open the file finds only dead processes' claims. 0 on PostgreSQL,
+    where leases end by themselves."""
+
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> Unlisten:
-        """Call `on_notify` when another process signals `channel` (PostgreSQL's NOTIFY); a
-        no-op where one process owns the database (SQLite). Returns the way to stop."""
+        """Call `on_notify` when another process may have signalled `channel`: PostgreSQL's
+        NOTIFY; on SQLite, another process's commit (storage/sqlite.py). Returns the way to
+        stop."""
         ...
 
     def pool_use(self) -> tuple[int, int] | None:

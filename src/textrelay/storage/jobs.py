@@ -426,14 +426,6 @@ class JobStore(TableStore):
             if row["kind"] in _KINDS
         ]
 
-    async def release_all_claims(self, *, now: datetime) -> int:
-        """Make every claimed job due now: for a SQLite process starting, which owns the
-        queue alone, so any claim it finds belonged to a process that died."""
-        return await self._conn.execute(
-            "UPDATE jobs SET due_at = :now, claim = NULL WHERE claim IS NOT NULL",
-            {"now": to_us(now)},
-        )
-
     def _wake_workers(self) -> None:
         """This process's workers are woken after the commit (the Store raises the signal);
         other processes' by PostgreSQL's NOTIFY, sent with the COMMIT, once per transaction

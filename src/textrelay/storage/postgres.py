@@ -336,6 +336,7 @@ async def _nothing_to_reset(_conn: asyncpg.Connection) -> None:
 
 class PostgresDatabase:
     dialect = "postgresql"
+    claims_taken_back = 0  # other processes may hold claims; a dead one's leases end
 
     def __init__(self, pool: asyncpg.Pool, dsn: str, *, schema: str = "") -> None:
         self._pool = pool

@@ -2,8 +2,9 @@
 
 Statements run on the event loop's thread: SQLite answers a keyed read or a small write in
 microseconds, faster than a hop to a worker thread would take, and SQLite allows one writer at
-a time anyway. Writes are group-committed (SqliteDatabase.transaction). One process owns a
-SQLite database (shared/DESIGN.md §5); several processes need PostgreSQL.
+a time anyway. Writes are group-committed (SqliteDatabase.transaction). Several processes may
+share a database file: they take turns to write (storage/sqlite_processes.py) and hear of
+each other's commits by polling (SqliteDatabase.listen).
 
 `:memory:` is a private database of one connection that lives as long as the process holds
 it open (SqliteDatabase.in_memory).
@@ -16,6 +17,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from textrelay.storage.connection import IntegrityConflict, Params, Row, StorageError, Unlisten
 from textrelay.storage.sqlite_checkpoints import BACKSTOP_PAGES, Checkpointer
+from textrelay.storage.sqlite_processes import Members, WriteTurn
 
 _BUSY_TIMEOUT_S = 5.0
 COMMIT_DELAY_S = 0.002
@@ -30,6 +33,12 @@ COMMIT_SIBLINGS = 4
 """A batch whose predecessor made this many transactions durable waits COMMIT_DELAY_S for
 more before its COMMIT, as PostgreSQL's commit_delay with commit_siblings: under load a
 message's CPU falls by ~5 % (docs/benchmarks.md), at the cost of up to 2 ms a write."""
+WATCH_BUSY_S = 0.005
+WATCH_QUIET_S = 0.05
+QUIET_AFTER_S = 1.0
+"""How often a listening process looks for other processes' commits (SqliteDatabase.listen):
+a job another process inserts is claimed here within 5 ms while they write, within 50 ms
+after a quiet second; reading costs a few microseconds."""
 MEMORY = ":memory:"
 _log = logging.getLogger(__name__)
 
@@ -43,7 +52,7 @@ class SqliteConnection:
         self._conn = conn
 
     def notify_at_commit(self, channel: str) -> None:
-        pass  # one process owns a SQLite database: its own signals wake it
+        pass  # this process's signals wake it; others see the commit (SqliteDatabase.listen)
 
     async def insert_later(self, sql: str, params: Params) -> None:
         await self.execute(sql, params)  # no round trip to save in process
@@ -138,6 +147,20 @@ def _open_memory() -> sqlite3.Connection:
     return conn
 
 
+def _take_back_claims(writer: sqlite3.Connection) -> int:
+    """Make every claimed job due now (the real clock, never ahead of the service clock):
+    run by the first process to open the file, when every claim is a dead process's."""
+    try:
+        return writer.execute(
+            "UPDATE jobs SET due_at = ?, claim = NULL WHERE claim IS NOT NULL",
+            (time.time_ns() // 1000,),
+        ).rowcount
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0  # a new database: migrations have not made the queue yet
+        raise
+
+
 class _WriteTransaction:
     """One transaction of a group commit (see SqliteDatabase.transaction)."""
 
@@ -151,7 +174,7 @@ class _WriteTransaction:
         await db._write_lock.acquire()
         try:
             if not db._batch_open:
-                db._begin_batch()
+                await db._begin_batch()
             db._writer.execute("SAVEPOINT tx")
         except BaseException:
             db._write_lock.release()
@@ -224,13 +247,22 @@ class SqliteDatabase:
         database it fails with SQLITE_LOCKED on any table an open transaction wrote, on a
         `memdb` one it waits out the busy timeout on the loop's thread while any transaction
         is open (docs/benchmarks.md, "An in-memory database for tests")."""
+        self.claims_taken_back = 0
         self._checkpoints: Checkpointer | None = None
+        self._turn: WriteTurn | None = None
+        """The write turn among the processes on the file (storage/sqlite_processes.py)."""
+        self._members: Members | None = None
         try:
             if self.in_memory:
                 self._writer = self._reader = _open_memory()
             else:
                 _create_private(path)
+                self._members = Members(path)
+                self._turn = WriteTurn(path)
                 self._writer = _open(path, synchronous)
+                if self._members.first:
+                    self.claims_taken_back = _take_back_claims(self._writer)
+                self._members.let_others_in()
                 self._reader = _open(path, synchronous)
                 self._checkpoints = Checkpointer(path, busy_timeout_s=_BUSY_TIMEOUT_S)
         except (sqlite3.Error, OSError) as exc:
@@ -252,11 +284,43 @@ class SqliteDatabase:
         self._commit_tasks: set[asyncio.Task[None]] = set()
 
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> Unlisten:
-        # One process owns a SQLite database: nobody else inserts jobs to be told about.
+        """SQLite has no NOTIFY: `on_notify` is called when another process committed
+        anything (_watch_other_writers). In memory nobody else can."""
+        if self.in_memory:
+
+            async def nothing_to_stop() -> None:
+                return None
+
+            return nothing_to_stop
+        watching = asyncio.get_running_loop().create_task(self._watch_other_writers(on_notify))
+
         async def unlisten() -> None:
-            return None
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
 
         return unlisten
+
+    async def _watch_other_writers(self, on_notify: Callable[[], None]) -> None:
+        """Call `on_notify` after another connection's commit. The writer's `PRAGMA
+        data_version` changes with every commit but its own (microseconds to read, no I/O):
+        read every WATCH_BUSY_S while other processes write, every WATCH_QUIET_S once none
+        did for QUIET_AFTER_S. Not read while this process's batch has the connection."""
+        version: int | None = None
+        changed_at = -QUIET_AFTER_S
+        while True:
+            busy = time.monotonic() - changed_at < QUIET_AFTER_S
+            await asyncio.sleep(WATCH_BUSY_S if busy else WATCH_QUIET_S)
+            if self._write_lock.locked():
+                continue
+            try:
+                current = int(self._writer.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error:
+                continue  # read again at the next tick
+            if version is not None and current != version:
+                changed_at = time.monotonic()
+                on_notify()
+            version = current
 
     def transaction(self) -> AbstractAsyncContextManager[SqliteConnection]:
         """One write transaction, committed before this context exits.
@@ -274,13 +338,24 @@ class SqliteDatabase:
             return _TransactionAlone(self)
         return _WriteTransaction(self)
 
-    def _begin_batch(self) -> None:
-        if self._checkpoints is not None and self._checkpoints.restart_due:
-            self._checkpoints.finish(self._writer)
+    async def _begin_batch(self) -> None:
+        cancelled = False if self._turn is None else await self._turn.take()
         try:
+            if self._checkpoints is not None and self._checkpoints.restart_due:
+                self._checkpoints.finish(self._writer)
             self._writer.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
+            self._give_turn_back()
             raise StorageError(str(exc)) from exc
+        self._open_batch()
+        if cancelled:  # the batch is open, and its COMMIT gives the turn back
+            raise asyncio.CancelledError
+
+    def _give_turn_back(self) -> None:
+        if self._turn is not None:
+            self._turn.give_back()
+
+    def _open_batch(self) -> None:
         self._batch_open = True
         loop = asyncio.get_running_loop()
         if self._last_batch >= COMMIT_SIBLINGS:
@@ -319,6 +394,8 @@ class SqliteDatabase:
                 outcome = None
                 if self._checkpoints is not None:
                     self._checkpoints.committed()
+            finally:
+                self._give_turn_back()
             waiters, self._waiters = self._waiters, []
             self._last_batch = len(waiters)
             for waiter in waiters:
@@ -353,5 +430,8 @@ class SqliteDatabase:
         self._committer.shutdown(wait=True)
         if self._checkpoints is not None:
             self._checkpoints.close()
+        for closing in (self._turn, self._members):
+            if closing is not None:
+                closing.close()
         self._reader.close()
         self._writer.close()  # in memory the same connection, and the database goes with it

@@ -85,7 +85,7 @@ class JobRunner:
 
     async def run(self) -> None:
         """Run until stop(); then wait for the jobs in hand (their leases cover a crash)."""
-        released = await self._queue.take_back_orphans()
+        released = self._queue.orphans_taken_back()
         if released:
             log.info("took back %d job(s) claimed before a restart", released)
         unlisten = await self._queue.open()
