@@ -93,6 +93,11 @@ class ServerProcess:
         self.kill()
         raise RuntimeError(f"textrelay did not start; see {self._log_path}")
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not started"
+        return self._process.pid
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flushing, as in a crash."""
         if self._process is not None and self._process.poll() is None:

@@ -164,8 +164,8 @@ def _serve_on_cores(settings: Settings, processes: int) -> None:
     console_token = secrets.token_urlsafe(24)
     listening = _run_fast(_prepare(settings, console_token, processes))
 
-    def serve_one(index: int) -> None:
-        _run_fast(_serve_one(settings, index, listening, console_token))
+    def serve_one(index: int, started: Callable[[], None]) -> None:
+        _run_fast(_serve_one(settings, index, listening, console_token, started))
 
     supervise(processes, serve_one)
 
@@ -187,13 +187,18 @@ async def _prepare(settings: Settings, console_token: str, processes: int) -> _L
 
 
 async def _serve_one(
-    settings: Settings, index: int, listening: _Listening, console_token: str
+    settings: Settings,
+    index: int,
+    listening: _Listening,
+    console_token: str,
+    started: Callable[[], None],
 ) -> None:
     """One serving process: the whole server on the shared sockets. Its metrics port, if
     any, is the setting's plus its index (one a process: docs/operations.md)."""
     if settings.metrics_port:
         settings = replace(settings, metrics_port=settings.metrics_port + index)
     runtime = await Runtime.start(settings, console_token=console_token)
+    started()  # what can fail at start has not: from now on a death is replaced
     try:
         await _serve_runtime(runtime, listening)
     finally:
@@ -280,9 +285,8 @@ WORKER_SETTINGS = (
 def worker(**overrides: Any) -> None:
     """Run the delivery workers alone, without the HTTP API, until SIGINT or SIGTERM.
 
-    For `serve --no-workers` deployments: on PostgreSQL any number of workers share the
-    queue. One process owns a SQLite queue: beside a SQLite file run one worker and no
-    `serve` with workers.
+    For `serve --no-workers` deployments: any number of workers share the queue, on
+    PostgreSQL or on a SQLite file (whose processes take turns to write).
     """
     settings = _load(overrides)
     configure_logging(settings)

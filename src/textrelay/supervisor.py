@@ -4,9 +4,9 @@ Each serving process is a whole textrelay (API on the shared listening sockets, 
 runner) on the one database; the kernel hands each new connection to one of them. The
 supervisor only forks, watches and stops them:
 
-- a serving process that dies is forked again after RESTART_DELAY_S, unless it died within
-  STARTUP_S of its start (a failed start: a second one would fail the same way), which stops
-  the others and ends `serve` with an error;
+- a serving process that dies is forked again after RESTART_DELAY_S, unless it died before
+  it said it had started (a failed start: a second one would fail the same way), which
+  stops the others and ends `serve` with an error;
 - SIGTERM or SIGINT to the supervisor is passed on to every serving process as SIGTERM
   (each stops gracefully, as a lone `serve` does), and `serve` ends when all have;
 - a serving process is killed by the kernel when the supervisor dies (PR_SET_PDEATHSIG,
@@ -26,17 +26,17 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 
 log = logging.getLogger(__name__)
 
-STARTUP_S = 10.0
 RESTART_DELAY_S = 1.0
 _PR_SET_PDEATHSIG = 1
 
 
 class FailedStart(Exception):
-    """A serving process ended within STARTUP_S of its start."""
+    """A serving process ended before it said it had started."""
 
 
 def _die_with_parent() -> None:
@@ -47,16 +47,40 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _fork(index: int, serve_one: Callable[[int], None]) -> int:
+@dataclass
+class _Child:
+    index: int
+    started: int
+    """The read end of the pipe the child writes a byte to once it has started."""
+
+    def has_started(self) -> bool:
+        try:
+            return os.read(self.started, 1) == b"s"
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(self.started)
+
+
+def _fork(index: int, serve_one: Callable[[int, Callable[[], None]], None]) -> tuple[int, _Child]:
+    read_end, write_end = os.pipe()
     pid = os.fork()
     if pid:
-        return pid
+        os.close(write_end)
+        os.set_blocking(read_end, False)
+        return pid, _Child(index, read_end)
+    os.close(read_end)
+
+    def started() -> None:
+        os.write(write_end, b"s")
+        os.close(write_end)
+
     code = 1
     try:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
         _die_with_parent()
-        serve_one(index)
+        serve_one(index, started)
         code = 0
     except KeyboardInterrupt:
         code = 0
@@ -66,10 +90,11 @@ def _fork(index: int, serve_one: Callable[[int], None]) -> int:
         os._exit(code)
 
 
-def supervise(count: int, serve_one: Callable[[int], None]) -> None:
-    """Run `serve_one(index)` in `count` forked processes until a stop signal, restarting one
-    that dies after its start; FailedStart when one dies during it."""
-    running: dict[int, tuple[int, float]] = {}  # pid: (index, started at)
+def supervise(count: int, serve_one: Callable[[int, Callable[[], None]], None]) -> None:
+    """Run `serve_one(index, started)` in `count` forked processes until a stop signal; each
+    calls `started()` once it serves. One that dies after that is replaced; FailedStart when
+    one dies before."""
+    running: dict[int, _Child] = {}  # by pid
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -83,23 +108,28 @@ def supervise(count: int, serve_one: Callable[[int], None]) -> None:
     failed: int | None = None
     try:
         for index in range(count):
-            running[_fork(index, serve_one)] = (index, time.monotonic())
+            pid, child = _fork(index, serve_one)
+            running[pid] = child
         while running:
             pid, status = os.wait()  # retried across the signal handler (PEP 475)
             if pid not in running:
                 continue
-            index, started = running.pop(pid)
+            child = running.pop(pid)
+            started = child.has_started()
             if stopping:
                 continue
-            code = os.waitstatus_to_exitcode(status)
-            if time.monotonic() - started < STARTUP_S:
-                failed = index
+            if not started:
+                failed = child.index
                 stop(signal.SIGTERM, None)
                 continue
-            log.error("serving process %d (pid %d) ended (%d): starting another", index, pid, code)
+            code = os.waitstatus_to_exitcode(status)
+            log.error(
+                "serving process %d (pid %d) ended (%d): starting another", child.index, pid, code
+            )
             time.sleep(RESTART_DELAY_S)
             if not stopping:
-                running[_fork(index, serve_one)] = (index, time.monotonic())
+                new_pid, new_child = _fork(child.index, serve_one)
+                running[new_pid] = new_child
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -10,10 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import pytest
 from twilio.rest import Client
 
-from tests.conftest import DatabaseUnderTest
 from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
 from tests.receiver import Receiver
 from tests.waiting import eventually
@@ -109,14 +107,11 @@ def test_sigkill_mid_flight_loses_no_message_and_no_callback(
     assert all(r.valid_for(AUTH_TOKEN) for r in receiver.requests)
 
 
-def test_two_worker_processes_share_one_postgresql_queue(
-    database: DatabaseUnderTest,
+def test_two_worker_processes_share_one_queue(
     fresh_database: Callable[[], str],
     receiver: Receiver,
     tmp_path: Path,
 ) -> None:
-    if database.backend != "postgresql":
-        pytest.skip("one process owns a SQLite database; sharing a queue is PostgreSQL's")
     url = fresh_database()
     # The first process creates the schema; the second starts once it exists.
     one = ServerProcess(url, log_path=tmp_path / "one.log").start()

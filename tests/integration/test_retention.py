@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-import pytest
-
 from textrelay.app import Services, build_services, close_services
 from textrelay.domain.accounts import Account, AccountStatus, AccountType
 from textrelay.domain.carriers import Direction as PduDirection
@@ -232,12 +230,10 @@ def test_a_sweep_deletes_batch_after_batch_each_no_larger_than_the_batch_size(
     assert sizes == [500, 500, 200, 0]
 
 
-def test_nodes_sweeping_one_postgresql_at_once_share_the_work(
+def test_nodes_sweeping_one_database_at_once_share_the_work(
     fresh_database: Callable[[], str], tmp_path: Path
 ) -> None:
     url = fresh_database()
-    if url.startswith("sqlite"):
-        pytest.skip("one process owns a SQLite database; concurrent sweeps are PostgreSQL's")
 
     async def scenario(services: Services, database: Database) -> tuple[list[int], int]:
         await _store_plain(services, 1500, first=0, created=OLD)

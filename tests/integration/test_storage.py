@@ -169,9 +169,6 @@ def test_migrations_are_numbered_alike_for_both_databases() -> None:
 
 
 def test_concurrent_migrations_apply_each_version_once(db_url: str) -> None:
-    if db_url.startswith("sqlite"):
-        pytest.skip("one process owns a SQLite database; the race is PostgreSQL's")
-
     async def scenario() -> list[list[int]]:
         dbs = [await _opened(db_url) for _ in range(3)]
         try:
@@ -184,6 +181,7 @@ def test_concurrent_migrations_apply_each_version_once(db_url: str) -> None:
     results = asyncio.run(scenario())
 
     assert sorted(len(r) for r in results) == [0, 0, len(available("postgresql"))]
+    # (Both databases have the same migrations: test_migrations_are_numbered_alike…)
 
 
 T = TypeVar("T")
@@ -807,8 +805,6 @@ def test_message_filters(store: LoopStore) -> None:
 
 
 def test_processes_starting_together_agree_on_one_main_account(db_url: str) -> None:
-    if db_url.startswith("sqlite"):
-        pytest.skip("one process owns a SQLite database; the race is PostgreSQL's")
     from textrelay.app import Runtime
     from textrelay.settings import Settings
 

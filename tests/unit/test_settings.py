@@ -241,3 +241,38 @@ def test_secrets_given_as_flags_are_named() -> None:
     assert secrets_in_flags({"database_url": "postgresql://textrelay@db/textrelay"}) == []
     assert secrets_in_flags({"database_url": "sqlite:///a:b@c.db"}) == []
     assert secrets_in_flags({"auth_token": None, "console_password": None}) == []
+
+
+# --- serve's processes (docs/operations.md, "Every core") -----------------------------------
+
+
+def _processes(**values: Any) -> int:
+    from textrelay.app import serving_processes
+
+    return serving_processes(Settings(**values))
+
+
+def test_serve_runs_one_process_a_core_in_gateway_mode_and_one_in_emulator_mode() -> None:
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert _processes(deployment_mode="gateway") == cores
+    assert _processes() == 1
+    assert _processes(deployment_mode="gateway", seed=7) == 1
+    assert _processes(deployment_mode="gateway", database_url="sqlite:///:memory:") == 1
+
+
+def test_an_explicit_process_count_is_kept_where_processes_can_share_the_database() -> None:
+    assert _processes(processes=3) == 3
+    assert _processes(processes=1, deployment_mode="gateway") == 1
+    assert _processes(processes=1, seed=7) == 1
+
+
+@pytest.mark.parametrize(
+    "values", [{"seed": 7}, {"database_url": "sqlite:///:memory:"}], ids=["seed", "memory"]
+)
+def test_several_processes_with_a_seed_or_a_memory_database_are_refused(
+    values: dict[str, Any],
+) -> None:
+    with pytest.raises(SettingsError, match="--processes above 1"):
+        _processes(processes=2, **values)

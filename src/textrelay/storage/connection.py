@@ -47,7 +47,8 @@ class Connection(Protocol):
 
     def notify_at_commit(self, channel: str) -> None:
         """Signal `channel` to other processes when this transaction commits (PostgreSQL's
-        NOTIFY, sent with the COMMIT); nothing where one process owns the database."""
+        NOTIFY, sent with the COMMIT); nothing on SQLite, whose other processes see the
+        commit itself (SqliteDatabase.listen)."""
         ...
 
     async def insert_later(self, sql: str, params: Params) -> None:

@@ -1,10 +1,11 @@
 """The job runner: claims due jobs, runs each on its own task, sleeps until there is work.
 
 It reaches the queue through services/queue.JobQueue. Claiming is one statement
-(storage/jobs.py): on PostgreSQL it skips rows other workers hold, so any number of runners in
-any number of processes share the queue; on SQLite one process owns it. A runner sleeps until
-the earliest due job, or until a commit inserts a job (a Signal in this process, NOTIFY from
-others): no polling while idle.
+(storage/jobs.py): on PostgreSQL it skips rows other workers hold; on SQLite a claim is a
+write and writes take turns. Either way any number of runners in any number of processes share
+the queue. A runner sleeps until the earliest due job, or until a commit inserts a job (a
+Signal in this process; from others, NOTIFY on PostgreSQL and a cheap look at SQLite's
+`data_version` every few milliseconds).
 
 Budgets. Delivery jobs (dispatch, carrier reports, auto-replies) and webhook jobs (status
 callbacks, inbound webhooks) have slots of their own, so sending never waits behind somebody's
