@@ -44,6 +44,7 @@ from bench.harness import (
     can_pin,
     exchange,
     free_port,
+    on_every_core,
     pinned,
     request_bytes,
     running,
@@ -67,11 +68,18 @@ BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: clo
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time so far of `pid` and of its children alive now (the serving
     processes of a `serve --processes N`); Linux /proc, NaN elsewhere."""
+    return sum(cpu_by_process(pid).values())
+
+
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """CPU seconds so far of `pid` and of each of its children alive now, by pid."""
     try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        children = [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
     except OSError:
         children = []
-    return _own_cpu_seconds(pid) + sum(_own_cpu_seconds(int(child)) for child in children)
+    return {p: _own_cpu_seconds(p) for p in (pid, *children)}
 
 
 def _own_cpu_seconds(pid: int) -> float:
@@ -315,6 +323,8 @@ class Run:
     warmup_callbacks: int
     warmup_messages: int
     """Messages created (201) in the warm-up."""
+    cpu_by_process: dict[int, float] = field(default_factory=dict)
+    """The server's CPU seconds over the run by process (supervisor and serving processes)."""
 
 
 async def measure(args: argparse.Namespace, server_port: int, server_pid: int) -> Run:
@@ -344,6 +354,7 @@ async def measure(args: argparse.Namespace, server_port: int, server_pid: int) -
         warmup_callbacks = receiver.callbacks
 
         cpu_before = cpu_seconds(server_pid), time.process_time()
+        split_before = cpu_by_process(server_pid)
         wall_before = time.perf_counter()
         created = await create_messages(
             server_port,
@@ -358,6 +369,10 @@ async def measure(args: argparse.Namespace, server_port: int, server_pid: int) -
         wall = time.perf_counter() - wall_before
         server_cpu = cpu_seconds(server_pid) - cpu_before[0]
         bench_cpu = time.process_time() - cpu_before[1]
+        split = {
+            pid: seconds - split_before.get(pid, 0.0)
+            for pid, seconds in cpu_by_process(server_pid).items()
+        }
         return Run(
             created,
             receiver,
@@ -368,6 +383,7 @@ async def measure(args: argparse.Namespace, server_port: int, server_pid: int) -
             wall,
             warmup_callbacks,
             len(warmup.sent_at),
+            split,
         )
     finally:
         server.close()
@@ -499,6 +515,11 @@ def report(args: argparse.Namespace, run: Run, database: str) -> None:
         "load generator + receiver "
         f"{run.bench_cpu_s:.2f} s ({run.bench_cpu_s / run.wall_s:.0%})"
     )
+    if len(run.cpu_by_process) > 1:
+        print(
+            "textrelay CPU by process (s; the first is the supervisor): "
+            + ", ".join(f"{seconds:.2f}" for seconds in run.cpu_by_process.values())
+        )
 
 
 def by_creation_order(sent_at: dict[str, float], delivered_at: dict[str, float]) -> list[float]:
@@ -533,6 +554,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="postgresql://… to run against PostgreSQL (a fresh schema, dropped afterwards); "
         "default: a fresh SQLite file",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="serve --processes N, unpinned (load generator and receiver stay on core 1)",
     )
     parser.add_argument(
         "--pin",
@@ -599,7 +626,11 @@ def textrelay_server(
         database_url,
         *extra,
     ]
-    with running(pinned(args, 0, command), port, env) as pid:
+    if getattr(args, "processes", 1) > 1:
+        command = on_every_core(args, [*command, "--processes", str(args.processes)])
+    else:
+        command = pinned(args, 0, command)
+    with running(command, port, env) as pid:
         yield port, pid
 
 

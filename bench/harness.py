@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import socket
 import subprocess
@@ -34,6 +35,13 @@ def can_pin(args: argparse.Namespace) -> bool:
 
 def pinned(args: argparse.Namespace, core: int, command: list[str]) -> list[str]:
     return ["taskset", "-c", str(core), *command] if can_pin(args) else command
+
+
+def on_every_core(args: argparse.Namespace, command: list[str]) -> list[str]:
+    """`command` free to run on every core: it would otherwise inherit the affinity of the
+    bench process, which pins itself to core 1."""
+    every = f"0-{(os.cpu_count() or 1) - 1}"
+    return ["taskset", "-c", every, *command] if can_pin(args) else command
 
 
 @contextmanager

@@ -61,6 +61,7 @@ from bench.harness import (
     ROOT,
     can_pin,
     free_port,
+    on_every_core,
     pinned,
     request_bytes,
     running,
@@ -122,8 +123,8 @@ def textrelay(
     command = [sys.executable, "-m", "textrelay", "serve", "--port", str(port)]
     if args.split:
         command.append("--no-workers")
-    if args.processes > 1:  # on every core: not pinned
-        command += ["--processes", str(args.processes)]
+    if args.processes > 1:
+        command = on_every_core(args, [*command, "--processes", str(args.processes)])
     else:
         command = pinned(args, 0, command)
     with running(command, port, env) as pid:
