@@ -47,28 +47,38 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
 @dataclass
 class _Child:
     index: int
-    started: int
+    started_pipe: int
     """The read end of the pipe the child writes a byte to once it has started."""
 
     def has_started(self) -> bool:
         try:
-            return os.read(self.started, 1) == b"s"
+            return os.read(self.started_pipe, 1) == b"s"
         except BlockingIOError:
             return False
         finally:
-            os.close(self.started)
+            os.close(self.started_pipe)
 
 
 def _fork(index: int, serve_one: Callable[[int, Callable[[], None]], None]) -> tuple[int, _Child]:
     read_end, write_end = os.pipe()
+    # Stop signals wait until the child has its own handlers: the supervisor's, run in a
+    # child, would stop its siblings.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     pid = os.fork()
     if pid:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         os.close(write_end)
         os.set_blocking(read_end, False)
         return pid, _Child(index, read_end)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until uvicorn's handlers take over
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     os.close(read_end)
 
     def started() -> None:
@@ -77,8 +87,6 @@ def _fork(index: int, serve_one: Callable[[int, Callable[[], None]], None]) -> t
 
     code = 1
     try:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, signal.SIG_DFL)
         _die_with_parent()
         serve_one(index, started)
         code = 0
@@ -104,7 +112,7 @@ def supervise(count: int, serve_one: Callable[[int, Callable[[], None]], None]) 
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.signal(s, stop) for s in _STOP_SIGNALS}
     failed: int | None = None
     try:
         for index in range(count):

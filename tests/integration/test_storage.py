@@ -682,7 +682,7 @@ def test_a_process_is_woken_by_another_of_its_schema_not_by_itself_nor_another_s
     db_url: str,
 ) -> None:
     if not db_url.startswith("postgresql"):
-        pytest.skip("NOTIFY is PostgreSQL's; one process owns a SQLite database")
+        pytest.skip("NOTIFY is PostgreSQL's; SQLite's wake-up: test_sqlite_processes.py")
 
     async def scenario() -> list[int]:
         one = await _opened(db_url)

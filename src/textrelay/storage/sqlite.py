@@ -266,6 +266,11 @@ class SqliteDatabase:
                 self._reader = _open(path, synchronous)
                 self._checkpoints = Checkpointer(path, busy_timeout_s=_BUSY_TIMEOUT_S)
         except (sqlite3.Error, OSError) as exc:
+            # The locks beside the file go with their descriptors: a first process that failed
+            # here must not keep the others from opening.
+            for opened in (self._turn, self._members):
+                if opened is not None:
+                    opened.close()
             raise StorageError(f"cannot open SQLite database {path}: {exc}") from exc
         self._read_connection = SqliteConnection(self._reader)
         self._write_connection = SqliteConnection(self._writer)
