@@ -7,32 +7,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import signal
-import socket
 import sys
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from textrelay import __version__
 from textrelay.app import (
-    Runtime,
     Worker,
     backup_database,
     intercept_authority,
-    listening_socket,
     migrate_database,
     proxy_environment,
     read_main_account,
-    serve_in_background,
     serving_processes,
     trust_files,
 )
 from textrelay.cli_accounts import ACCOUNT_SETTINGS, accounts_group
 from textrelay.cli_client import carriers, messages, send, simulate, text
+from textrelay.cli_serve import redacted, run_fast, serve_alone, serve_on_cores
 from textrelay.domain.errors import TwilioError
 from textrelay.domain.sids import explain
 from textrelay.logs import configure_logging
@@ -46,7 +41,7 @@ from textrelay.settings import (
     secrets_in_flags,
     unknown_variables,
 )
-from textrelay.supervisor import FailedStart, supervise
+from textrelay.supervisor import FailedStart
 
 
 def _setting_options(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -101,7 +96,6 @@ main.add_command(text)
 
 
 SERVE_SETTINGS = tuple(s.name for s in SETTINGS)
-T = TypeVar("T")
 
 
 @main.command()
@@ -113,146 +107,13 @@ def serve(**overrides: Any) -> None:
     try:
         processes = serving_processes(settings)
         if processes == 1:
-            _run_fast(_serve(settings))
+            run_fast(serve_alone(settings))
         else:
-            _serve_on_cores(settings, processes)
+            serve_on_cores(settings, processes)
     except (StorageFailure, SettingsError, FailedStart) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         pass
-
-
-def _run_fast(main: Coroutine[Any, Any, T]) -> T:
-    """Run on uvloop (installed with uvicorn[standard]) when present, else asyncio's loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
-
-
-@dataclass(frozen=True)
-class _Listening:
-    """The sockets `serve` listens on, made before anything is announced (their backlog
-    queues connections meanwhile) and shared by every serving process."""
-
-    api: socket.socket
-    proxy: socket.socket | None
-
-    @classmethod
-    def open(cls, settings: Settings) -> _Listening:
-        proxy = settings.intercept_port
-        return cls(
-            listening_socket(settings.host, settings.port),
-            None if proxy is None else listening_socket(settings.host, proxy),
-        )
-
-
-async def _serve(settings: Settings) -> None:
-    runtime = await Runtime.start(settings)
-    try:
-        listening = _Listening.open(settings)
-        await _announce(runtime, listening, processes=1)
-        await _serve_runtime(runtime, listening)
-    finally:
-        await runtime.close()
-
-
-def _serve_on_cores(settings: Settings, processes: int) -> None:
-    """Prepare the database and announce in this process, then serve from `processes`
-    forked ones (textrelay/supervisor.py) sharing the sockets and the console's token."""
-    console_token = secrets.token_urlsafe(24)
-    listening = _run_fast(_prepare(settings, console_token, processes))
-
-    def serve_one(index: int, started: Callable[[], None]) -> None:
-        _run_fast(_serve_one(settings, index, listening, console_token, started))
-
-    supervise(processes, serve_one)
-
-
-async def _prepare(settings: Settings, console_token: str, processes: int) -> _Listening:
-    """Migrate, make the main account (and the proxy's authority), print the banner: what
-    happens once, before the serving processes open the database. No workers, carriers or
-    metrics port: those are each serving process's."""
-    runtime = await Runtime.start(
-        replace(settings, workers=False, carriers=None, metrics_port=None),
-        console_token=console_token,
-    )
-    try:
-        listening = _Listening.open(settings)
-        await _announce(runtime, listening, processes=processes)
-        return listening
-    finally:
-        await runtime.close()
-
-
-async def _serve_one(
-    settings: Settings,
-    index: int,
-    listening: _Listening,
-    console_token: str,
-    started: Callable[[], None],
-) -> None:
-    """One serving process: the whole server on the shared sockets. Its metrics port, if
-    any, is the setting's plus its index (one a process: docs/operations.md)."""
-    if settings.metrics_port:
-        settings = replace(settings, metrics_port=settings.metrics_port + index)
-    runtime = await Runtime.start(settings, console_token=console_token)
-    started()  # what can fail at start has not: from now on a death is replaced
-    try:
-        await _serve_runtime(runtime, listening)
-    finally:
-        await runtime.close()
-
-
-async def _announce(runtime: Runtime, listening: _Listening, *, processes: int) -> None:
-    settings = runtime.settings
-    host, port = listening.api.getsockname()[:2]
-    base_url = f"http://{_url_host(host)}:{port}"
-    account = runtime.main_account
-    click.echo(f"textrelay {__version__} listening on {base_url}")
-    click.echo(f"  console:     {runtime.console_url(base_url)}")
-    click.echo(f"  database:    {_redacted(settings.database_url)}")
-    click.echo(f"  account sid: {account.sid}")
-    # The token only when this start generated it: a banner lands in logs, and the
-    # token is the account's password. `textrelay credentials` prints it on request.
-    if runtime.main_token_generated:
-        click.echo(f"  auth token:  {account.auth_token} (new: shown this once)")
-        argument = f'"{account.auth_token}"'
-    else:
-        click.echo("  auth token:  not shown; `textrelay credentials` prints it")
-        argument = 'os.environ["TEXTRELAY_AUTH_TOKEN"]'
-    click.echo(f'  python:      textrelay.client("{base_url}", "{account.sid}", {argument})')
-    if settings.deployment_mode == "gateway":
-        operator = "admin token" if settings.admin_token else "no admin token: nobody"
-        click.echo(f"  mode:        gateway (test bench and server-wide state: {operator})")
-    if processes > 1:
-        click.echo(f"  processes:   {processes} (--processes; docs/operations.md)")
-    if listening.proxy is not None:
-        proxy_port = listening.proxy.getsockname()[1]
-        files = trust_files(await runtime.services.intercept.authority())
-        click.echo(
-            f"  proxy:       http://{_url_host(host)}:{proxy_port} "
-            "(answers for *.twilio.com; docs/intercept.md)"
-        )
-        click.echo(f"  proxy CA:    {files.ca}")
-        click.echo(f'  clients:     eval "$(textrelay env --intercept-port {proxy_port})"')
-    sys.stdout.flush()
-
-
-async def _serve_runtime(runtime: Runtime, listening: _Listening) -> None:
-    server = runtime.http_server(runtime.settings.log_level)
-    if listening.proxy is None:
-        await server.serve(sockets=[listening.api])
-        return
-    # The proxy needs the HTTP protocol's state, made when the server starts.
-    serving = await serve_in_background(server, listening.api)
-    listener = await runtime.intercept_listener(server, listening.proxy) if server.started else None
-    try:
-        await serving
-    finally:
-        if listener is not None:
-            listener.close()
 
 
 WORKER_SETTINGS = (
@@ -291,7 +152,7 @@ def worker(**overrides: Any) -> None:
     settings = _load(overrides)
     configure_logging(settings)
     try:
-        _run_fast(_work(settings))
+        run_fast(_work(settings))
     except (StorageFailure, SettingsError, TwilioError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
@@ -311,7 +172,7 @@ async def _work(settings: Settings) -> None:
             # Where loops have no signal handlers (Windows), Ctrl-C cancels outright.
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(signum, worker.runner.stop)
-        click.echo(f"textrelay worker: processing jobs from {_redacted(settings.database_url)}")
+        click.echo(f"textrelay worker: processing jobs from {redacted(settings.database_url)}")
         sys.stdout.flush()
         await worker.runner.run()
     finally:
@@ -319,20 +180,6 @@ async def _work(settings: Settings) -> None:
             with contextlib.suppress(NotImplementedError):
                 loop.remove_signal_handler(signum)
         await worker.close()
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def _redacted(url: str) -> str:
-    """The database URL without its password, fit to print."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, _, location = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}@{location}"
 
 
 @main.command("migrate")
@@ -406,7 +253,7 @@ def credentials(**overrides: Any) -> None:
     except StorageFailure as exc:
         raise click.ClickException(str(exc)) from None
     if account is None:
-        where = _redacted(settings.database_url)
+        where = redacted(settings.database_url)
         raise click.ClickException(f"no main account in {where} yet: start `textrelay serve`")
     click.echo(f"account sid: {account.sid}")
     click.echo(f"auth token:  {account.auth_token}")
