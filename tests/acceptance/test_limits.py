@@ -143,6 +143,25 @@ def test_a_message_beyond_the_accounts_queue_is_accepted_then_fails_30001(
     assert other_client.messages(theirs.sid).fetch().status == "queued"
 
 
+def test_a_burst_the_simulator_takes_at_create_is_no_queue_and_never_overflows(
+    isolated_server: Callable[..., TextrelayServer], receiver: Receiver
+) -> None:
+    # Nothing waits for a dispatch when the simulator takes each message at its create: six
+    # creates within a second under a limit of 3 are all sent, none failed 30001.
+    server = isolated_server(account_queue_limit=3)
+    account = server.new_account("burst")
+    client = server.client(account)
+    sender = client.incoming_phone_numbers.create(area_code="415").phone_number
+    sids = [
+        client.messages.create(
+            to=f"+1415555{index:04d}", from_=sender, body="burst", status_callback=receiver.url()
+        ).sid
+        for index in range(6)
+    ]
+    for sid in sids:
+        assert receiver.statuses(sid, count=2) == ["sent", "delivered"]
+
+
 def _created_or_refused(client: Client, sender: str, callback_url: str) -> tuple[int, int]:
     """(201, 0), or the create's refusal: (its HTTP status, its code)."""
     try:

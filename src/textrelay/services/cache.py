@@ -53,6 +53,13 @@ class TtlCache(Generic[K, V]):
             self._entries.clear()  # crude but bounded; a full cache only costs lookups
         self._entries[key] = (self._monotonic() + self._ttl_s, value)
 
+    def update(self, key: K, value: V) -> None:
+        """A new value for a live entry, which keeps its expiry (a count kept up to date
+        between reads must still be read again on time); nothing if there is none."""
+        entry = self._entries.get(key)
+        if entry is not None and self._monotonic() < entry[0]:
+            self._entries[key] = (entry[0], value)
+
     def forget(self, key: K) -> None:
         self._entries.pop(key, None)
 

@@ -210,6 +210,8 @@ class MessageService:
         # The outbox: the message and the job that sends it commit together.
         async with self._ctx.store.single_statement() as repo:
             await repo.messages.insert_with_job(message, Dispatch(), due_at=due, now=now)
+        if status is not MessageStatus.SCHEDULED and not options.queue_overflow:
+            self._queue.queued(account.sid)
         return message
 
     async def _service(

@@ -17,19 +17,24 @@ class QueueLimit:
         self._ctx = ctx
         self._limit = limit
         # The count is read at most once a second an account (a join over the waiting
-        # dispatch jobs), and this process's own creates are added to it meanwhile: other
-        # processes' creates are seen within the second.
+        # dispatch jobs), and the messages this process queues are added to it meanwhile
+        # (without putting the next read off): other processes' are seen within the second.
         self._waiting: TtlCache[str, int] = TtlCache()
 
     async def overflows(self, account_sid: str) -> bool:
-        """Whether a message the account creates now is one too many; counts it if not."""
+        """Whether a message the account creates now is one too many."""
         if self._limit is None:
             return False
         waiting = await self._waiting.get_or_load(account_sid, self._count)
-        if waiting is None or waiting >= self._limit:
-            return True
-        self._waiting.put(account_sid, waiting + 1)
-        return False
+        return waiting is None or waiting >= self._limit
+
+    def queued(self, account_sid: str) -> None:
+        """A message of the account now waits for its dispatch: count it until the next
+        read. (One the simulator took at its create never waits, and is not counted: a
+        burst of those is no queue.)"""
+        waiting = self._waiting.get(account_sid)
+        if waiting is not None:
+            self._waiting.update(account_sid, waiting + 1)
 
     async def _count(self, account_sid: str) -> int:
         async with self._ctx.store.read() as repo:
