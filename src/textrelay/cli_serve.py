@@ -43,9 +43,16 @@ class _Listening:
     def open(cls, settings: Settings) -> _Listening:
         proxy = settings.intercept_port
         return cls(
-            listening_socket(settings.host, settings.port),
-            None if proxy is None else listening_socket(settings.host, proxy),
+            _listen(settings.host, settings.port),
+            None if proxy is None else _listen(settings.host, proxy),
         )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        return listening_socket(host, port)
+    except OSError as exc:  # in use, or not ours to bind: say so, without a traceback
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 async def serve_alone(settings: Settings) -> None:

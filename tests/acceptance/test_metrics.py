@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess, carriers_without_smsc, free_port
@@ -174,8 +173,6 @@ def test_a_worker_process_shows_the_webhooks_it_sent_on_its_metrics_port(
     fresh_database: Callable[[], str], tmp_path: Path, receiver: Receiver
 ) -> None:
     url = fresh_database()
-    if url.startswith("sqlite"):
-        pytest.skip("a worker on SQLite is not woken by another process's jobs (docs/cli.md)")
     api = ServerProcess(url, log_path=tmp_path / "serve.log", workers="false").start()
     port = free_port()
     worker = ServerProcess(

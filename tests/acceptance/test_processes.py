@@ -9,6 +9,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -183,3 +185,27 @@ def test_stopping_serve_stops_every_serving_process_and_killing_it_kills_them(
             timeout_s=10,
             what=f"no serving process left after {ending}",
         )
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_port_in_use_is_a_one_line_error_not_a_traceback(
+    fresh_database: Callable[[], str], processes: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ended = subprocess.run(
+            [sys.executable, "-m", "textrelay", "serve", "--port", str(port)],
+            env={
+                **os.environ,
+                "TEXTRELAY_DATABASE_URL": fresh_database(),
+                "TEXTRELAY_PROCESSES": processes,
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert ended.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in ended.stderr
+    assert "Traceback" not in ended.stderr

@@ -195,6 +195,31 @@ def test_another_process_commit_wakes_a_listener_and_its_own_does_not(tmp_path: 
     assert after_theirs == 1
 
 
+def test_a_commit_right_after_listening_begins_is_heard(tmp_path: Path) -> None:
+    # The runner listens, then looks at the queue: a job another process commits between the
+    # two must still wake it (the version is taken as listening begins, not a tick later).
+    path = tmp_path / "shared.db"
+
+    async def scenario() -> int:
+        listener = await _migrated(path)
+        other = SqliteDatabase(str(path))
+        woken: list[float] = []
+        stop = await listener.listen("jobs", lambda: woken.append(time.monotonic()))
+        try:
+            await _write_meta(other, "at once")
+            for _ in range(100):
+                if woken:
+                    break
+                await asyncio.sleep(0.01)
+            return len(woken)
+        finally:
+            await stop()
+            await other.close()
+            await listener.close()
+
+    assert asyncio.run(scenario()) == 1
+
+
 def test_only_the_first_process_to_open_takes_back_the_claims_it_finds(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
 

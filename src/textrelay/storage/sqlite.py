@@ -297,7 +297,12 @@ class SqliteDatabase:
                 return None
 
             return nothing_to_stop
-        watching = asyncio.get_running_loop().create_task(self._watch_other_writers(on_notify))
+        # The version now, before the caller first looks at the queue: a commit that comes
+        # after it is heard, however soon.
+        since = self._data_version()
+        watching = asyncio.get_running_loop().create_task(
+            self._watch_other_writers(on_notify, since)
+        )
 
         async def unlisten() -> None:
             watching.cancel()
@@ -306,22 +311,28 @@ class SqliteDatabase:
 
         return unlisten
 
-    async def _watch_other_writers(self, on_notify: Callable[[], None]) -> None:
+    def _data_version(self) -> int | None:
+        try:
+            return int(self._writer.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return None  # read again at the next tick
+
+    async def _watch_other_writers(
+        self, on_notify: Callable[[], None], version: int | None
+    ) -> None:
         """Call `on_notify` after another connection's commit. The writer's `PRAGMA
         data_version` changes with every commit but its own (microseconds to read, no I/O):
         read every WATCH_BUSY_S while other processes write, every WATCH_QUIET_S once none
         did for QUIET_AFTER_S. Not read while this process's batch has the connection."""
-        version: int | None = None
         changed_at = -QUIET_AFTER_S
         while True:
             busy = time.monotonic() - changed_at < QUIET_AFTER_S
             await asyncio.sleep(WATCH_BUSY_S if busy else WATCH_QUIET_S)
             if self._write_lock.locked():
                 continue
-            try:
-                current = int(self._writer.execute("PRAGMA data_version").fetchone()[0])
-            except sqlite3.Error:
-                continue  # read again at the next tick
+            current = self._data_version()
+            if current is None:
+                continue
             if version is not None and current != version:
                 changed_at = time.monotonic()
                 on_notify()
