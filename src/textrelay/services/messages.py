@@ -206,12 +206,11 @@ class MessageService:
             options=options,
         )
         if self._submit_at_create is not None and await self._submit_at_create(message):
+            self._queue.never_queued(account.sid)
             return message  # as created: the answer to a create says `queued`, as Twilio's
         # The outbox: the message and the job that sends it commit together.
         async with self._ctx.store.single_statement() as repo:
             await repo.messages.insert_with_job(message, Dispatch(), due_at=due, now=now)
-        if status is not MessageStatus.SCHEDULED and not options.queue_overflow:
-            self._queue.queued(account.sid)
         return message
 
     async def _service(

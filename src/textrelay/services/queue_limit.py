@@ -22,19 +22,22 @@ class QueueLimit:
         self._waiting: TtlCache[str, int] = TtlCache()
 
     async def overflows(self, account_sid: str) -> bool:
-        """Whether a message the account creates now is one too many."""
+        """Whether a message the account creates now is one too many; counts it if not (in
+        the same step as the check, so concurrent creates cannot pass it together)."""
         if self._limit is None:
             return False
         waiting = await self._waiting.get_or_load(account_sid, self._count)
-        return waiting is None or waiting >= self._limit
+        if waiting is None or waiting >= self._limit:
+            return True
+        self._waiting.update(account_sid, waiting + 1)
+        return False
 
-    def queued(self, account_sid: str) -> None:
-        """A message of the account now waits for its dispatch: count it until the next
-        read. (One the simulator took at its create never waits, and is not counted: a
-        burst of those is no queue.)"""
+    def never_queued(self, account_sid: str) -> None:
+        """A message `overflows` counted that the simulator took at its create: it never
+        waits, so it is not counted (a burst of those is no queue)."""
         waiting = self._waiting.get(account_sid)
-        if waiting is not None:
-            self._waiting.update(account_sid, waiting + 1)
+        if waiting:
+            self._waiting.update(account_sid, waiting - 1)
 
     async def _count(self, account_sid: str) -> int:
         async with self._ctx.store.read() as repo:
