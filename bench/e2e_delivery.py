@@ -353,8 +353,7 @@ async def measure(args: argparse.Namespace, server_port: int, server_pid: int) -
         await wait_for_callbacks(receiver, list(warmup.sent_at), args.drain_timeout)
         warmup_callbacks = receiver.callbacks
 
-        cpu_before = cpu_seconds(server_pid), time.process_time()
-        split_before = cpu_by_process(server_pid)
+        split_before, bench_before = cpu_by_process(server_pid), time.process_time()
         wall_before = time.perf_counter()
         created = await create_messages(
             server_port,
@@ -367,12 +366,12 @@ async def measure(args: argparse.Namespace, server_port: int, server_pid: int) -
             receiver, list(created.sent_at), args.drain_timeout
         )
         wall = time.perf_counter() - wall_before
-        server_cpu = cpu_seconds(server_pid) - cpu_before[0]
-        bench_cpu = time.process_time() - cpu_before[1]
+        bench_cpu = time.process_time() - bench_before
         split = {
             pid: seconds - split_before.get(pid, 0.0)
             for pid, seconds in cpu_by_process(server_pid).items()
         }
+        server_cpu = sum(split.values())
         return Run(
             created,
             receiver,

@@ -323,7 +323,8 @@ class SqliteDatabase:
         """Call `on_notify` after another connection's commit. The writer's `PRAGMA
         data_version` changes with every commit but its own (microseconds to read, no I/O):
         read every WATCH_BUSY_S while other processes write, every WATCH_QUIET_S once none
-        did for QUIET_AFTER_S. Not read while this process's batch has the connection."""
+        did for QUIET_AFTER_S. Not read while a transaction or COMMIT of this process has
+        the connection."""
         changed_at = -QUIET_AFTER_S
         while True:
             busy = time.monotonic() - changed_at < QUIET_AFTER_S
