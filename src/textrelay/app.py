@@ -434,6 +434,33 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def listening_group(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` listening sockets on one address, one a serving process, in one SO_REUSEPORT
+    group: the kernel hands each new connection to one of them by a hash of its addresses,
+    so keep-alive clients spread evenly. (On one shared socket the first process to wake
+    accepted every waiting connection: 64 opened at once went mostly to one process.)
+
+    A port already listened on, by anyone, fails as `listening_socket` does: the probe has
+    no SO_REUSEPORT, so it cannot join another server's group, and neither do we after it.
+    """
+    if count == 1:
+        return [listening_socket(host, port)]
+    if port:
+        listening_socket(host, port).close()
+    group: list[socket.socket] = []
+    try:
+        while len(group) < count:
+            sock = socket.create_server((host, port), reuse_port=True)
+            group.append(sock)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            port = sock.getsockname()[1]  # port 0: the rest join the port the first got
+    except OSError:
+        for sock in group:
+            sock.close()
+        raise
+    return group
+
+
 async def serve_in_background(server: uvicorn.Server, sock: socket.socket) -> asyncio.Task[None]:
     """`server` serving on `sock`, as a task, once it has started (or failed to): uvicorn
     offers no startup event, so its flag is polled (bounded by the caller's own deadline)."""

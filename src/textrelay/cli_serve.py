@@ -15,7 +15,12 @@ from typing import Any, TypeVar
 import click
 
 from textrelay import __version__
-from textrelay.app import Runtime, listening_socket, serve_in_background, trust_files
+from textrelay.app import (
+    Runtime,
+    listening_group,
+    serve_in_background,
+    trust_files,
+)
 from textrelay.settings import Settings
 from textrelay.supervisor import supervise
 
@@ -33,24 +38,30 @@ def run_fast(main: Coroutine[Any, Any, T]) -> T:
 
 @dataclass(frozen=True)
 class _Listening:
-    """The sockets `serve` listens on, made before anything is announced (their backlog
-    queues connections meanwhile) and shared by every serving process."""
+    """The sockets a serving process listens on, made before anything is announced (their
+    backlog queues connections meanwhile)."""
 
     api: socket.socket
     proxy: socket.socket | None
 
     @classmethod
     def open(cls, settings: Settings) -> _Listening:
+        return cls.open_group(settings, 1)[0]
+
+    @classmethod
+    def open_group(cls, settings: Settings, count: int) -> list[_Listening]:
+        """One set a serving process. The supervisor keeps them all open, so connections
+        the kernel hands to a process being replaced wait in its socket's backlog for the
+        new one instead of being refused."""
         proxy = settings.intercept_port
-        return cls(
-            _listen(settings.host, settings.port),
-            None if proxy is None else _listen(settings.host, proxy),
-        )
+        api = _listen(settings.host, settings.port, count)
+        proxies = [None] * count if proxy is None else _listen(settings.host, proxy, count)
+        return [cls(a, p) for a, p in zip(api, proxies, strict=True)]
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, count: int) -> list[socket.socket]:
     try:
-        return listening_socket(host, port)
+        return listening_group(host, port, count)
     except OSError as exc:  # in use, or not ours to bind: say so, without a traceback
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
@@ -73,12 +84,12 @@ def serve_on_cores(settings: Settings, processes: int) -> None:
     listening = run_fast(_prepare(settings, console_token, processes))
 
     def serve_one(index: int, started: Callable[[], None]) -> None:
-        run_fast(_serve_one(settings, index, listening, console_token, started))
+        run_fast(_serve_one(settings, index, listening[index], console_token, started))
 
     supervise(processes, serve_one)
 
 
-async def _prepare(settings: Settings, console_token: str, processes: int) -> _Listening:
+async def _prepare(settings: Settings, console_token: str, processes: int) -> list[_Listening]:
     """Migrate, make the main account (and the proxy's authority), print the banner: what
     happens once, before the serving processes open the database. No workers, carriers or
     metrics port: those are each serving process's."""
@@ -87,8 +98,8 @@ async def _prepare(settings: Settings, console_token: str, processes: int) -> _L
         console_token=console_token,
     )
     try:
-        listening = _Listening.open(settings)
-        await _announce(runtime, listening, processes=processes)
+        listening = _Listening.open_group(settings, processes)
+        await _announce(runtime, listening[0], processes=processes)
         return listening
     finally:
         await runtime.close()
@@ -101,7 +112,7 @@ async def _serve_one(
     console_token: str,
     started: Callable[[], None],
 ) -> None:
-    """One serving process: the whole server on the shared sockets. Its metrics port, if
+    """One serving process: the whole server on its sockets. Its metrics port, if
     any, is the setting's plus its index (one a process: docs/operations.md)."""
     if settings.metrics_port:
         settings = replace(settings, metrics_port=settings.metrics_port + index)
