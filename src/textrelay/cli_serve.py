@@ -1,6 +1,6 @@
 """How `textrelay serve` serves (docs/cli.md, docs/operations.md "Every core"): in this one
-process, or as a supervisor of N serving processes that share its listening sockets; the
-banner either way; and the helpers the commands share to run a coroutine and show a URL."""
+process, or as a supervisor of N serving processes, each on a socket of its own on the port;
+the banner either way; and the helpers the commands share to run a coroutine and show a URL."""
 
 from __future__ import annotations
 

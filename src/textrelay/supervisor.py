@@ -1,8 +1,8 @@
 """`serve` on several cores: one supervising process and N serving processes it forks.
 
-Each serving process is a whole textrelay (API on the shared listening sockets, its own job
-runner) on the one database; the kernel hands each new connection to one of them. The
-supervisor only forks, watches and stops them:
+Each serving process is a whole textrelay (API on a listening socket of its own, one of a
+SO_REUSEPORT group on the port, its own job runner) on the one database; the kernel hands
+each new connection to one of them. The supervisor only forks, watches and stops them:
 
 - a serving process that dies is forked again after RESTART_DELAY_S, unless it died before
   it said it had started (a failed start: a second one would fail the same way), which

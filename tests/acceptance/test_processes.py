@@ -1,10 +1,11 @@
 """`serve` on several processes (textrelay/supervisor.py, issue 16 #2): N serving processes
-share the listening socket and the database, each with its own job runner; every message is
+share the port (a socket each) and the database, each with its own job runner; every message is
 delivered once, a serving process that dies is replaced without losing what it held, and
 stopping or killing `serve` stops all of it."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
@@ -24,6 +25,10 @@ from tests.receiver import Receiver
 from tests.waiting import eventually
 from textrelay.client import client as make_client
 
+_ACCOUNT_FETCHED = re.compile(
+    r'textrelay_http_requests_total\{method="GET",route="[^"]*\{[a-z_]+\}\.json",status="200"\} '
+    r"(\d+)"
+)
 _CREATED = re.compile(
     r'textrelay_http_requests_total\{method="POST",route="[^"]*Messages\.json",status="201"\} '
     r"(\d+)"
@@ -126,6 +131,38 @@ def test_two_serving_processes_share_the_work_and_deliver_each_message_once(
     # Each serving process has a metrics port of its own; together they counted every create.
     per_process = [_created_on(metrics_port), _created_on(metrics_port + 1)]
     assert sum(per_process) == len(sids)
+
+
+def _answered_on(metrics_port: int) -> int:
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    return sum(int(n) for n in _ACCOUNT_FETCHED.findall(text))
+
+
+def test_every_process_serves_from_its_own_socket_of_the_group(
+    two_processes: tuple[ServerProcess, int],
+) -> None:
+    """The kernel hands each connection to one socket of the group: a process that listened
+    on another's socket would leave its own connections unanswered. (That connections opened
+    at once spread evenly is tests/integration/test_listening.py's.)"""
+    server, metrics_port = two_processes
+    host, port = server.base_url.removeprefix("http://").split(":")
+    credentials = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    request = (
+        f"GET /2010-04-01/Accounts/{ACCOUNT_SID}.json HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Basic {credentials}\r\n\r\n"
+    ).encode()
+    connections = [socket.create_connection((host, int(port)), timeout=10) for _ in range(24)]
+    try:
+        for connection in connections:
+            connection.sendall(request)
+        for connection in connections:
+            assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+    finally:
+        for connection in connections:
+            connection.close()
+    per_process = [_answered_on(metrics_port), _answered_on(metrics_port + 1)]
+    assert sum(per_process) == len(connections)
+    assert min(per_process) > 0, per_process  # all 24 on one: a chance of 2^-23
 
 
 def test_a_killed_serving_process_is_replaced_and_nothing_it_held_is_lost(

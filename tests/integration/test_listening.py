@@ -1,0 +1,64 @@
+"""The listening sockets of `serve --processes N` (textrelay/app.py `listening_group`): one a
+serving process, in one SO_REUSEPORT group, on real sockets of 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from textrelay.app import listening_group
+
+CONNECTIONS = 40
+
+
+def _accepted(sock: socket.socket) -> int:
+    sock.setblocking(False)
+    count = 0
+    while True:
+        try:
+            accepted, _ = sock.accept()
+        except BlockingIOError:
+            return count
+        accepted.close()
+        count += 1
+
+
+def test_connections_opened_at_once_are_spread_over_every_socket_of_the_group() -> None:
+    group = listening_group("127.0.0.1", 0, 2)
+    clients: list[socket.socket] = []
+    try:
+        port = group[0].getsockname()[1]
+        assert [s.getsockname()[1] for s in group] == [port, port]
+        # Opened before anyone accepts, as a client's pool opens them: on one shared socket
+        # the first process to wake took them all.
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
+        counts = [_accepted(s) for s in group]
+        assert sum(counts) == CONNECTIONS
+        assert min(counts) > 0, counts  # all 40 on one socket: a chance of 2^-39 when spread
+    finally:
+        for sock in (*clients, *group):
+            sock.close()
+
+
+@pytest.mark.parametrize("held_by", ["a plain listener", "another reuse-port group"])
+def test_a_port_another_server_listens_on_is_refused_not_joined(held_by: str) -> None:
+    if held_by == "a plain listener":
+        holder = socket.create_server(("127.0.0.1", 0))
+    else:
+        holder = socket.create_server(("127.0.0.1", 0), reuse_port=True)
+    try:
+        port = holder.getsockname()[1]
+        with pytest.raises(OSError, match="in use"):
+            listening_group("127.0.0.1", port, 2)
+    finally:
+        holder.close()
+
+
+def test_one_process_gets_one_plain_socket() -> None:
+    (sock,) = listening_group("127.0.0.1", 0, 1)
+    try:
+        assert not sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        sock.close()
