@@ -17,8 +17,10 @@ import socket
 import ssl
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
@@ -94,6 +96,7 @@ from textrelay.storage import (
 )
 from textrelay.storage.backup import Backup, backup_sqlite
 from textrelay.storage.media_files import FileMediaStore
+from textrelay.storage.metrics_snapshots import MetricsSnapshots, snapshot_directory
 from textrelay.storage.migrations import Migration
 from textrelay.webhooks.http import HttpWebhookTransport
 from textrelay.webhooks.media import HttpMediaFetcher
@@ -530,6 +533,29 @@ class MetricsPort:
             await self.serving
 
 
+@dataclass(frozen=True)
+class ServingProcess:
+    """One of the `count` serving processes of `serve --processes`, and the directory where
+    they show each other their metrics (`serving_processes_metrics()`)."""
+
+    index: int
+    count: int
+    metrics_directory: Path
+
+    def share_metrics(self, metrics: Metrics) -> asyncio.Task[None]:
+        """This process's series written for the others, theirs added to its `/metrics`."""
+        snapshots = MetricsSnapshots(self.metrics_directory, self.index, self.count)
+        metrics.share_with_siblings(self.index, snapshots.others)
+        return asyncio.get_running_loop().create_task(
+            snapshots.keep_writing(metrics.process_exposition)
+        )
+
+
+def serving_processes_metrics() -> AbstractContextManager[Path]:
+    """The directory of the serving processes' metrics files, for the supervisor's life."""
+    return snapshot_directory()
+
+
 @dataclass(slots=True)
 class Runtime:
     """Everything `textrelay serve` runs: the database, the services and the ASGI app."""
@@ -546,15 +572,22 @@ class Runtime:
     runner: JobRunner | None = None
     metrics_port: MetricsPort | None = None
     _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _snapshots_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _carriers_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _retention_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def start(
-        cls, settings: Settings, *, clock: Clock = system_clock, console_token: str | None = None
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        console_token: str | None = None,
+        serving: ServingProcess | None = None,
     ) -> Runtime:
         """The services on the database, the app, and the runner when `settings.workers`.
-        `console_token`: the console link's token, when several processes share one."""
+        `console_token`: the console link's token, when several processes share one;
+        `serving`: which of several serving processes this is."""
         if not settings.workers and parse_database_url(settings.database_url).in_memory:
             raise StorageFailure(
                 "serve without workers needs a `textrelay worker` beside it, and none can "
@@ -583,6 +616,8 @@ class Runtime:
         runtime._carriers_task = start_carriers(services)
         if settings.workers:
             runtime.start_workers()
+        if serving is not None:
+            runtime._snapshots_task = serving.share_metrics(services.metrics)
         try:
             runtime.metrics_port = await MetricsPort.open(settings, services)
         except BaseException:
@@ -667,6 +702,10 @@ class Runtime:
     async def close(self) -> None:
         if self.metrics_port is not None:
             await self.metrics_port.close()
+        if self._snapshots_task is not None:
+            self._snapshots_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._snapshots_task
         await stop_retention(self._retention_task)
         if self.runner is not None and self._runner_task is not None:
             self.runner.stop()

@@ -17,8 +17,10 @@ import click
 from textrelay import __version__
 from textrelay.app import (
     Runtime,
+    ServingProcess,
     listening_group,
     serve_in_background,
+    serving_processes_metrics,
     trust_files,
 )
 from textrelay.settings import Settings
@@ -82,11 +84,13 @@ def serve_on_cores(settings: Settings, processes: int) -> None:
     forked ones (textrelay/supervisor.py) sharing the sockets and the console's token."""
     console_token = secrets.token_urlsafe(24)
     listening = run_fast(_prepare(settings, console_token, processes))
+    with serving_processes_metrics() as metrics_directory:
 
-    def serve_one(index: int, started: Callable[[], None]) -> None:
-        run_fast(_serve_one(settings, index, listening[index], console_token, started))
+        def serve_one(index: int, started: Callable[[], None]) -> None:
+            serving = ServingProcess(index, processes, metrics_directory)
+            run_fast(_serve_one(settings, serving, listening[index], console_token, started))
 
-    supervise(processes, serve_one)
+        supervise(processes, serve_one)
 
 
 async def _prepare(settings: Settings, console_token: str, processes: int) -> list[_Listening]:
@@ -107,7 +111,7 @@ async def _prepare(settings: Settings, console_token: str, processes: int) -> li
 
 async def _serve_one(
     settings: Settings,
-    index: int,
+    serving: ServingProcess,
     listening: _Listening,
     console_token: str,
     started: Callable[[], None],
@@ -115,8 +119,8 @@ async def _serve_one(
     """One serving process: the whole server on its sockets. Its metrics port, if
     any, is the setting's plus its index (one a process: docs/operations.md)."""
     if settings.metrics_port:
-        settings = replace(settings, metrics_port=settings.metrics_port + index)
-    runtime = await Runtime.start(settings, console_token=console_token)
+        settings = replace(settings, metrics_port=settings.metrics_port + serving.index)
+    runtime = await Runtime.start(settings, console_token=console_token, serving=serving)
     started()  # what can fail at start has not: from now on a death is replaced
     try:
         await _serve_runtime(runtime, listening)

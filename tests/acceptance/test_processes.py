@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
 from tests.receiver import Receiver
@@ -130,6 +131,54 @@ def test_two_serving_processes_share_the_work_and_deliver_each_message_once(
     assert all(r.valid_for(AUTH_TOKEN) for r in receiver.requests)
     # Each serving process has a metrics port of its own; together they counted every create.
     per_process = [_created_on(metrics_port), _created_on(metrics_port + 1)]
+    assert sum(per_process) == len(sids)
+
+
+def _node_metrics(server: ServerProcess) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """/metrics on the API's port: any serving process may answer."""
+    answer = httpx.get(f"{server.base_url}/metrics", auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5)
+    assert answer.status_code == 200, answer.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_on_the_api_port_have_every_process_whichever_answers(
+    two_processes: tuple[ServerProcess, int], receiver: Receiver
+) -> None:
+    server, metrics_port = two_processes
+    sids = _create(server, receiver, 30, "counted")
+    per_process = [_created_on(metrics_port), _created_on(metrics_port + 1)]
+    assert min(per_process) > 0, per_process  # both took creates (each on a socket of its own)
+
+    def created(samples: dict[tuple[str, frozenset[tuple[str, str]]], float]) -> dict[str, float]:
+        by_process: dict[str, float] = {}
+        for (name, labels), value in samples.items():
+            label = dict(labels)
+            if (
+                name == "textrelay_http_requests_total"
+                and label["method"] == "POST"
+                and label["route"].endswith("Messages.json")
+                and label["status"] == "201"
+            ):
+                by_process[label["process"]] = by_process.get(label["process"], 0) + value
+        return by_process
+
+    # Each answer (on a new connection each, so either process answers) has both processes'
+    # series; another process's are at most a second old.
+    for _ in range(6):
+        answer = eventually(
+            lambda: _node_metrics(server),
+            until=lambda samples: created(samples) == {"0": per_process[0], "1": per_process[1]},
+            timeout_s=5,
+            what="every process's creates in one answer",
+        )
+        # The queue is every process's: once, without a process label.
+        queue = [labels for name, labels in answer if name == "textrelay_queue_jobs"]
+        assert queue
+        assert all("process" not in dict(labels) for labels in queue)
     assert sum(per_process) == len(sids)
 
 

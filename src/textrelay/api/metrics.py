@@ -20,9 +20,12 @@ UNMATCHED = "unmatched"
 
 async def metrics(request: Request) -> Response:
     """Server-wide: the operator's (admin token), and in emulator mode the server's main
-    account's; `--metrics-port` serves it without credentials to whoever reaches that port."""
+    account's; `--metrics-port` serves it without credentials to whoever reaches that port.
+    Here, every serving process's series (any of them may take the request); on a process's
+    metrics port, its own."""
     await require_server_wide(request, "The metrics")
-    return Response(await api(request).metrics.exposition(), media_type=CONTENT_TYPE)
+    exposition = await api(request).metrics.exposition(every_process=True)
+    return Response(exposition, media_type=CONTENT_TYPE)
 
 
 def metrics_port_routes(registry: Metrics) -> list[BaseRoute]:

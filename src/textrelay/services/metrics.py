@@ -1,12 +1,14 @@
 """The process's metrics, in Prometheus's text format (`/metrics`; docs/operations.md,
 "Metrics").
 
-Two kinds. Counters and histograms of what this process did (API requests, statuses its
-commits entered, webhook attempts, media fetches), kept in a registry of its own: several
-servers in one Python process (the test suite) never mix theirs, and each node is scraped on
-its own. And gauges read at scrape time from what every process shares (the job queue, the
-carriers' binds, the database pool), so any node answers them alike: aggregate those with
-`max`, never `sum`.
+Two kinds. What this process did and holds (API requests, statuses its commits entered,
+webhook attempts, media fetches; its carriers' binds and its database pool), kept in a
+registry of its own: several servers in one Python process (the test suite) never mix
+theirs, and each node is scraped on its own. And the job queue's gauges, read at scrape time
+from the database every process shares, so any node answers them alike: aggregate those with
+`max`, never `sum`. The serving processes of one `serve --processes N` show each other their
+own series (storage/metrics_snapshots.py), so `/metrics` on the API's port, answered by any
+of them, has every process's, each labelled `process`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from textrelay.domain.carriers import CarrierState
@@ -86,8 +89,25 @@ class Metrics:
             buckets=_REMOTE_BUCKETS,
             registry=registry,
         )
-        self._shared = _SharedState()
-        registry.register(self._shared)
+        self._process = _ProcessState()
+        registry.register(self._process)
+        self.process_registry = CollectorRegistry(auto_describe=False)
+        """This process's own series: everything but the queue's."""
+        for own in (
+            self._requests,
+            self._request_seconds,
+            self._statuses,
+            self._webhooks,
+            self._webhook_seconds,
+            self._media,
+            self._media_seconds,
+            self._process,
+        ):
+            self.process_registry.register(own)
+        self._queue = _QueueState()
+        registry.register(self._queue)
+        self._process_index = 0
+        self._siblings: Callable[[], list[tuple[int, bytes]]] | None = None
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._status_children: dict[tuple[MessageStatus, int | None], Counter] = {}
         self._webhook_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
@@ -141,51 +161,75 @@ class Metrics:
 
     # --- the exposition --------------------------------------------------------------------
 
-    async def exposition(self) -> bytes:
-        """Every metric, with the shared state read now."""
+    def share_with_siblings(
+        self, index: int, siblings: Callable[[], list[tuple[int, bytes]]]
+    ) -> None:
+        """This is serving process `index` of several; `siblings()` gives the others' own
+        series, as (index, exposition)."""
+        self._process_index, self._siblings = index, siblings
+
+    async def exposition(self, *, every_process: bool = False) -> bytes:
+        """Every metric, with the queue read now. `every_process`: with the other serving
+        processes' own series too, each process's labelled `process` (this one's live, the
+        others' as they last wrote them)."""
         async with self._ctx.store.read() as repo:
             depths = await repo.jobs.depths()
-        self._shared.refresh(
-            depths, self._ctx.clock(), self.carrier_states(), self._ctx.store.database.pool_use()
-        )
-        return generate_latest(self.registry)
+        self._queue.refresh(depths, self._ctx.clock())
+        if not every_process or self._siblings is None:
+            self._refresh_process()
+            return generate_latest(self.registry)
+        merged = CollectorRegistry(auto_describe=False)
+        own = self.process_exposition()
+        merged.register(_Labelled([(self._process_index, own), *self._siblings()]))
+        merged.register(self._queue)
+        return generate_latest(merged)
+
+    def process_exposition(self) -> bytes:
+        """This process's own series (no queue): what the other serving processes show."""
+        self._refresh_process()
+        return generate_latest(self.process_registry)
+
+    def _refresh_process(self) -> None:
+        self._process.refresh(self.carrier_states(), self._ctx.store.database.pool_use())
 
 
 _FAILURES = {"ct": "connect_error", "rt": "timeout", "4xx": "4xx", "5xx": "5xx"}
 
 
-class _SharedState(Collector):
-    """The gauges of what every process shares, as last read (`refresh`, before each scrape)."""
+class _Labelled(Collector):
+    """Several processes' own series, from their expositions, each labelled `process`."""
+
+    def __init__(self, expositions: list[tuple[int, bytes]]) -> None:
+        self._expositions = expositions
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        for index, exposition in self._expositions:
+            process = str(index)
+            for family in text_string_to_metric_families(exposition.decode()):
+                merged = families.get(family.name)
+                if merged is None:
+                    merged = families[family.name] = Metric(
+                        family.name, family.documentation, family.type, family.unit
+                    )
+                for sample in family.samples:
+                    merged.add_sample(
+                        sample.name, {**sample.labels, "process": process}, sample.value
+                    )
+        yield from families.values()
+
+
+class _QueueState(Collector):
+    """The job queue's gauges, every process's, as last read (`refresh`, before a scrape)."""
 
     def __init__(self) -> None:
         self._depths: list[QueueDepth] = []
         self._now: datetime | None = None
-        self._carriers: list[CarrierState] = []
-        self._pool: tuple[int, int] | None = None
 
-    def refresh(
-        self,
-        depths: list[QueueDepth],
-        now: datetime,
-        carriers: list[CarrierState],
-        pool: tuple[int, int] | None,
-    ) -> None:
-        self._depths, self._now, self._carriers, self._pool = depths, now, carriers, pool
+    def refresh(self, depths: list[QueueDepth], now: datetime) -> None:
+        self._depths, self._now = depths, now
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._queue()
-        yield from self._carrier_metrics()
-        if self._pool is not None:
-            pool = GaugeMetricFamily(
-                "textrelay_db_pool_connections",
-                "PostgreSQL connections of this process's pool, by state (open, in_use).",
-                labels=("state",),
-            )
-            pool.add_metric(("open",), self._pool[0])
-            pool.add_metric(("in_use",), self._pool[1])
-            yield pool
-
-    def _queue(self) -> Iterator[Metric]:
         jobs = GaugeMetricFamily(
             "textrelay_queue_jobs",
             "Jobs not yet done, every process's, by kind and state (waiting, running, parked).",
@@ -209,6 +253,29 @@ class _SharedState(Collector):
             age.add_metric((kind,), overdue)
         yield jobs
         yield age
+
+
+class _ProcessState(Collector):
+    """This process's carriers and database pool, as last read (`refresh`)."""
+
+    def __init__(self) -> None:
+        self._carriers: list[CarrierState] = []
+        self._pool: tuple[int, int] | None = None
+
+    def refresh(self, carriers: list[CarrierState], pool: tuple[int, int] | None) -> None:
+        self._carriers, self._pool = carriers, pool
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._carrier_metrics()
+        if self._pool is not None:
+            pool = GaugeMetricFamily(
+                "textrelay_db_pool_connections",
+                "PostgreSQL connections of this process's pool, by state (open, in_use).",
+                labels=("state",),
+            )
+            pool.add_metric(("open",), self._pool[0])
+            pool.add_metric(("in_use",), self._pool[1])
+            yield pool
 
     def _carrier_metrics(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(

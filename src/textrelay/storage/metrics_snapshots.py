@@ -1,0 +1,75 @@
+"""The serving processes of one `serve --processes N` show each other their metrics.
+
+`/metrics` on the API's port is answered by whichever process the kernel gave the connection
+to. So that every answer covers the whole server, each process writes its own series
+(Prometheus's text format) to a file of its own in a directory the supervisor made, every
+SNAPSHOT_INTERVAL_S, and the answering process adds the others' files to its own live series
+(services/metrics.py). A file is written beside and renamed into place, so a reader never
+sees half of one; a process being replaced leaves its last file until the new one writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SNAPSHOT_INTERVAL_S = 1.0
+"""How old another process's series can be in an answer, at most (plus a scrape's time)."""
+
+_log = logging.getLogger(__name__)
+
+
+@contextmanager
+def snapshot_directory() -> Iterator[Path]:
+    """A directory for the processes' files, owner-only, removed with everything in it when
+    the block ends (in the supervisor: serving processes leave by `os._exit`)."""
+    path = Path(tempfile.mkdtemp(prefix="textrelay-metrics-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class MetricsSnapshots:
+    directory: Path
+    index: int
+    """This process's, 0 … count - 1."""
+    count: int
+
+    def _path(self, index: int) -> Path:
+        return self.directory / f"process-{index}.prom"
+
+    def write(self, exposition: bytes) -> None:
+        path = self._path(self.index)
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(exposition)
+        os.replace(partial, path)
+
+    def others(self) -> list[tuple[int, bytes]]:
+        """(index, exposition) of every other process that has written its file."""
+        found = []
+        for index in range(self.count):
+            if index == self.index:
+                continue
+            try:
+                found.append((index, self._path(index).read_bytes()))
+            except FileNotFoundError:
+                continue  # still starting
+        return found
+
+    async def keep_writing(self, exposition: Callable[[], bytes]) -> None:
+        """Write this process's series every SNAPSHOT_INTERVAL_S, until cancelled."""
+        while True:
+            try:
+                self.write(exposition())
+            except OSError as exc:  # a full disk, say: the others show older figures
+                _log.warning("cannot write this process's metrics for the others: %s", exc)
+            await asyncio.sleep(SNAPSHOT_INTERVAL_S)
