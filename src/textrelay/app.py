@@ -163,9 +163,9 @@ def build_services(
     webhooks = HttpWebhookTransport()
     fetcher = HttpMediaFetcher()
     media_dir = media_directory(settings)
-    media_is_temporary = (
-        not settings.media_dir and parse_database_url(settings.database_url).in_memory
-    )
+    media_is_temporary = media_dir is None
+    if media_dir is None:
+        media_dir = tempfile.mkdtemp(prefix="textrelay-media-")
     media = MediaService(ctx, FileMediaStore(media_dir), MeteredMediaFetcher(fetcher, metrics))
     retry = RetryPolicy(
         reliable=settings.callback_retry == "reliable",
@@ -292,16 +292,15 @@ async def keep_carriers(services: Services, *, every_s: float = 5.0) -> None:
             logging.getLogger(__name__).exception("the carriers' sweep failed")
 
 
-def media_directory(settings: Settings) -> str:
-    """Where media bytes go: the setting, else beside a SQLite file, else ./textrelay-media
-    (a process-private temporary directory for an in-memory database, removed at close)."""
+def media_directory(settings: Settings) -> str | None:
+    """Where media bytes go: the setting, else beside a SQLite file, else ./textrelay-media;
+    None for an in-memory database (the services make a process-private temporary directory,
+    removed at close)."""
     if settings.media_dir:
         return settings.media_dir
     parsed = parse_database_url(settings.database_url)
     if parsed.dialect == "sqlite":
-        if parsed.in_memory:
-            return tempfile.mkdtemp(prefix="textrelay-media-")
-        return f"{parsed.target}-media"
+        return None if parsed.in_memory else f"{parsed.target}-media"
     return "textrelay-media"
 
 
@@ -914,10 +913,10 @@ def backup_database(settings: Settings, destination: str, *, force: bool) -> Bac
             '(docs/operations.md, "Backup") and copy the media directory beside it'
         )
     refuse_memory_database(settings, "textrelay backup")
+    media_dir = media_directory(settings)
+    assert media_dir is not None  # a SQLite file's (memory was refused above)
     try:
-        return backup_sqlite(
-            parsed.target, destination, media_dir=media_directory(settings), force=force
-        )
+        return backup_sqlite(parsed.target, destination, media_dir=media_dir, force=force)
     except StorageError as exc:
         raise service_failure(exc) from exc
 
