@@ -407,12 +407,20 @@ def build_app(
     return ApiFrontDoor(app, api)
 
 
+SQLITE_PROCESSES = 2
+"""The most serving processes `serve` runs on a SQLite file unless told: their writes take
+turns at its one write lock, which two keep busy most of the time; four on two cores
+delivered less than two, and each message waited longer (docs/benchmarks.md)."""
+
+
 def serving_processes(settings: Settings) -> int:
     """How many processes `serve` runs (docs/operations.md, "Every core"): `--processes`,
-    else one a core in gateway mode and one in emulator mode, whose test bench (the clock,
-    reads that follow a write at once) is one process's. A seed (SIDs would repeat across
-    processes) and an in-memory database (no other process can reach it) take one."""
-    one_only = settings.seed is not None or parse_database_url(settings.database_url).in_memory
+    else one a core in gateway mode (at most SQLITE_PROCESSES on SQLite) and one in emulator
+    mode, whose test bench (the clock, reads that follow a write at once) is one process's.
+    A seed (SIDs would repeat across processes) and an in-memory database (no other process
+    can reach it) take one."""
+    database = parse_database_url(settings.database_url)
+    one_only = settings.seed is not None or database.in_memory
     if settings.processes is not None:
         if settings.processes > 1 and one_only:
             raise SettingsError(
@@ -422,7 +430,10 @@ def serving_processes(settings: Settings) -> int:
         return settings.processes
     if one_only or settings.deployment_mode != "gateway":
         return 1
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if database.dialect == "sqlite":
+        return min(cores or 1, SQLITE_PROCESSES)
+    return cores or 1
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

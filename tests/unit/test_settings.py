@@ -252,14 +252,23 @@ def _processes(**values: Any) -> int:
     return serving_processes(Settings(**values))
 
 
-def test_serve_runs_one_process_a_core_in_gateway_mode_and_one_in_emulator_mode() -> None:
+def test_serve_runs_one_process_a_core_in_gateway_mode_and_one_in_emulator_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import os
 
-    cores = len(os.sched_getaffinity(0))
-    assert _processes(deployment_mode="gateway") == cores
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(8)))
+    postgresql = "postgresql://textrelay@db/textrelay"
+    assert _processes(deployment_mode="gateway", database_url=postgresql) == 8
+    # SQLite's writes take turns at one lock, which two processes keep busy.
+    assert _processes(deployment_mode="gateway") == 2
+    assert _processes(deployment_mode="gateway", database_url="sqlite:///relay.db") == 2
+    assert _processes(database_url=postgresql) == 1
     assert _processes() == 1
     assert _processes(deployment_mode="gateway", seed=7) == 1
     assert _processes(deployment_mode="gateway", database_url="sqlite:///:memory:") == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
+    assert _processes(deployment_mode="gateway") == 1
 
 
 def test_an_explicit_process_count_is_kept_where_processes_can_share_the_database() -> None:
