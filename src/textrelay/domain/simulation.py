@@ -158,8 +158,13 @@ def _outcome(
     return MessageStatus.DELIVERED, None, None
 
 
+@lru_cache(maxsize=65_536)
 def _region(to: str) -> str | None:
-    return _number_facts(to)[0]
+    """The recipient's country, asked only when prices differ by country: for a number of
+    +1, finding it classifies the number against the United States' patterns, as much work
+    again as `_is_landline`. Cached, as `_is_landline` is."""
+    number = _parsed(to)
+    return None if number is None else region_in(number)
 
 
 def builtin_failure(to: str) -> tuple[MessageStatus, int] | None:
@@ -174,23 +179,28 @@ def builtin_failure(to: str) -> tuple[MessageStatus, int] | None:
     return None
 
 
-def _is_landline(to: str) -> bool:
-    return _number_facts(to)[1]
-
-
 @lru_cache(maxsize=65_536)
-def _number_facts(to: str) -> tuple[str | None, bool]:
-    """The recipient's country and whether it is a landline, from one parse. Cached: parsing
-    and classifying a number costs more than the rest of a plan, and tests and load runs
-    send to the same recipients again and again."""
+def _is_landline(to: str) -> bool:
+    """Whether libphonenumber classes the recipient as a fixed line. Cached: parsing and
+    classifying a number costs more than the rest of a plan, and tests and load runs send
+    to the same recipients again and again."""
+    number = _parsed(to)
+    return (
+        number is not None
+        and phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
+    )
+
+
+@lru_cache(maxsize=256)
+def _parsed(to: str) -> phonenumbers.PhoneNumber | None:
+    """A number parsed once for both questions above (a message asks them one after the
+    other); None when it is not one. Not to be changed: callers share it."""
     if not to.startswith("+"):
-        return None, False
+        return None
     try:
-        number = phonenumbers.parse(to)
+        return phonenumbers.parse(to)
     except phonenumbers.NumberParseException:
-        return None, False
-    landline = phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
-    return region_in(number), landline
+        return None
 
 
 # --- settings-file and API form ------------------------------------------------------------
