@@ -13,6 +13,7 @@ of them, has every process's, each labelled `process`.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -29,6 +30,8 @@ from textrelay.domain.statuses import MessageStatus
 from textrelay.domain.webhooks import WebhookOutcome, WebhookRequest
 from textrelay.services.context import ServiceContext
 from textrelay.services.ports import MediaFetcher, WebhookTransport
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # API answers take a millisecond; webhooks and media fetches up to their 15 s timeouts.
@@ -180,7 +183,7 @@ class Metrics:
             return generate_latest(self.registry)
         merged = CollectorRegistry(auto_describe=False)
         own = self.process_exposition()
-        merged.register(_Labelled([(self._process_index, own), *self._siblings()]))
+        merged.register(LabelledByProcess([(self._process_index, own), *self._siblings()]))
         merged.register(self._queue)
         return generate_latest(merged)
 
@@ -196,7 +199,7 @@ class Metrics:
 _FAILURES = {"ct": "connect_error", "rt": "timeout", "4xx": "4xx", "5xx": "5xx"}
 
 
-class _Labelled(Collector):
+class LabelledByProcess(Collector):
     """Several processes' own series, from their expositions, each labelled `process`."""
 
     def __init__(self, expositions: list[tuple[int, bytes]]) -> None:
@@ -206,7 +209,12 @@ class _Labelled(Collector):
         families: dict[str, Metric] = {}
         for index, exposition in self._expositions:
             process = str(index)
-            for family in text_string_to_metric_families(exposition.decode()):
+            try:
+                parsed = list(text_string_to_metric_families(exposition.decode()))
+            except ValueError:  # not ours to fail a scrape over: that process is left out
+                log.warning("the metrics of serving process %d could not be read", index)
+                continue
+            for family in parsed:
                 merged = families.get(family.name)
                 if merged is None:
                     merged = families[family.name] = Metric(
