@@ -453,8 +453,9 @@ def listening_group(host: str, port: int, count: int) -> list[socket.socket]:
     so keep-alive clients spread evenly. (On one shared socket the first process to wake
     accepted every waiting connection: 64 opened at once went mostly to one process.)
 
-    A port already listened on, by anyone, fails as `listening_socket` does: the probe has
-    no SO_REUSEPORT, so it cannot join another server's group, and neither do we after it.
+    A port another server listens on fails as it does for `listening_socket`: a probe
+    without SO_REUSEPORT binds it first, so the group never joins another server's group
+    (short of one that binds in the moment between the probe and the group).
     """
     if count == 1:
         return [listening_socket(host, port)]
