@@ -26,15 +26,42 @@ SNAPSHOT_INTERVAL_S = 1.0
 _log = logging.getLogger(__name__)
 
 
+_PREFIX = "textrelay-metrics-"
+
+
 @contextmanager
 def snapshot_directory() -> Iterator[Path]:
     """A directory for the processes' files, owner-only, removed with everything in it when
-    the block ends (in the supervisor: serving processes leave by `os._exit`)."""
-    path = Path(tempfile.mkdtemp(prefix="textrelay-metrics-"))
+    the block ends (in the supervisor: serving processes leave by `os._exit`). Its name
+    carries the supervisor's pid: a supervisor killed with SIGKILL cannot remove its own,
+    so the next one removes those whose supervisor is gone."""
+    _remove_orphans(Path(tempfile.gettempdir()))
+    path = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_orphans(parent: Path) -> None:
+    for path in parent.glob(f"{_PREFIX}*-*"):
+        pid = path.name.removeprefix(_PREFIX).split("-", 1)[0]
+        try:
+            if not pid.isdigit() or path.stat().st_uid != os.getuid() or _alive(int(pid)):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: not ours to judge
+    return True
 
 
 @dataclass(frozen=True)
