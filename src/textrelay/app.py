@@ -442,7 +442,19 @@ def listening_socket(host: str, port: int) -> socket.socket:
     asyncio sets TCP_NODELAY only on sockets it creates itself; without it a client that
     writes headers and body separately waits out a delayed ACK (~40 ms a request).
     """
-    sock = socket.create_server((host, port))
+    return _listening(host, port, reuse_port=False)
+
+
+def _listening(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    # An IPv6 address takes an IPv6 socket (`::` listens on IPv4 as well, where the system
+    # allows); anything else, an IPv4 one: an address or a name that resolves to one.
+    ipv6 = ":" in host
+    sock = socket.create_server(
+        (host, port),
+        family=socket.AF_INET6 if ipv6 else socket.AF_INET,
+        reuse_port=reuse_port,
+        dualstack_ipv6=host == "::" and socket.has_dualstack_ipv6(),
+    )
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -464,9 +476,8 @@ def listening_group(host: str, port: int, count: int) -> list[socket.socket]:
     group: list[socket.socket] = []
     try:
         while len(group) < count:
-            sock = socket.create_server((host, port), reuse_port=True)
+            sock = _listening(host, port, reuse_port=True)
             group.append(sock)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             port = sock.getsockname()[1]  # port 0: the rest join the port the first got
     except OSError:
         for sock in group:

@@ -62,3 +62,27 @@ def test_one_process_gets_one_plain_socket() -> None:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     finally:
         sock.close()
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+@pytest.mark.parametrize("count", [1, 2])
+def test_an_ipv6_address_is_listened_on_and_the_any_address_takes_ipv4_too(count: int) -> None:
+    for host, reaches in (("::1", "::1"), ("::", "::1"), ("::", "127.0.0.1")):
+        group = listening_group(host, 0, count)
+        try:
+            port = group[0].getsockname()[1]
+            with socket.create_connection((reaches, port), timeout=5):
+                pass
+            assert sum(_accepted(s) for s in group) == 1, (host, reaches)
+        finally:
+            for sock in group:
+                sock.close()
