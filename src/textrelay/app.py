@@ -407,6 +407,8 @@ def build_app(
     return ApiFrontDoor(app, api)
 
 
+PROCESSES_A_CORE = 4
+"""The most `--processes` accepts, a core: beyond it processes only wait for each other."""
 SQLITE_PROCESSES = 2
 """The most serving processes `serve` runs on a SQLite file unless told: their writes take
 turns at its one write lock, which two keep busy most of the time; four on two cores
@@ -421,19 +423,27 @@ def serving_processes(settings: Settings) -> int:
     can reach it) take one."""
     database = parse_database_url(settings.database_url)
     one_only = settings.seed is not None or database.in_memory
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    ) or 1
     if settings.processes is not None:
         if settings.processes > 1 and one_only:
             raise SettingsError(
                 "--processes above 1 needs a database file or PostgreSQL, and no --seed "
                 "(each process would draw the same SIDs)"
             )
+        if settings.processes > PROCESSES_A_CORE * cores:
+            # A typo (1000 for 10) would fork a thousand servers before anything failed.
+            raise SettingsError(
+                f"--processes {settings.processes} is more than {PROCESSES_A_CORE} a core "
+                f"(this machine gives textrelay {cores}): each process is a whole server"
+            )
         return settings.processes
     if one_only or settings.deployment_mode != "gateway":
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if database.dialect == "sqlite":
-        return min(cores or 1, SQLITE_PROCESSES)
-    return cores or 1
+        return min(cores, SQLITE_PROCESSES)
+    return cores
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

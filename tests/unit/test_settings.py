@@ -272,7 +272,7 @@ def test_serve_runs_one_process_a_core_in_gateway_mode_and_one_in_emulator_mode(
 
 
 def test_an_explicit_process_count_is_kept_where_processes_can_share_the_database() -> None:
-    assert _processes(processes=3) == 3
+    assert _processes(processes=2) == 2
     assert _processes(processes=1, deployment_mode="gateway") == 1
     assert _processes(processes=1, seed=7) == 1
 
@@ -285,3 +285,14 @@ def test_several_processes_with_a_seed_or_a_memory_database_are_refused(
 ) -> None:
     with pytest.raises(SettingsError, match="--processes above 1"):
         _processes(processes=2, **values)
+
+
+def test_more_than_four_processes_a_core_is_refused_before_anything_forks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    assert _processes(processes=8) == 8
+    with pytest.raises(SettingsError, match="--processes 9 is more than 4 a core"):
+        _processes(processes=9)
