@@ -81,7 +81,8 @@ async def serve_alone(settings: Settings) -> None:
 
 def serve_on_cores(settings: Settings, processes: int) -> None:
     """Prepare the database and announce in this process, then serve from `processes`
-    forked ones (textrelay/supervisor.py) sharing the sockets and the console's token."""
+    forked ones (textrelay/supervisor.py), each on a socket of its own on the port, sharing
+    the console's token and a directory for their metrics."""
     console_token = secrets.token_urlsafe(24)
     listening = run_fast(_prepare(settings, console_token, processes))
     with serving_processes_metrics() as metrics_directory:

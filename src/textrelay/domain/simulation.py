@@ -16,7 +16,7 @@ from typing import Any
 import phonenumbers
 
 from textrelay.domain import codes, magic, patterns
-from textrelay.domain.addresses import region_in
+from textrelay.domain.addresses import region_of
 from textrelay.domain.lifecycle import PlannedEvent, Submission, segment_price
 from textrelay.domain.messages import Message
 from textrelay.domain.statuses import MessageStatus
@@ -135,8 +135,11 @@ def plan(message: Message, config: SimulatorConfig, draw: Callable[[], float]) -
             PlannedEvent(MessageStatus.SENT, None, delay(config.send_delay_ms)),
             PlannedEvent(outcome, error_code, final_delay),
         )
-    # A country is looked up only when some price depends on it.
-    region = _region(message.to) if len(config.prices) > 1 else None
+    # A country is looked up only when some price depends on it: for a number of +1,
+    # finding it classifies the number against the United States' patterns, as much work
+    # again as `_is_landline`. A channel address (whatsapp:…) has none.
+    priced_by_country = len(config.prices) > 1 and message.to.startswith("+")
+    region = region_of(message.to) if priced_by_country else None
     price = segment_price(config.price_per_segment(region), message.num_segments)
     return Submission(events=events, manual=manual, price=price, price_unit=config.price_unit)
 
@@ -158,15 +161,6 @@ def _outcome(
     return MessageStatus.DELIVERED, None, None
 
 
-@lru_cache(maxsize=65_536)
-def _region(to: str) -> str | None:
-    """The recipient's country, asked only when prices differ by country: for a number of
-    +1, finding it classifies the number against the United States' patterns, as much work
-    again as `_is_landline`. Cached, as `_is_landline` is."""
-    number = _parsed(to)
-    return None if number is None else region_in(number)
-
-
 def builtin_failure(to: str) -> tuple[MessageStatus, int] | None:
     """The outcome of a built-in failing number (+1555013XXXX, +1555023XXXX), if `to` is one."""
     for prefix, outcome in (
@@ -184,23 +178,13 @@ def _is_landline(to: str) -> bool:
     """Whether libphonenumber classes the recipient as a fixed line. Cached: parsing and
     classifying a number costs more than the rest of a plan, and tests and load runs send
     to the same recipients again and again."""
-    number = _parsed(to)
-    return (
-        number is not None
-        and phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
-    )
-
-
-@lru_cache(maxsize=256)
-def _parsed(to: str) -> phonenumbers.PhoneNumber | None:
-    """A number parsed once for both questions above (a message asks them one after the
-    other); None when it is not one. Not to be changed: callers share it."""
     if not to.startswith("+"):
-        return None
+        return False
     try:
-        return phonenumbers.parse(to)
+        number = phonenumbers.parse(to)
     except phonenumbers.NumberParseException:
-        return None
+        return False
+    return phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.FIXED_LINE
 
 
 # --- settings-file and API form ------------------------------------------------------------
