@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,3 +146,19 @@ def sender(client: Client) -> str:
     number = client.incoming_phone_numbers.create(area_code="415")
     phone_number: str = number.phone_number
     return phone_number
+
+
+# CI keeps only the end of the output: the failed tests are named again on the last line.
+_failed: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed:
+        _failed.append(
+            report.nodeid if report.when == "call" else f"{report.nodeid} ({report.when})"
+        )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _failed:
+        print(f"failed: {', '.join(_failed)}", file=sys.__stdout__, flush=True)
