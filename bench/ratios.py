@@ -12,7 +12,9 @@ receiver that checks every signature) runs on core 1. Every round measures, in t
 - textrelay with delivery on, the same connections back to back, every message with a
   StatusCallback at the receiver: its **create rate** while the creates go, then its **end to
   end rate** (messages whose verified `delivered` callback arrived / time from the first create
-  to the last such callback, drain included) and its **server CPU per delivered message**.
+  to the last such callback, drain included) and its **server CPU per delivered message**;
+  the `load` column is this process's own CPU over the phase, in cores (it shares core 1 with
+  a serving process under `--processes 2`: near 1, the harness would be what slows textrelay).
 
 and prints both rates as ratios to the floor's create rate, per round and the median. With
 `--before SRC` a second textrelay runs the code under SRC (e.g. a `git worktree` of an older
@@ -95,6 +97,9 @@ class Delivered:
     delivered: int
     end_to_end_rate: float
     cpu_ms_per_delivered: float
+    load_cpu_share: float
+    """This process's CPU (load generator and receiver) over the phase, in cores: near 1,
+    it shares core 1 with a serving process and so slows textrelay down."""
     complete: bool
     bad_signatures: int
 
@@ -192,6 +197,7 @@ async def delivered_phase(
     """Creates for `seconds` (back to back, or paced at `rate`), then until every message's
     `delivered` callback came; the figures, and each message's create → delivered seconds."""
     cpu_before, bad_before = server.cpu_seconds(), receiver.bad_signatures
+    load_cpu_before, started = time.process_time(), time.perf_counter()
     created = await create_messages(
         server.port,
         creates_for(server, receiver, CALLBACK_PATH),
@@ -206,12 +212,14 @@ async def delivered_phase(
     arrived = [receiver.delivered_at[sid] for sid in sids if sid in receiver.delivered_at]
     span = (max(arrived) - created.first_sent) if arrived else float("nan")
     cpu_s = server.cpu_seconds() - cpu_before
+    load_cpu_share = (time.process_time() - load_cpu_before) / (time.perf_counter() - started)
     figures = Delivered(
         created=len(sids),
         create_rate=created.rate,
         delivered=len(arrived),
         end_to_end_rate=len(arrived) / span if arrived and span > 0 else 0.0,
         cpu_ms_per_delivered=cpu_s * 1000 / len(arrived) if arrived else float("nan"),
+        load_cpu_share=load_cpu_share,
         complete=complete,
         bad_signatures=receiver.bad_signatures - bad_before,
     )
@@ -286,7 +294,7 @@ def report(
     names = list(rounds[0].runs)
     print(
         f"{'round':<7}{'server':<12}{'floor/s':>9}{'creates/s':>11}{'e2e/s':>8}"
-        f"{'create×':>9}{'e2e×':>7}{'CPU ms':>8}{'delivered':>11}{'bad sig':>9}"
+        f"{'create×':>9}{'e2e×':>7}{'CPU ms':>8}{'load':>6}{'delivered':>11}{'bad sig':>9}"
     )
     for number, result in enumerate(rounds, start=1):
         for name in names:
@@ -295,6 +303,7 @@ def report(
                 f"{number:<7}{name:<12}{result.floor:>9.0f}{run.create_rate:>11.0f}"
                 f"{run.end_to_end_rate:>8.0f}{run.create_rate / result.floor:>9.2f}"
                 f"{run.end_to_end_rate / result.floor:>7.2f}{run.cpu_ms_per_delivered:>8.2f}"
+                f"{run.load_cpu_share:>6.2f}"
                 f"{run.delivered:>6}/{run.created:<5}"
                 f"{run.bad_signatures:>8}{'' if run.complete else ' TIMED OUT'}"
             )
