@@ -39,11 +39,13 @@ class FailedStart(Exception):
     """A serving process ended before it said it had started."""
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the supervisor died before the line above: go too
+    # The supervisor died before the line above: go too. (An orphan's new parent is init or
+    # a subreaper, such as a container's: not always pid 1.)
+    if os.getppid() != parent:
         os._exit(1)
 
 
@@ -67,6 +69,7 @@ class _Child:
 
 def _fork(index: int, serve_one: Callable[[int, Callable[[], None]], None]) -> tuple[int, _Child]:
     read_end, write_end = os.pipe()
+    supervisor = os.getpid()
     # Stop signals wait until the child has its own handlers: the supervisor's, run in a
     # child, would stop its siblings.
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
@@ -87,7 +90,7 @@ def _fork(index: int, serve_one: Callable[[int, Callable[[], None]], None]) -> t
 
     code = 1
     try:
-        _die_with_parent()
+        _die_with_parent(supervisor)
         serve_one(index, started)
         code = 0
     except KeyboardInterrupt:
