@@ -25,7 +25,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
 
@@ -67,15 +67,25 @@ class _Child:
             os.close(self.started_pipe)
 
 
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Stop signals wait until the block ends: around a fork, so that the supervisor's
+    handler never runs in a child (it would stop the child's siblings) and never runs before
+    the new child is in the list of those it stops (that child would serve on, and `serve`
+    would wait for it for ever)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
 def _fork(index: int, serve_one: Callable[[int, Callable[[], None]], None]) -> tuple[int, _Child]:
+    """Fork a serving process; called with the stop signals held (_stop_signals_held)."""
     read_end, write_end = os.pipe()
     supervisor = os.getpid()
-    # Stop signals wait until the child has its own handlers: the supervisor's, run in a
-    # child, would stop its siblings.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     pid = os.fork()
     if pid:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         os.close(write_end)
         os.set_blocking(read_end, False)
         return pid, _Child(index, read_end)
@@ -119,8 +129,11 @@ def supervise(count: int, serve_one: Callable[[int, Callable[[], None]], None]) 
     failed: int | None = None
     try:
         for index in range(count):
-            pid, child = _fork(index, serve_one)
-            running[pid] = child
+            if stopping:  # a stop signal came while the first ones were forked
+                break
+            with _stop_signals_held():
+                pid, child = _fork(index, serve_one)
+                running[pid] = child
         while running:
             pid, status = os.wait()  # retried across the signal handler (PEP 475)
             if pid not in running:
@@ -138,9 +151,10 @@ def supervise(count: int, serve_one: Callable[[int, Callable[[], None]], None]) 
                 "serving process %d (pid %d) ended (%d): starting another", child.index, pid, code
             )
             time.sleep(RESTART_DELAY_S)
-            if not stopping:
-                new_pid, new_child = _fork(child.index, serve_one)
-                running[new_pid] = new_child
+            with _stop_signals_held():
+                if not stopping:
+                    new_pid, new_child = _fork(child.index, serve_one)
+                    running[new_pid] = new_child
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
