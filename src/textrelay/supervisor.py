@@ -125,15 +125,19 @@ def supervise(count: int, serve_one: Callable[[int, Callable[[], None]], None]) 
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
+    def start(index: int) -> None:
+        # Forked and listed under one hold of the stop signals: a stop that comes meanwhile
+        # is handled once the child is listed, so it reaches that child too.
+        with _stop_signals_held():
+            if not stopping:
+                pid, child = _fork(index, serve_one)
+                running[pid] = child
+
     previous = {s: signal.signal(s, stop) for s in _STOP_SIGNALS}
     failed: int | None = None
     try:
         for index in range(count):
-            if stopping:  # a stop signal came while the first ones were forked
-                break
-            with _stop_signals_held():
-                pid, child = _fork(index, serve_one)
-                running[pid] = child
+            start(index)  # none once a stop signal came while the first ones were forked
         while running:
             pid, status = os.wait()  # retried across the signal handler (PEP 475)
             if pid not in running:
@@ -151,10 +155,7 @@ def supervise(count: int, serve_one: Callable[[int, Callable[[], None]], None]) 
                 "serving process %d (pid %d) ended (%d): starting another", child.index, pid, code
             )
             time.sleep(RESTART_DELAY_S)
-            with _stop_signals_held():
-                if not stopping:
-                    new_pid, new_child = _fork(child.index, serve_one)
-                    running[new_pid] = new_child
+            start(child.index)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
