@@ -45,7 +45,7 @@ from textrelay.carriers.config import (
 )
 from textrelay.carriers.simulator import SimulatorCarrier
 from textrelay.carriers.smpp.carrier import SmppCarrier
-from textrelay.carriers.upstream import UpstreamCarrier
+from textrelay.carriers.upstream import FetchMedia, UpstreamCarrier
 from textrelay.console.access import LINK_PARAMETER, ConsoleAccess, is_loopback
 from textrelay.console.rendering import ConsoleServices
 from textrelay.console.routes import console_routes
@@ -166,7 +166,8 @@ def build_services(
     media_is_temporary = media_dir is None
     if media_dir is None:
         media_dir = tempfile.mkdtemp(prefix="textrelay-media-")
-    media = MediaService(ctx, FileMediaStore(media_dir), MeteredMediaFetcher(fetcher, metrics))
+    metered_fetcher = MeteredMediaFetcher(fetcher, metrics)
+    media = MediaService(ctx, FileMediaStore(media_dir), metered_fetcher)
     retry = RetryPolicy(
         reliable=settings.callback_retry == "reliable",
         max_deliveries=settings.callback_max_attempts,
@@ -175,6 +176,7 @@ def build_services(
     carriers = build_carriers(
         carriers_config or CarriersConfig.simulator_only(),
         SimulatorCarrier(simulator.config, seed=settings.seed),
+        metered_fetcher.fetch,
     )
     delivery = DeliveryService(
         ctx,
@@ -246,14 +248,17 @@ def build_services(
     )
 
 
-def build_carriers(config: CarriersConfig, simulator: SimulatorCarrier) -> CarrierSet:
-    """The simulator and every carrier of the carriers file, with its routes."""
+def build_carriers(
+    config: CarriersConfig, simulator: SimulatorCarrier, fetch_media: FetchMedia
+) -> CarrierSet:
+    """The simulator and every carrier of the carriers file, with its routes; upstream
+    carriers fetch their handsets' attachments with `fetch_media`."""
     live: list[SmppCarrier | UpstreamCarrier] = []
     for carrier in config.carriers:
         if isinstance(carrier, SmppCarrierConfig):
             live.append(SmppCarrier(carrier))
         else:
-            live.append(UpstreamCarrier(carrier))
+            live.append(UpstreamCarrier(carrier, fetch_media))
     return CarrierSet(
         [simulator, *live],
         config.routes,

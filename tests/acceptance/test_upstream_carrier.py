@@ -381,3 +381,144 @@ def test_a_status_callback_must_carry_the_upstreams_signature(relay: Relay) -> N
     assert (unknown.status_code, unknown.json()["code"]) == (404, 20404)
     assert (simulator.status_code, simulator.json()["code"]) == (404, 20404)
     assert read.status_code == 405
+
+
+# --- handsets' messages through the upstream ----------------------------------------------
+
+
+def _incoming_url(relay: Relay, carrier: str = RELAY) -> str:
+    return f"{relay.gateway.base_url}/textrelay/v1/Carriers/{carrier}/IncomingMessage"
+
+
+def _set_sms_url(client: Client, number: str, url: str) -> None:
+    (owned,) = client.incoming_phone_numbers.list(phone_number=number)
+    owned.update(sms_url=url, sms_method="POST")
+
+
+def test_a_handsets_message_through_the_upstream_reaches_the_app_and_its_reply_goes_back(
+    relay: Relay, receiver: Receiver
+) -> None:
+    handset = _number("+1415")
+    app = receiver.answer("/sms", "<Response><Message>pong</Message></Response>")
+    _set_sms_url(relay.client, relay.sender, app)
+    # At the upstream, the number's incoming message webhook is the gateway's.
+    _set_sms_url(relay.upstream_client, relay.sender, _incoming_url(relay))
+
+    with relay.upstream.control() as upstream:
+        sent = upstream.text(handset, relay.sender, "ping", media=[("image/png", PNG)])
+        reply = upstream.wait_for_message(handset, contains="pong", timeout_s=15)
+    (webhook,) = receiver.wait_for(lambda rs: any(r.path == "/sms" for r in rs))
+    (received,) = relay.client.messages.list(from_=handset, to=relay.sender)
+    media = relay.client.messages(received.sid).media.list()
+    content = httpx.get(
+        webhook.params["MediaUrl0"], auth=(ACCOUNT_SID, AUTH_TOKEN), follow_redirects=True
+    )
+    with relay.control() as control:
+        record = control.carrier_record(received.sid)
+        counters = next(c for c in control.carriers() if c["name"] == RELAY)["counters"]
+
+    # The gateway stored the handset's message for the account that owns the number.
+    assert (received.direction, received.status, received.body) == ("inbound", "received", "ping")
+    assert received.num_media == "1"
+    assert [m.content_type for m in media] == ["image/png"]
+    # The app's webhook is the gateway's own: its SID, its media URL, its account's signature.
+    assert webhook.params["MessageSid"] == received.sid
+    assert (webhook.params["From"], webhook.params["To"]) == (handset, relay.sender)
+    assert webhook.params["NumMedia"] == "1"
+    assert webhook.params["MediaUrl0"].startswith(f"{relay.gateway.base_url}/2010-04-01/")
+    assert webhook.valid_for(AUTH_TOKEN)
+    assert (content.status_code, content.content) == (200, PNG)
+    # The app's TwiML reply went out through the upstream, from the same number.
+    assert (reply["from"], reply["body"]) == (relay.sender, "pong")
+    (outbound,) = relay.client.messages.list(to=handset)
+    assert (outbound.direction, outbound.body) == ("outbound-reply", "pong")
+    # The console shows what the upstream sent: its webhook and the attachment fetched.
+    assert [r["reference"] for r in record["references"]] == [sent["sid"]]
+    commands = [(e["direction"], e["command"]) for e in record["exchanged"]]
+    assert commands == [("received", "POST IncomingMessage"), ("received", "GET media")]
+    assert record["exchanged"][0]["fields"]["MessageSid"] == sent["sid"]
+    assert record["exchanged"][1]["fields"]["bytes"] == str(len(PNG))
+    assert counters["received"] == 1
+
+
+def test_an_incoming_message_must_be_signed_and_is_stored_once(relay: Relay) -> None:
+    url = _incoming_url(relay)
+    token = relay.upstream.main_account.auth_token
+    handset = _number("+1415")
+    params = {
+        "MessageSid": "SM" + secrets.token_hex(16),
+        "AccountSid": relay.upstream.main_account.sid,
+        "From": handset,
+        "To": relay.sender,
+        "Body": "once",
+        "NumMedia": "0",
+    }
+
+    first = _signed_post(url, params, token)
+    again = _signed_post(url, params, token)
+    unsigned = httpx.post(url, data=params)
+    gateway_token = _signed_post(url, params, AUTH_TOKEN)
+    # Signed for the status callback URL: a signature is good for one URL only.
+    other_url = httpx.post(
+        url,
+        data=params,
+        headers={
+            "X-Twilio-Signature": RequestValidator(token).compute_signature(
+                relay.callback_url(RELAY), params
+            )
+        },
+    )
+    unknown = _signed_post(_incoming_url(relay, "nobody"), params, token)
+    nobodys = _signed_post(
+        url, {**params, "MessageSid": "SM" + secrets.token_hex(16), "To": _number()}, token
+    )
+    stored = relay.client.messages.list(from_=handset)
+    with relay.control() as control:
+        counters = next(c for c in control.carriers() if c["name"] == RELAY)["counters"]
+
+    for taken in (first, again, nobodys):
+        assert taken.status_code == 200
+        assert taken.headers["Content-Type"].startswith("text/xml")
+        assert taken.content == b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
+    assert [m.body for m in stored] == ["once"]
+    assert (counters["received"], counters["received_again"]) == (1, 1)
+    assert counters["unrouted_received"] == 1
+    for refused in (unsigned, gateway_token, other_url):
+        assert (refused.status_code, refused.json()["code"]) == (403, 20403)
+    assert (unknown.status_code, unknown.json()["code"]) == (404, 20404)
+
+
+def test_an_incoming_messages_attachments_elsewhere_are_fetched_without_the_credentials(
+    relay: Relay, receiver: Receiver
+) -> None:
+    token = relay.upstream.main_account.auth_token
+    handset = _number("+1415")
+    png = receiver.answer("/cat.png", PNG, content_type="image/png")
+    params = {
+        "MessageSid": "SM" + secrets.token_hex(16),
+        "From": handset,
+        "To": relay.sender,
+        "Body": "two attachments, one gone",
+        "NumMedia": "2",
+        "MediaUrl0": receiver.url("/status/404"),
+        "MediaContentType0": "image/png",
+        "MediaUrl1": png,
+        "MediaContentType1": "image/png",
+    }
+
+    answer = _signed_post(_incoming_url(relay), params, token)
+    (received,) = relay.client.messages.list(from_=handset)
+    fetches = [r for r in receiver.requests if r.method == "GET"]
+    with relay.control() as control:
+        exchanged = control.carrier_record(received.sid)["exchanged"]
+
+    assert answer.status_code == 200
+    # The one that could not be fetched is left out; the text and the other are kept.
+    assert (received.body, received.num_media) == (params["Body"], "1")
+    assert [r.path for r in fetches] == ["/status/404", "/cat.png"]
+    # The upstream's credentials go to the upstream's own host only.
+    assert not any("Authorization" in r.headers for r in fetches)
+    gone, kept = exchanged[1]["fields"], exchanged[2]["fields"]
+    assert gone["url"] == params["MediaUrl0"]
+    assert gone["error"].startswith("11200 ")
+    assert (kept["url"], kept["content_type"]) == (png, "image/png")

@@ -104,7 +104,10 @@ async def _store_with_everything(services: Services, message: Message) -> list[s
         # A callback not yet due: it goes with its message.
         callback = StatusCallback(ACCOUNT.sid, "http://127.0.0.1:9/cb", (), "token")
         await repo.jobs.insert(message.sid, callback, due_at=NOW + timedelta(days=1), now=NOW)
-    media = await services.media.attach_inbound(message, [("image/png", b"png bytes")])
+    media = await services.media.stage_inbound(message, [("image/png", b"png bytes")])
+    async with services.ctx.store.transaction() as repo:
+        for item in media:
+            await repo.media.insert(item)
     return [m.sid for m in media]
 
 

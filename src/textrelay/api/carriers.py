@@ -1,7 +1,8 @@
-"""What carriers call back: an upstream Twilio-compatible API's status callbacks
-(docs/carriers-upstream.md).
+"""What carriers call back: an upstream Twilio-compatible API's status callbacks and its
+numbers' incoming messages (docs/carriers-upstream.md).
 
     POST /textrelay/v1/Carriers/{name}/StatusCallback
+    POST /textrelay/v1/Carriers/{name}/IncomingMessage
 
 No account credentials: the upstream cannot authenticate as one of this server's accounts,
 so its X-Twilio-Signature, made with the upstream account's auth token from the carriers
@@ -9,6 +10,9 @@ file, is the authentication. The answers:
 
 * 204, empty: the callback was signed by the upstream and its receipt is applied (or kept
   until the message it names is known, or ignored when its status settles nothing).
+* 200, an empty TwiML `<Response/>`: the incoming message is stored, and the app's webhook
+  promised (or it was refused: no account here owns its `To`). The app's reply goes out as a
+  message of its own, routed like any other, not as TwiML to the upstream.
 * 403, code 20403 (Forbidden): the signature is missing or wrong. Not 401/20003: that answer
   asks for account credentials (and carries a WWW-Authenticate challenge), which would not
   help; the caller is refused, not unauthenticated.
@@ -19,6 +23,7 @@ file, is the authentication. The answers:
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,10 +38,29 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
 
+EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
 async def status_callback(request: Request) -> Response:
+    await _signed_by_carrier(request, "status callback", api(request).carriers.status_callback)
+    return no_content()
+
+
+async def incoming_message(request: Request) -> Response:
+    await _signed_by_carrier(request, "incoming message", api(request).carriers.incoming_message)
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+async def _signed_by_carrier(
+    request: Request,
+    what: str,
+    take: Callable[[str, str, Mapping[str, str], str | None], Awaitable[bool]],
+) -> None:
+    """Hand the request's form to the carrier named in the path; 403 when the carrier did
+    not sign it, 404 when no carrier of that name takes such requests."""
     params = await form(request)
     try:
-        taken = await api(request).carriers.status_callback(
+        taken = await take(
             request.path_params["name"],
             str(request.url),
             params,
@@ -44,10 +68,9 @@ async def status_callback(request: Request) -> Response:
         )
     except BadCallbackSignature as exc:
         # The details (the URL and account expected) are for the operator, not the caller.
-        log.warning("status callback refused: %s", exc)
+        log.warning("%s refused: %s", what, exc)
         raise errors.Forbidden(
             f"The {SIGNATURE_HEADER} is missing or not valid for this carrier"
         ) from None
     if not taken:
         raise errors.NotFound()
-    return no_content()

@@ -125,10 +125,16 @@ ROUTES: list[BaseRoute] = [
     ),
     Route(f"{CONTROL_ACCOUNT}/OptOuts", control.opt_outs, methods=["GET"]),
     Route(f"{control.PREFIX}/Clock", control.clock, methods=["GET", "POST"]),
-    # An upstream carrier's status callbacks: signed by the upstream, no account credentials.
+    # An upstream carrier's status callbacks and incoming messages: signed by the upstream, no
+    # account credentials.
     Route(
         f"{control.PREFIX}/Carriers/{{name}}/StatusCallback",
         carriers.status_callback,
+        methods=["POST"],
+    ),
+    Route(
+        f"{control.PREFIX}/Carriers/{{name}}/IncomingMessage",
+        carriers.incoming_message,
         methods=["POST"],
     ),
     Route(f"{control.PREFIX}/Carriers", control.carriers, methods=["GET"]),

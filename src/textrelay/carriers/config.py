@@ -142,6 +142,12 @@ class UpstreamCarrierConfig:
         """The StatusCallback given to the upstream with each message."""
         return f"{self.callback_base_url}/textrelay/v1/Carriers/{self.name}/StatusCallback"
 
+    @property
+    def incoming_message_url(self) -> str:
+        """Where the upstream's numbers send handsets' messages: the operator sets it as each
+        number's incoming message webhook (SmsUrl) at the upstream."""
+        return f"{self.callback_base_url}/textrelay/v1/Carriers/{self.name}/IncomingMessage"
+
 
 CarrierConfig = SmppCarrierConfig | UpstreamCarrierConfig
 

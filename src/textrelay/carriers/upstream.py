@@ -1,12 +1,13 @@
 """The upstream carrier: messages relayed through a Twilio-compatible API (Twilio itself,
-Somleng, another textrelay), reports taken from its signed status callbacks
-(docs/carriers-upstream.md).
+Somleng, another textrelay), reports taken from its signed status callbacks, and handsets'
+messages from its signed incoming message webhooks (docs/carriers-upstream.md).
 
 A submit is one `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` with the upstream's
 credentials; the SID it answers with is the message's reference. The upstream reports at the
 StatusCallback given with every message, `{callback_base_url}/textrelay/v1/Carriers/{name}/
-StatusCallback`, which api/carriers.py hands to `status_callback` here. httpx exceptions stop
-in this module: a submit always answers Accepted or Rejected.
+StatusCallback`, which api/carriers.py hands to `status_callback` here; a handset's message
+to one of the upstream's numbers comes to `…/IncomingMessage` (`incoming_message`). httpx
+exceptions stop in this module: a submit always answers Accepted or Rejected.
 
 Delivery is at least once: Twilio's Message create takes no idempotency key (the API's
 `IdempotencyKey` parameters are on Payments and Calls' user-defined messages only;
@@ -23,7 +24,7 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -38,10 +39,13 @@ from textrelay.domain.carriers import (
     CarrierState,
     Direction,
     ExchangedPdu,
+    MobileOriginated,
+    NotSignedByCarrier,
     Receipt,
     Rejected,
     SubmitAnswer,
 )
+from textrelay.domain.media import MAX_MMS_BYTES, FetchedMedia, MediaFailure
 from textrelay.domain.messages import API_VERSION, Message
 from textrelay.domain.statuses import MessageStatus
 from textrelay.domain.webhooks import twilio_signature
@@ -51,6 +55,10 @@ log = logging.getLogger(__name__)
 KIND = "upstream"
 COMMAND = "POST Messages.json"
 CALLBACK_COMMAND = "POST StatusCallback"
+INCOMING_COMMAND = "POST IncomingMessage"
+MEDIA_COMMAND = "GET media"
+MAX_INCOMING_MEDIA = 10
+"""Twilio's most attachments a message (NumMedia); MediaUrl10 and past are not fetched."""
 _RETRY_AFTER_DEFAULT_S = 1.0
 # Twilio's messaging delivery errors are 30xxx (shared/twilio/api-core.md §4.2, "Delivery errors");
 # a 4xx answer naming one is a refusal of this message, kept as its error code. Any other code
@@ -66,17 +74,23 @@ _FINAL = {
 }
 
 
-class BadSignature(ValueError):
-    """A status callback whose X-Twilio-Signature is missing or not made with the upstream's
-    auth token over the callback URL textrelay gave it."""
+class FetchMedia(Protocol):
+    """How an attachment is fetched (services/ports.MediaFetcher.fetch): bounded in time and
+    size, its type checked."""
+
+    async def __call__(
+        self, url: str, budget_bytes: int, *, auth: tuple[str, str] | None = None
+    ) -> FetchedMedia | MediaFailure: ...
 
 
 class UpstreamCarrier:
     """A Carrier (services/ports.py) over an upstream's REST API, and a CallbackCarrier: its
-    reports come back through `status_callback`."""
+    reports come back through `status_callback`, handsets' messages through
+    `incoming_message`, whose attachments `fetch_media` fetches."""
 
-    def __init__(self, config: UpstreamCarrierConfig) -> None:
+    def __init__(self, config: UpstreamCarrierConfig, fetch_media: FetchMedia) -> None:
         self._config = config
+        self._fetch_media = fetch_media
         self._messages_url = (
             f"{config.base_url}/{API_VERSION}/Accounts/{config.account_sid}/Messages.json"
         )
@@ -245,17 +259,12 @@ class UpstreamCarrier:
 
         The signature is checked against the StatusCallback textrelay gave the upstream
         (`status_callback_url`), not `url`, the URL the request arrived at, which differs
-        behind a proxy; `url` only explains a refusal. BadSignature (a ValueError) when the
+        behind a proxy; `url` only explains a refusal. NotSignedByCarrier when the
         signature is missing or wrong; nothing is handed over then.
         """
-        expected = self._config.status_callback_url
-        if not signature or not _signed(self._config.auth_token, expected, params, signature):
-            self.counters["bad_signatures"] += 1
-            raise BadSignature(
-                f"the X-Twilio-Signature of a status callback to {url} is "
-                f"{'missing' if not signature else 'not valid'} for {expected} and the "
-                f"auth token of {self._config.account_sid}"
-            )
+        self._check_signature(
+            "a status callback", url, self._config.status_callback_url, params, signature
+        )
         receipt = receipt_from_callback(params)
         if receipt is None:
             return None
@@ -265,6 +274,95 @@ class UpstreamCarrier:
             return receipt
         await self._sink.receipts(self.name, (receipt,))
         return receipt
+
+    # --- handsets' messages ----------------------------------------------------------------
+
+    async def incoming_message(
+        self, url: str, params: Mapping[str, str], signature: str | None
+    ) -> MobileOriginated | None:
+        """A handset's message to one of the upstream's numbers, which the upstream sent to
+        that number's incoming message webhook (`incoming_message_url`): check its signature
+        as `status_callback` does, fetch its attachments, hand it to the sink, and return it
+        once the sink has stored it (or refused it: a number nobody here owns). None, with
+        nothing handed over, when it names no sender or no recipient. NotSignedByCarrier as
+        `status_callback`."""
+        self._check_signature(
+            "an incoming message", url, self._config.incoming_message_url, params, signature
+        )
+        from_, to = params.get("From", ""), params.get("To", "")
+        if not from_ or not to:
+            log.warning("%s: an incoming message without From or To ignored", self.name)
+            return None
+        received = ExchangedPdu(Direction.RECEIVED, INCOMING_COMMAND, dict(params), at=_now())
+        media, fetches = await self._attachments(params)
+        message = MobileOriginated(
+            from_=from_,
+            to=to,
+            body=params.get("Body", ""),
+            exchanged=(received, *fetches),
+            media=media,
+            reference=params.get("MessageSid") or params.get("SmsSid") or None,
+            media_base_url=self._config.callback_base_url,
+        )
+        if self._sink is None:
+            log.warning("%s: an incoming message came before the carrier was opened", self.name)
+            return message
+        await self._sink.mobile_originated(self.name, message)
+        return message
+
+    async def _attachments(
+        self, params: Mapping[str, str]
+    ) -> tuple[tuple[tuple[str, bytes], ...], tuple[ExchangedPdu, ...]]:
+        """The attachments (content type, bytes) of an incoming message, fetched in order
+        with the upstream's credentials for its own URLs, within MMS's 5 MB in all; and what
+        each fetch gave, for the console. One that cannot be fetched is left out and logged:
+        the upstream does not send the message again, and the text is worth keeping."""
+        count = min(_count(params.get("NumMedia")), MAX_INCOMING_MEDIA)
+        budget = MAX_MMS_BYTES
+        media: list[tuple[str, bytes]] = []
+        fetches: list[ExchangedPdu] = []
+        for index in range(count):
+            url = params.get(f"MediaUrl{index}", "")
+            if not url:
+                continue
+            auth = self._credentials if _same_origin(url, self._config.base_url) else None
+            fetched = await self._fetch_media(url, budget, auth=auth)
+            if isinstance(fetched, MediaFailure):
+                log.warning("%s: attachment %s left out: %s", self.name, url, fetched.message)
+                fields = {"url": url, "error": f"{fetched.code} {fetched.message}"}
+            else:
+                budget -= len(fetched.content)
+                media.append((fetched.content_type, fetched.content))
+                fields = {
+                    "url": url,
+                    "content_type": fetched.content_type,
+                    "bytes": str(len(fetched.content)),
+                }
+            fetches.append(ExchangedPdu(Direction.RECEIVED, MEDIA_COMMAND, fields, at=_now()))
+        return tuple(media), tuple(fetches)
+
+    @property
+    def _credentials(self) -> tuple[str, str]:
+        return self._config.account_sid, self._config.auth_token
+
+    def _check_signature(
+        self,
+        what: str,
+        url: str,
+        expected: str,
+        params: Mapping[str, str],
+        signature: str | None,
+    ) -> None:
+        """NotSignedByCarrier unless `signature` is the upstream's for `expected`, the URL textrelay
+        gave the upstream for `what` (not `url`, where the request arrived: it differs behind
+        a proxy)."""
+        if not signature or not _signed(self._config.auth_token, expected, params, signature):
+            self.counters["bad_signatures"] += 1
+            raise NotSignedByCarrier(
+                f"the X-Twilio-Signature of {what} to {url} is "
+                f"{'missing' if not signature else 'not valid'} for {expected} and the "
+                f"auth token of {self._config.account_sid}"
+            )
 
 
 def receipt_from_callback(params: Mapping[str, str]) -> Receipt | None:
@@ -318,6 +416,22 @@ def _with_and_without_port(url: str) -> tuple[str, str]:
         urlunsplit(parts._replace(netloc=netloc)),
         urlunsplit(parts._replace(netloc=f"{netloc}:{port}")),
     )
+
+
+def _count(value: str | None) -> int:
+    """NumMedia as a count; 0 when it is not one."""
+    text = (value or "").strip()
+    return int(text) if text.isdigit() else 0
+
+
+def _same_origin(url: str, base_url: str) -> bool:
+    """Whether `url` is on the upstream's API host (scheme, host and port alike): only there
+    do its credentials go."""
+    one, other = urlsplit(url), urlsplit(base_url)
+    try:
+        return (one.scheme, one.hostname, one.port) == (other.scheme, other.hostname, other.port)
+    except ValueError:  # a port that is not a number
+        return False
 
 
 def _retry_after_s(header: str | None) -> float:

@@ -82,6 +82,12 @@ class Concatenation:
     sequence: int
 
 
+class NotSignedByCarrier(ValueError):
+    """A request to a carrier's callback URL (an upstream's status callback or handset's
+    message) whose signature is missing, or not made with the carrier's credentials over the
+    URL textrelay gave the carrier for it."""
+
+
 @dataclass(frozen=True, slots=True)
 class MobileOriginated:
     """A handset's message as a carrier delivered it (one part, if it came in several)."""
@@ -92,6 +98,14 @@ class MobileOriginated:
     body: str
     part: Concatenation | None = None
     exchanged: tuple[ExchangedPdu, ...] = ()
+    media: tuple[tuple[str, bytes], ...] = ()
+    """(content type, bytes) of each attachment the carrier fetched (an upstream's MMS)."""
+    reference: str | None = None
+    """The carrier's own id of the message, when it gives one (an upstream's MessageSid): a
+    second delivery under the same id is a repeat, and is not stored again."""
+    media_base_url: str = ""
+    """Where the app's webhook says the attachments are: this textrelay, as the carrier
+    reaches it."""
 
 
 class Direction(StrEnum):

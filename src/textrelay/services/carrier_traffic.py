@@ -64,7 +64,7 @@ class CarrierTraffic:
         self._reassembly_timeout = timedelta(seconds=reassembly_timeout_s)
         self.counters: Counter[str] = Counter()
         """By carrier, `name:what`: receipts, receipts_adopted, receipts_waiting, received,
-        unrouted_received."""
+        received_again (a repeat of a message already stored), unrouted_received."""
 
     # --- receipts --------------------------------------------------------------------------
 
@@ -166,7 +166,15 @@ class CarrierTraffic:
         part = message.part
         if part is None or part.total <= 1:
             await self._deliver(
-                carrier, owner, message.from_, message.to, message.body, pdus=message.exchanged
+                carrier,
+                owner,
+                message.from_,
+                message.to,
+                message.body,
+                pdus=message.exchanged,
+                media=message.media,
+                media_base_url=message.media_base_url,
+                reference=message.reference,
             )
             return
         async with self._ctx.store.transaction() as repo:
@@ -236,20 +244,40 @@ class CarrierTraffic:
         error_code: int | None = None,
         also: Callable[[Repository], Awaitable[bool]] | None = None,
         pdus: tuple[ExchangedPdu, ...] = (),
+        media: tuple[tuple[str, bytes], ...] = (),
+        media_base_url: str = "",
+        reference: str | None = None,
     ) -> int:
         account = await self._accounts.cached(owner)
         if account is None:
             return 0
+        repeated = False
 
         async def with_message(repo: Repository, message: Message) -> bool:
+            nonlocal repeated
             if also is not None and not await also(repo):
+                return False
+            if reference is not None and not await repo.carrier_references.record_received(
+                carrier, reference, message.sid, at=self._ctx.now()
+            ):
+                repeated = True
                 return False
             await self._carriers.record(repo, message.sid, carrier, pdus)
             return True
 
         message = await self._inbound.receive_from_carrier(
-            account, from_, to, body, error_code=error_code, also=with_message
+            account,
+            from_,
+            to,
+            body,
+            media=list(media),
+            media_base_url=media_base_url,
+            error_code=error_code,
+            also=with_message,
         )
+        if repeated:
+            self.counters[f"{carrier}:received_again"] += 1
+            log.info("%s: message %s delivered again, stored once", carrier, reference)
         if message is None:
             return 0
         self.counters[f"{carrier}:received"] += 1

@@ -17,6 +17,7 @@ from textrelay.domain.carriers import (
     CarrierSink,
     CarrierState,
     ExchangedPdu,
+    NotSignedByCarrier,
     SubmitAnswer,
 )
 from textrelay.domain.messages import Message
@@ -30,7 +31,8 @@ DEFAULT_SUBMIT_RETRIES = 5
 
 
 class BadCallbackSignature(Exception):
-    """A carrier's status callback whose signature is missing or wrong: not the carrier's."""
+    """A request to a carrier's callback URL (a status callback, a handset's message) whose
+    signature is missing or wrong: not the carrier's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +104,34 @@ class CarrierSet:
         """A status callback to carrier `name`: checked and handed to the sink the carriers
         were opened with (by the carrier itself). False when no carrier of that name takes
         callbacks; BadCallbackSignature when the signature is not the carrier's."""
-        # `object`: mypy cannot intersect the two protocols, and would call the rest unreachable.
-        carrier: object = self._carriers.get(name)
-        if not isinstance(carrier, CallbackCarrier):
+        carrier = self._callback_carrier(name)
+        if carrier is None:
             return False
         try:
             await carrier.status_callback(url, params, signature)
-        except ValueError as exc:  # the port's way of saying "not signed by the upstream"
+        except NotSignedByCarrier as exc:
             raise BadCallbackSignature(f"carrier {name}: {exc}") from exc
         return True
+
+    async def incoming_message(
+        self, name: str, url: str, params: Mapping[str, str], signature: str | None
+    ) -> bool:
+        """A handset's message that carrier `name` forwards: checked and handed to the sink
+        (by the carrier itself), which stores it before this returns. False and
+        BadCallbackSignature as `status_callback`."""
+        carrier = self._callback_carrier(name)
+        if carrier is None:
+            return False
+        try:
+            await carrier.incoming_message(url, params, signature)
+        except NotSignedByCarrier as exc:
+            raise BadCallbackSignature(f"carrier {name}: {exc}") from exc
+        return True
+
+    def _callback_carrier(self, name: str) -> CallbackCarrier | None:
+        # `object`: mypy cannot intersect the two protocols, and would call the rest unreachable.
+        carrier: object = self._carriers.get(name)
+        return carrier if isinstance(carrier, CallbackCarrier) else None
 
     def inbound_allowed(self, carrier: str, number: str) -> bool:
         return self.routes.inbound_allowed(carrier, number)

@@ -140,7 +140,7 @@ class InboundService:
             error_code=error_code,
             error_message=None if error_code is None else codes.DELIVERY_ERRORS[error_code].message,
         )
-        kept = await self._media.attach_inbound(message, attachments) if attachments else []
+        kept = await self._media.stage_inbound(message, attachments) if attachments else []
         links = [
             (
                 f"{media_base_url}/2010-04-01/Accounts/{account.sid}/Messages/{message.sid}"
@@ -150,27 +150,38 @@ class InboundService:
             for m in kept
         ]
         async with self._ctx.store.transaction() as repo:
-            if also is not None and not await also(repo, message):
-                return None
-            await repo.messages.insert(message)
-            await repo.events.insert(
-                message.sid, MessageStatus.RECEIVED, None, now, previous=MessageStatus.RECEIVING
-            )
-            if keyword is not None:
-                await repo.opt_outs.update(
-                    handset,
-                    scope.sender_scope,
-                    account.sid,
-                    at=now if decision.opted_out else None,
+            refused = also is not None and not await also(repo, message)
+            if not refused:
+                await repo.messages.insert(message)
+                for attachment in kept:
+                    await repo.media.insert(attachment)
+                await repo.events.insert(
+                    message.sid,
+                    MessageStatus.RECEIVED,
+                    None,
+                    now,
+                    previous=MessageStatus.RECEIVING,
                 )
-            if webhook is not None:
-                call = _webhook_call(message, webhook, links)
-                await repo.jobs.insert(message.sid, call, due_at=now, now=now)
-            if decision.reply is not None:
-                # The keyword still reaches the app's webhook (§6), and the auto-reply is
-                # promised in the same transaction as the opt-out it confirms.
-                reply = AutoReply(account.sid, to=handset, from_=number_text, body=decision.reply)
-                await repo.jobs.insert(message.sid, reply, due_at=now, now=now)
+                if keyword is not None:
+                    await repo.opt_outs.update(
+                        handset,
+                        scope.sender_scope,
+                        account.sid,
+                        at=now if decision.opted_out else None,
+                    )
+                if webhook is not None:
+                    call = _webhook_call(message, webhook, links)
+                    await repo.jobs.insert(message.sid, call, due_at=now, now=now)
+                if decision.reply is not None:
+                    # The keyword still reaches the app's webhook (§6), and the auto-reply is
+                    # promised in the same transaction as the opt-out it confirms.
+                    reply = AutoReply(
+                        account.sid, to=handset, from_=number_text, body=decision.reply
+                    )
+                    await repo.jobs.insert(message.sid, reply, due_at=now, now=now)
+        if refused:  # the attachments' files were kept for a message that is not
+            await self._media.forget_files([m.sid for m in kept])
+            return None
         if keyword is not None:
             self._ctx.opt_outs.changed()
         if log.isEnabledFor(logging.DEBUG):

@@ -41,10 +41,22 @@ class MediaService:
             fetched.append((url, result))
         return await self._keep(message, [(f.content_type, f.content, url) for url, f in fetched])
 
-    async def attach_inbound(self, message: Message, items: list[tuple[str, bytes]]) -> list[Media]:
-        return await self._keep(message, [(ct, content, None) for ct, content in items])
+    async def stage_inbound(self, message: Message, items: list[tuple[str, bytes]]) -> list[Media]:
+        """Keep the files of a handset's attachments. Their rows go in the transaction that
+        stores the message (InboundService), so both are stored or neither; a message not
+        stored after all leaves files for `forget_files`."""
+        return await self._put_files(message, [(ct, content, None) for ct, content in items])
 
     async def _keep(
+        self, message: Message, items: list[tuple[str, bytes, str | None]]
+    ) -> list[Media]:
+        kept = await self._put_files(message, items)
+        async with self._ctx.store.transaction() as repo:
+            for media in kept:
+                await repo.media.insert(media)
+        return kept
+
+    async def _put_files(
         self, message: Message, items: list[tuple[str, bytes, str | None]]
     ) -> list[Media]:
         now = self._ctx.now()
@@ -65,9 +77,6 @@ class MediaService:
             except StorageError as exc:
                 raise service_failure(exc) from exc
             kept.append(media)
-        async with self._ctx.store.transaction() as repo:
-            for media in kept:
-                await repo.media.insert(media)
         return kept
 
     # --- the Media subresource ---------------------------------------------------------------

@@ -336,8 +336,10 @@ class MeteredMediaFetcher:
         self._fetcher = fetcher
         self._metrics = metrics
 
-    async def fetch(self, url: str, budget_bytes: int) -> FetchedMedia | MediaFailure:
+    async def fetch(
+        self, url: str, budget_bytes: int, *, auth: tuple[str, str] | None = None
+    ) -> FetchedMedia | MediaFailure:
         started = time.perf_counter()
-        result = await self._fetcher.fetch(url, budget_bytes)
+        result = await self._fetcher.fetch(url, budget_bytes, auth=auth)
         self._metrics.media_fetch(result, time.perf_counter() - started)
         return result

@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from textrelay.domain.carriers import CarrierSink, CarrierState, Receipt, SubmitAnswer
+from textrelay.domain.carriers import (
+    CarrierSink,
+    CarrierState,
+    MobileOriginated,
+    Receipt,
+    SubmitAnswer,
+)
 from textrelay.domain.media import FetchedMedia, MediaFailure
 from textrelay.domain.messages import Message
 from textrelay.domain.webhooks import WebhookOutcome, WebhookRequest
@@ -43,7 +49,8 @@ class Carrier(Protocol):
 class CallbackCarrier(Protocol):
     """A carrier that reports by calling textrelay back over HTTP: an upstream
     Twilio-compatible API posts status callbacks to
-    `/textrelay/v1/Carriers/{name}/StatusCallback` (api/carriers.py)."""
+    `/textrelay/v1/Carriers/{name}/StatusCallback` and handsets' messages to
+    `/textrelay/v1/Carriers/{name}/IncomingMessage` (api/carriers.py)."""
 
     async def status_callback(
         self, url: str, params: Mapping[str, str], signature: str | None
@@ -51,8 +58,17 @@ class CallbackCarrier(Protocol):
         """Check the callback's X-Twilio-Signature, hand the receipt it carries to the sink
         the carrier was opened with, and return it (None: a status that settles nothing).
         `url` is where the request arrived; the signature is checked against the callback
-        URL the carrier gave the upstream. ValueError, before anything is handed over, when
-        the signature is missing or wrong."""
+        URL the carrier gave the upstream. NotSignedByCarrier, before anything is handed over,
+        when the signature is missing or wrong."""
+        ...
+
+    async def incoming_message(
+        self, url: str, params: Mapping[str, str], signature: str | None
+    ) -> MobileOriginated | None:
+        """Check the request's X-Twilio-Signature as `status_callback` does, and hand the
+        handset's message it carries to the sink; returns once the sink is done with it.
+        None when it carries no message; NotSignedByCarrier when the signature is missing or
+        wrong."""
         ...
 
 
@@ -64,8 +80,11 @@ class WebhookTransport(Protocol):
 
 
 class MediaFetcher(Protocol):
-    async def fetch(self, url: str, budget_bytes: int) -> FetchedMedia | MediaFailure:
-        """The media at `url` within `budget_bytes`, or why it cannot be sent."""
+    async def fetch(
+        self, url: str, budget_bytes: int, *, auth: tuple[str, str] | None = None
+    ) -> FetchedMedia | MediaFailure:
+        """The media at `url` within `budget_bytes`, or why it cannot be sent. `auth`: HTTP
+        Basic credentials for `url`'s own origin (not sent on past a redirect elsewhere)."""
         ...
 
 

@@ -132,6 +132,26 @@ class CarrierReferenceStore(TableStore):
             {"sid": message_sid, "at": to_us(at), "carrier": carrier, "reference": reference},
         )
 
+    async def record_received(
+        self, carrier: str, reference: str, message_sid: str, *, at: datetime
+    ) -> bool:
+        """Record that the handset's message `carrier` delivered under `reference` is stored
+        as `message_sid`; False, writing nothing, when that reference is already taken (the
+        carrier delivered the same message again)."""
+        row = await self._conn.fetch_one(
+            "INSERT INTO carrier_references "
+            "(carrier, reference, message_sid, part, parts, submitted_at) "
+            "VALUES (:carrier, :reference, :message_sid, 1, 1, :at) "
+            "ON CONFLICT (carrier, reference) DO NOTHING RETURNING message_sid",
+            {
+                "carrier": carrier,
+                "reference": reference,
+                "message_sid": message_sid,
+                "at": to_us(at),
+            },
+        )
+        return row is not None
+
     async def message_of(self, carrier: str, reference: str) -> str | None:
         """The message `carrier` took under `reference`, if one is known."""
         row = await self._conn.fetch_one(

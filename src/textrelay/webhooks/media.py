@@ -46,13 +46,18 @@ class HttpMediaFetcher:
             self._session = None
 
     async def fetch(
-        self, url: str, budget_bytes: int = MAX_MMS_BYTES
+        self, url: str, budget_bytes: int = MAX_MMS_BYTES, *, auth: tuple[str, str] | None = None
     ) -> FetchedMedia | MediaFailure:
-        """The media at `url`, or why it cannot be sent. Never raises for the server's doing."""
+        """The media at `url`, or why it cannot be sent. Never raises for the server's doing.
+        With `auth`, HTTP Basic credentials; aiohttp drops them on a redirect to another
+        origin (Twilio's media redirects to a storage URL signed by itself)."""
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S)
+        basic = aiohttp.BasicAuth(*auth) if auth is not None else None
         try:
             async with asyncio.timeout(TOTAL_TIMEOUT_S):
-                async with self._client().get(url, timeout=timeout, allow_redirects=True) as answer:
+                async with self._client().get(
+                    url, timeout=timeout, allow_redirects=True, auth=basic
+                ) as answer:
                     if not 200 <= answer.status < 300:
                         return MediaFailure(
                             HTTP_RETRIEVAL_FAILURE.code, f"fetching {url} answered {answer.status}"
