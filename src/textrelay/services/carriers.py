@@ -8,7 +8,7 @@ a carrier that is down, or refuses a message for good, hands it to the next one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from textrelay.domain.carriers import (
@@ -104,14 +104,7 @@ class CarrierSet:
         """A status callback to carrier `name`: checked and handed to the sink the carriers
         were opened with (by the carrier itself). False when no carrier of that name takes
         callbacks; BadCallbackSignature when the signature is not the carrier's."""
-        carrier = self._callback_carrier(name)
-        if carrier is None:
-            return False
-        try:
-            await carrier.status_callback(url, params, signature)
-        except NotSignedByCarrier as exc:
-            raise BadCallbackSignature(f"carrier {name}: {exc}") from exc
-        return True
+        return await self._signed(name, lambda c: c.status_callback(url, params, signature))
 
     async def incoming_message(
         self, name: str, url: str, params: Mapping[str, str], signature: str | None
@@ -119,19 +112,20 @@ class CarrierSet:
         """A handset's message that carrier `name` forwards: checked and handed to the sink
         (by the carrier itself), which stores it before this returns. False and
         BadCallbackSignature as `status_callback`."""
-        carrier = self._callback_carrier(name)
-        if carrier is None:
+        return await self._signed(name, lambda c: c.incoming_message(url, params, signature))
+
+    async def _signed(
+        self, name: str, take: Callable[[CallbackCarrier], Awaitable[object]]
+    ) -> bool:
+        # `object`: mypy cannot intersect the two protocols, and would call the rest unreachable.
+        carrier: object = self._carriers.get(name)
+        if not isinstance(carrier, CallbackCarrier):
             return False
         try:
-            await carrier.incoming_message(url, params, signature)
+            await take(carrier)
         except NotSignedByCarrier as exc:
             raise BadCallbackSignature(f"carrier {name}: {exc}") from exc
         return True
-
-    def _callback_carrier(self, name: str) -> CallbackCarrier | None:
-        # `object`: mypy cannot intersect the two protocols, and would call the rest unreachable.
-        carrier: object = self._carriers.get(name)
-        return carrier if isinstance(carrier, CallbackCarrier) else None
 
     def inbound_allowed(self, carrier: str, number: str) -> bool:
         return self.routes.inbound_allowed(carrier, number)
