@@ -425,13 +425,22 @@ def serving_processes(settings: Settings) -> int:
     else one a core in gateway mode (at most SQLITE_PROCESSES on SQLite) and one in emulator
     mode, whose test bench (the clock, reads that follow a write at once) is one process's.
     A seed (SIDs would repeat across processes) and an in-memory database (no other process
-    can reach it) take one."""
+    can reach it) take one. The processes share each SMPP carrier's binds, one at least
+    each, so there are no more of them than the fewest binds of a carrier."""
     database = parse_database_url(settings.database_url)
     one_only = settings.seed is not None or database.in_memory
     cores = (
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     ) or 1
+    fewest = _fewest_binds(settings)
     if settings.processes is not None:
+        if fewest is not None and settings.processes > fewest.binds:
+            raise SettingsError(
+                f"--processes {settings.processes} is more than the {fewest.binds} bind(s) of "
+                f"carrier {fewest.name!r}: the serving processes share each SMPP carrier's "
+                "binds, one at least each; raise its `binds` in the carriers file or lower "
+                "--processes"
+            )
         if settings.processes > 1 and one_only:
             raise SettingsError(
                 "--processes above 1 needs a database file or PostgreSQL, and no --seed "
@@ -446,9 +455,15 @@ def serving_processes(settings: Settings) -> int:
         return settings.processes
     if one_only or settings.deployment_mode != "gateway":
         return 1
+    most = fewest.binds if fewest is not None else cores
     if database.dialect == "sqlite":
-        return min(cores, SQLITE_PROCESSES)
-    return cores
+        return min(cores, SQLITE_PROCESSES, most)
+    return min(cores, most)
+
+
+def _fewest_binds(settings: Settings) -> SmppCarrierConfig | None:
+    config = read_carriers(settings)
+    return config.fewest_binds if config is not None else None
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -631,7 +646,7 @@ class Runtime:
                 "reach sqlite:///:memory:, which lives inside this process: run the workers "
                 "in serve, or give a SQLite file or PostgreSQL"
             )
-        database, services = await open_services(settings, clock)
+        database, services = await open_services(settings, clock, serving)
         try:
             ensured = await services.accounts.ensure_main_account(
                 settings.account_sid, settings.auth_token
@@ -752,10 +767,15 @@ class Runtime:
         await close_services(self.database, self.services)
 
 
-async def open_services(settings: Settings, clock: Clock) -> tuple[Database, Services]:
-    """The migrated database and the services on it, with the simulator configured. A
-    database that cannot be opened or migrated raises StorageFailure."""
+async def open_services(
+    settings: Settings, clock: Clock, serving: ServingProcess | None = None
+) -> tuple[Database, Services]:
+    """The migrated database and the services on it, with the simulator configured; as one
+    of several serving processes, with its share of the carriers' binds. A database that
+    cannot be opened or migrated raises StorageFailure."""
     carriers_config = read_carriers(settings)
+    if carriers_config is not None and serving is not None:
+        carriers_config = carriers_config.dealt_out(serving.index, serving.count)
     database = await open_migrated_database(settings)
     services: Services | None = None
     try:

@@ -5,8 +5,10 @@ bind, and a receipt finds its message whichever bind it arrives on. On SQLite an
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -30,11 +32,12 @@ def smsc() -> Iterator[ScriptedSmsc]:
         yield running
 
 
-def _carriers(path: Path, smsc: ScriptedSmsc) -> str:
+def _carriers(path: Path, smsc: ScriptedSmsc, *, binds: int = 1) -> str:
     path.write_text(
         f'[[carrier]]\nname = "smsc1"\ntype = "smpp"\nhost = "127.0.0.1"\nport = {smsc.port}\n'
         'system_id = "textrelay"\npassword = "secret"\nreconnect_min_s = 0.2\n'
-        'reconnect_max_s = 1\nresponse_timeout_s = 3\n\n[[route]]\ncarrier = "smsc1"\n'
+        f"reconnect_max_s = 1\nresponse_timeout_s = 3\nbinds = {binds}\n\n"
+        '[[route]]\ncarrier = "smsc1"\n'
     )
     return str(path)
 
@@ -179,6 +182,67 @@ def test_a_receipt_finds_its_message_whichever_node_holds_the_bind(
     finally:
         one.stop()
         two.stop()
+
+
+def test_serving_processes_share_a_carriers_binds_instead_of_each_opening_them_all(
+    fresh_database: Callable[[], str], smsc: ScriptedSmsc, tmp_path: Path
+) -> None:
+    url = fresh_database()
+    carriers = _carriers(tmp_path / "carriers.toml", smsc, binds=3)
+    smsc.configure(auto_receipt="DELIVRD")
+    serve = ServerProcess(url, log_path=tmp_path / "serve.log", carriers=carriers, processes="2")
+    serve.start()
+    try:
+        smsc.wait_for("bind", lambda e: bool(e.get("accepted")), count=3, timeout_s=15)
+        client = make_client(serve.base_url, ACCOUNT_SID, AUTH_TOKEN)
+        number = client.incoming_phone_numbers.create(area_code="415").phone_number
+        sids = [
+            client.messages.create(to=f"+1415557{n:04d}", from_=number, body=f"n{n}").sid
+            for n in range(12)
+        ]
+        final = eventually(
+            lambda: _statuses(client, sids),
+            until=lambda found: set(found.values()) <= FINAL,
+            timeout_s=30,
+            interval_s=0.3,
+            what="every message final",
+        )
+        # Each request on a connection of its own: the kernel spreads them over both
+        # processes, and each answers with the binds it holds.
+        seen: set[tuple[str, ...]] = set()
+        for _ in range(30):
+            with Control(serve.base_url, ACCOUNT_SID, AUTH_TOKEN) as control:
+                (carrier,) = [c for c in control.carriers() if c["name"] == "smsc1"]
+            seen.add(tuple(sorted(b["name"] for b in carrier["binds"])))
+        binds = [e for e in smsc.events("bind") if e.get("accepted")]
+    finally:
+        serve.stop()
+
+    assert set(final.values()) == {"delivered"}
+    # Three binds in all, as the carriers file says, not three a process.
+    assert len(binds) == 3
+    assert seen == {("smsc1#1", "smsc1#2"), ("smsc1#3",)}
+
+
+def test_more_serving_processes_than_a_carriers_binds_is_refused_at_start(
+    fresh_database: Callable[[], str], smsc: ScriptedSmsc, tmp_path: Path
+) -> None:
+    ended = subprocess.run(
+        [sys.executable, "-m", "textrelay", "serve", "--port", "0", "--processes", "3"],
+        env={
+            **os.environ,
+            "TEXTRELAY_DATABASE_URL": fresh_database(),
+            "TEXTRELAY_CARRIERS": _carriers(tmp_path / "carriers.toml", smsc, binds=2),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert ended.returncode == 1
+    assert "--processes 3 is more than the 2 bind(s) of carrier 'smsc1'" in ended.stderr
+    assert "Traceback" not in ended.stderr
+    assert smsc.events("bind") == []
 
 
 def _certificates(directory: Path) -> tuple[Path, Path, Path]:

@@ -121,6 +121,28 @@ def test_the_minimal_file() -> None:
     )
 
 
+def _smpp_config(name: str, binds: int) -> SmppCarrierConfig:
+    return SmppCarrierConfig(name=name, host="127.0.0.1", system_id="textrelay", binds=binds)
+
+
+def test_serving_processes_are_dealt_a_share_of_each_smpp_carriers_binds() -> None:
+    upstream = UpstreamCarrierConfig("relay", ACCOUNT, "t" * 32, "https://relay.example.com")
+    config = CarriersConfig((_smpp_config("five", 5), upstream, _smpp_config("two", 2)))
+
+    dealt = [config.dealt_out(index, 2).carriers for index in range(2)]
+
+    shares = [
+        [(c.name, c.binds, c.first_bind) for c in carriers if isinstance(c, SmppCarrierConfig)]
+        for carriers in dealt
+    ]
+    # Together each carrier's own binds, numbered as one series across the processes.
+    assert shares == [[("five", 3, 1), ("two", 1, 1)], [("five", 2, 4), ("two", 1, 2)]]
+    assert all(carriers[1] is upstream for carriers in dealt)
+    assert config.dealt_out(0, 1) is config
+    assert config.fewest_binds == config.carriers[2]
+    assert CarriersConfig((upstream,)).fewest_binds is None
+
+
 def test_smpp_defaults() -> None:
     carrier = _parse(MINIMAL).carrier("smsc1")
 
@@ -709,5 +731,6 @@ def test_the_reference_documents_every_key() -> None:
     keys |= {"type", "auth_token_env", "mode", "allow", "pdu_log"}
     keys |= {"carrier", "fallback", "from", "messaging_service", "to_prefix", "country"}
     keys |= {"account"}
+    keys -= {"first_bind"}  # set by `serve --processes` for each process, not by the file
 
     assert [key for key in sorted(keys) if f"| `{key}` |" not in text] == []

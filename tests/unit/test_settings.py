@@ -6,6 +6,7 @@ Every test passes `environ` explicitly; none reads or changes os.environ.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -296,3 +297,26 @@ def test_more_than_four_processes_a_core_is_refused_before_anything_forks(
     assert _processes(processes=8) == 8
     with pytest.raises(SettingsError, match="--processes 9 is more than 4 a core"):
         _processes(processes=9)
+
+
+def test_no_more_serving_processes_than_the_fewest_binds_of_an_smpp_carrier(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(8)))
+    carriers = tmp_path / "carriers.toml"
+    carriers.write_text(
+        '[[carrier]]\nname = "smsc1"\ntype = "smpp"\nhost = "127.0.0.1"\n'
+        'system_id = "textrelay"\nbinds = 3\n\n'
+        '[[carrier]]\nname = "smsc2"\ntype = "smpp"\nhost = "127.0.0.1"\n'
+        'system_id = "textrelay"\nbinds = 6\n'
+    )
+    postgresql = "postgresql://textrelay@db/textrelay"
+    gateway = {"deployment_mode": "gateway", "carriers": str(carriers)}
+
+    assert _processes(database_url=postgresql, **gateway) == 3
+    assert _processes(**gateway) == 2  # SQLite's own limit is lower
+    assert _processes(processes=3, **gateway) == 3
+    with pytest.raises(SettingsError, match="more than the 3 bind\\(s\\) of carrier 'smsc1'"):
+        _processes(processes=4, **gateway)

@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
 from enum import StrEnum
 from pathlib import Path
@@ -94,7 +94,11 @@ class SmppCarrierConfig:
     system_type: str = ""
     tls: bool = False
     binds: int = 1
-    """Connections (or transmitter+receiver pairs) kept bound."""
+    """Connections (or transmitter+receiver pairs) kept bound, by all serving processes
+    together."""
+    first_bind: int = 1
+    """The number of this process's first bind (`smsc1#3`): under `serve --processes` each
+    process holds some of the binds (CarriersConfig.dealt_out), numbered as one series."""
     bind_type: BindType = BindType.TRANSCEIVER
     window: int = 10
     """Submits awaiting their response, per bind."""
@@ -170,6 +174,32 @@ class CarriersConfig:
             if carrier.name == name:
                 return carrier
         raise KeyError(name)
+
+    @property
+    def fewest_binds(self) -> SmppCarrierConfig | None:
+        """The SMPP carrier with the fewest binds: as many serving processes as its binds at
+        most can each hold one of them (None: no SMPP carrier)."""
+        smpp = [c for c in self.carriers if isinstance(c, SmppCarrierConfig)]
+        return min(smpp, key=lambda c: c.binds, default=None)
+
+    def dealt_out(self, index: int, count: int) -> CarriersConfig:
+        """The configuration of serving process `index` of `count`: each SMPP carrier's binds
+        dealt out among the processes, so that together they hold `binds`, not `count` times
+        as many (an SMSC limits the binds of a system_id). Each process gets at least one
+        when `count` is within `fewest_binds` (app.serving_processes sees to it)."""
+        if count <= 1:
+            return self
+        carriers: list[CarrierConfig] = []
+        for carrier in self.carriers:
+            if isinstance(carrier, SmppCarrierConfig):
+                share, extra = divmod(carrier.binds, count)
+                carrier = replace(
+                    carrier,
+                    binds=share + (1 if index < extra else 0),
+                    first_bind=1 + index * share + min(index, extra),
+                )
+            carriers.append(carrier)
+        return replace(self, carriers=tuple(carriers))
 
 
 def read_carriers_file(

@@ -80,7 +80,7 @@ class SmppCarrier:
             reconnect_max_s=config.reconnect_max_s,
         )
         self._binds: list[SmppBind] = []
-        for n in range(1, config.binds + 1):
+        for n in range(config.first_bind, config.first_bind + config.binds):
             if config.bind_type is BindType.TRANSCEIVER:
                 self._binds.append(SmppBind(f"{config.name}#{n}", "TRX", settings, self._events))
             else:
