@@ -153,6 +153,23 @@ def test_sigterm_finishes_the_submit_in_hand_unbinds_and_exits_0(
         second.stop()
 
 
+def _send_until_final(base_url: str, to_prefix: str, count: int) -> dict[str, str]:
+    """Send `count` messages from a new number to `to_prefix`NNNN; their final statuses."""
+    client = make_client(base_url, ACCOUNT_SID, AUTH_TOKEN)
+    number = client.incoming_phone_numbers.create(area_code="415").phone_number
+    sids = [
+        client.messages.create(to=f"{to_prefix}{n:04d}", from_=number, body=f"n{n}").sid
+        for n in range(count)
+    ]
+    return eventually(
+        lambda: _statuses(client, sids),
+        until=lambda found: set(found.values()) <= FINAL,
+        timeout_s=30,
+        interval_s=0.3,
+        what="every message final",
+    )
+
+
 def test_a_receipt_finds_its_message_whichever_node_holds_the_bind(
     fresh_database: Callable[[], str], smsc: ScriptedSmsc, tmp_path: Path
 ) -> None:
@@ -163,19 +180,7 @@ def test_a_receipt_finds_its_message_whichever_node_holds_the_bind(
     two = ServerProcess(url, log_path=tmp_path / "two.log", carriers=carriers).start()
     try:
         smsc.wait_for("bind", lambda e: bool(e.get("accepted")), count=2, timeout_s=15)
-        client = make_client(one.base_url, ACCOUNT_SID, AUTH_TOKEN)
-        number = client.incoming_phone_numbers.create(area_code="415").phone_number
-        sids = [
-            client.messages.create(to=f"+1415556{n:04d}", from_=number, body=f"n{n}").sid
-            for n in range(20)
-        ]
-        final = eventually(
-            lambda: _statuses(client, sids),
-            until=lambda found: set(found.values()) <= FINAL,
-            timeout_s=30,
-            interval_s=0.3,
-            what="every message final",
-        )
+        final = _send_until_final(one.base_url, "+1415556", 20)
         assert set(final.values()) == {"delivered"}
         sessions = {e["session"] for e in smsc.events("deliver_sm") if e.get("kind") == "receipt"}
         assert len(sessions) == 2, "the SMSC sent receipts on both nodes' binds"
@@ -194,19 +199,7 @@ def test_serving_processes_share_a_carriers_binds_instead_of_each_opening_them_a
     serve.start()
     try:
         smsc.wait_for("bind", lambda e: bool(e.get("accepted")), count=3, timeout_s=15)
-        client = make_client(serve.base_url, ACCOUNT_SID, AUTH_TOKEN)
-        number = client.incoming_phone_numbers.create(area_code="415").phone_number
-        sids = [
-            client.messages.create(to=f"+1415557{n:04d}", from_=number, body=f"n{n}").sid
-            for n in range(12)
-        ]
-        final = eventually(
-            lambda: _statuses(client, sids),
-            until=lambda found: set(found.values()) <= FINAL,
-            timeout_s=30,
-            interval_s=0.3,
-            what="every message final",
-        )
+        final = _send_until_final(serve.base_url, "+1415557", 12)
         # Each request on a connection of its own: the kernel spreads them over both
         # processes, and each answers with the binds it holds.
         seen: set[tuple[str, ...]] = set()
