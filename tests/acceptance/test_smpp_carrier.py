@@ -409,6 +409,7 @@ def test_the_console_shows_a_messages_pdus_and_the_operator_sees_the_binds(
         for command in ("submit_sm", "submit_sm_resp", "deliver_sm"):
             assert f"<strong>{command}</strong>" in page.text
         assert browser.get("/console/carriers").status_code == 403  # server-wide state
+        assert 'href="/console/carriers"' not in page.text  # nor offered in the nav
     finally:
         browser.close()
     with httpx.Client(base_url=gateway.server.base_url) as operator:
@@ -417,6 +418,7 @@ def test_the_console_shows_a_messages_pdus_and_the_operator_sees_the_binds(
         assert page.status_code == 200
         assert "smsc1#1" in page.text
         assert "unbound" not in page.text
+        assert 'href="/console/carriers"' in operator.get("/console/").text
 
 
 def test_textrelay_carriers_prints_each_bind(gateway_for: Callable[..., Gateway]) -> None:

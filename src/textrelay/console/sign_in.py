@@ -15,7 +15,7 @@ from textrelay.console.rendering import ConsoleServices, form_text
 from textrelay.domain import errors
 from textrelay.domain.accounts import Account
 
-Render = Callable[..., Response]
+Render = Callable[..., Awaitable[Response]]
 """Console._page: a template rendered with the CSRF token, as a response."""
 StartSession = Callable[[Response, Account], Awaitable[None]]
 
@@ -41,13 +41,13 @@ class SignIn:
         if refusal is not None:
             return refused(refusal)
         if request.method == "GET":
-            return self._login_page(request)
+            return await self._login_page(request)
         async with request.form() as form:
             fields = {
                 name: form_text(form, name) for name in ("csrf", "username", "password", "next")
             }
         if not self._access.csrf_valid(request, fields["csrf"]):
-            return self._login_page(request, 403, failed=True)
+            return await self._login_page(request, 403, failed=True)
         username, password = fields["username"].strip(), fields["password"]
         # Throttled per client address and per account named (the admin password's is the
         # main account), before the credentials are looked at: at the limit, even the right
@@ -56,11 +56,11 @@ class SignIn:
         keys = [f"address:{address}", f"account:{(username or self._main.sid).lower()}"]
         wait_s = self._throttle.retry_after_s(keys, time.monotonic())
         if wait_s:
-            return self._login_page(request, 429, retry_after_s=wait_s)
+            return await self._login_page(request, 429, retry_after_s=wait_s)
         account = await self._credentials_account(username, password)
         if account is None:
             self._throttle.failed(keys, time.monotonic())
-            return self._login_page(request, 401, failed=True)
+            return await self._login_page(request, 401, failed=True)
         self._throttle.succeeded(keys[1:])
         target = fields["next"] or "/console/"
         response = RedirectResponse(target if target.startswith("/console") else "/console/", 303)
@@ -80,10 +80,10 @@ class SignIn:
             return None
         return None if principal.uses_key else principal.account
 
-    def _login_page(
+    async def _login_page(
         self, request: Request, status: int = 200, *, failed: bool = False, retry_after_s: int = 0
     ) -> Response:
-        response = self._page(
+        response = await self._page(
             request,
             "login.html",
             status,

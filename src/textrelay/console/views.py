@@ -59,13 +59,19 @@ class Console:
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _page(self, request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    async def _page(
+        self, request: Request, template: str, status: int = 200, **context: Any
+    ) -> Response:
         seed, new = self._access.csrf_seed(request)
+        account = context.get("account")
         html = self._templates.get_template(template).render(
             request=request,
             csrf=self._access.csrf_token(seed),
             logged_in=getattr(request.state, "signed_in", False),
             test_bench=self._services.operator.test_bench_open,
+            # The carriers' page is server-wide: offered to whom may see it (the nav).
+            server_wide=isinstance(account, Account)
+            and await self._services.operator.may_change_server_wide(account),
             **context,
         )
         response = HTMLResponse(html, status_code=status)
@@ -73,11 +79,11 @@ class Console:
             self._access.remember_csrf_seed(response, seed)
         return response
 
-    def _problem(
+    async def _problem(
         self, request: Request, status: int, account: Account, title: str, detail: str
     ) -> Response:
         """An error, a refusal or a miss, shown as a page."""
-        return self._page(
+        return await self._page(
             request, "problem.html", status, account=account, title=title, detail=detail
         )
 
@@ -133,14 +139,16 @@ class Console:
                 form = await request.form()
                 token = form.get("csrf")
                 if not self._access.csrf_valid(request, token if isinstance(token, str) else None):
-                    return self._problem(
+                    return await self._problem(
                         request, 403, account, "Refused", "The form has expired; reload the page."
                     )
             try:
                 return await handler(request, account)
             except errors.TwilioError as exc:
                 status = exc.status if exc.status < 500 else 400
-                return self._problem(request, status, account, f"Error {exc.code}", exc.message)
+                return await self._problem(
+                    request, status, account, f"Error {exc.code}", exc.message
+                )
             finally:
                 await request.close()  # a parsed form's uploads are temporary files
 
@@ -171,7 +179,7 @@ class Console:
         if more and rows:
             next_url = "/console/?" + urlencode({**kept, "before": str(rows[-1][0])})
         template = live_template(request, "log.html", "log_rows.html")
-        response = self._page(
+        response = await self._page(
             request,
             template,
             account=account,
@@ -194,7 +202,7 @@ class Console:
             # Not a SID: a free-text search of message bodies.
             return RedirectResponse("/console/?" + urlencode({"q": text}), status_code=303)
         detail = f"{text or 'Nothing'} names nothing in account {account.sid}."
-        return self._problem(request, 404, account, "No such resource", detail)
+        return await self._problem(request, 404, account, "No such resource", detail)
 
     async def _locate(self, account: Account, text: str) -> str | None:
         """The console page of what a SID names, if this account may see it."""
@@ -213,7 +221,7 @@ class Console:
         carrier = await self._services.carrier_records.of_message(account, message.sid)
         segments = count_segments(message.body)
         template = live_template(request, "message.html", "message_body.html")
-        return self._page(
+        return await self._page(
             request,
             template,
             account=account,
@@ -262,14 +270,14 @@ class Console:
         gateway mode the operator's, through the control API)."""
         await self._services.operator.require_server_wide(account, "The carriers' state")
         states = self._services.carrier_records.states()
-        return self._page(request, "carriers.html", account=account, carriers=states)
+        return await self._page(request, "carriers.html", account=account, carriers=states)
 
     async def phones(self, request: Request, account: Account) -> Response:
         wanted = request.query_params.get("number", "").strip()
         if wanted:
             return RedirectResponse(f"/console/phones/{wanted}", status_code=303)
         handsets = await self._services.log.correspondents(account, limit=50)
-        return self._page(request, "phones.html", account=account, handsets=handsets)
+        return await self._page(request, "phones.html", account=account, handsets=handsets)
 
     async def phone(self, request: Request, account: Account) -> Response:
         handset = request.path_params["number"]
@@ -286,7 +294,7 @@ class Console:
                 if m.direction.value != "inbound":
                     codes += [(c, m) for c in _OTP.findall(m.body)]
         template = live_template(request, "phone.html", "phone_body.html")
-        return self._page(
+        return await self._page(
             request,
             template,
             account=account,
@@ -346,7 +354,7 @@ class Console:
             Principal(account), query, friendly_name=None, status=None
         )
         simulator = await self._services.simulator.config(account.sid)
-        return self._page(
+        return await self._page(
             request,
             "account.html",
             account=account,
