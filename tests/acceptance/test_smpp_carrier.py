@@ -169,6 +169,7 @@ def test_a_long_unicode_message_goes_in_parts_and_is_delivered_when_every_part_i
     udhs = [bytes.fromhex(s["short_message"])[:6] for s in submits]
     assert [u[:3] for u in udhs] == [b"\x05\x00\x03"] * 2
     assert [(u[4], u[5]) for u in udhs] == [(2, 1), (2, 2)]
+    assert [u[3] for u in udhs] == [int(sid[-2:], 16)] * 2  # the reference, from the SID
     text = b"".join(bytes.fromhex(s["short_message"])[6:] for s in submits).decode("utf-16-be")
     assert text == body
     first, second = (s["message_id"] for s in submits)

@@ -10,7 +10,6 @@ the number they were sent to.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -86,7 +85,6 @@ class SmppCarrier:
             else:
                 self._binds.append(SmppBind(f"{config.name}#{n}tx", "TX", settings, self._events))
                 self._binds.append(SmppBind(f"{config.name}#{n}rx", "RX", settings, self._events))
-        self._references = itertools.count(1)
         self.counters: Counter[str] = Counter()
 
     @property
@@ -126,7 +124,11 @@ class SmppCarrier:
             return Rejected(codes.UNKNOWN_ERROR.code, f"not an SMS address: {exc}")
         parts = split_for_submit(
             message.body,
-            reference=next(self._references) & 0xFFFF,
+            # From the SID (random): a counter of each process's would give two serving
+            # processes (or one restarted) the same references in step, and a handset joins
+            # the parts of two messages from one sender by their reference alone. A message
+            # submitted again keeps its reference.
+            reference=int(message.sid[-4:], 16),
             mode=self._config.long_messages,
         )
         common: dict[str, Any] = {
