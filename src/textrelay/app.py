@@ -96,7 +96,7 @@ from textrelay.storage import (
 )
 from textrelay.storage.backup import Backup, backup_sqlite
 from textrelay.storage.media_files import FileMediaStore
-from textrelay.storage.metrics_snapshots import MetricsSnapshots, snapshot_directory
+from textrelay.storage.metrics_snapshots import ProcessSnapshots, snapshot_directory
 from textrelay.storage.migrations import Migration
 from textrelay.webhooks.http import HttpWebhookTransport
 from textrelay.webhooks.media import HttpMediaFetcher
@@ -215,7 +215,7 @@ def build_services(
         reassembly_timeout_s=_reassembly_timeout_s(carriers_config),
     )
     carrier_records = CarrierRecords(ctx, carriers, carrier_traffic.counters)
-    metrics.carrier_states = carrier_records.states
+    metrics.carrier_states = carrier_records.process_states
     return Services(
         ctx=ctx,
         accounts=accounts,
@@ -594,13 +594,21 @@ class ServingProcess:
     count: int
     metrics_directory: Path
 
-    def share_metrics(self, metrics: Metrics) -> asyncio.Task[None]:
-        """This process's series written for the others, theirs added to its `/metrics`."""
-        snapshots = MetricsSnapshots(self.metrics_directory, self.index, self.count)
-        metrics.share_with_siblings(self.index, snapshots.others)
-        return asyncio.get_running_loop().create_task(
-            snapshots.keep_writing(metrics.process_exposition)
-        )
+    def share_state(self, metrics: Metrics, carriers: CarrierRecords) -> asyncio.Task[None]:
+        """This process's series and carriers' binds written for the others, theirs added
+        to its `/metrics` and its carriers' state."""
+        series = ProcessSnapshots(self.metrics_directory, self.index, self.count)
+        binds = ProcessSnapshots(self.metrics_directory, self.index, self.count, ".carriers.json")
+        metrics.share_with_siblings(self.index, series.others)
+        carriers.share_with_siblings(self.index, binds.others)
+
+        async def keep_writing() -> None:
+            await asyncio.gather(
+                series.keep_writing(metrics.process_exposition),
+                binds.keep_writing(carriers.process_snapshot),
+            )
+
+        return asyncio.get_running_loop().create_task(keep_writing())
 
 
 def serving_processes_metrics() -> AbstractContextManager[Path]:
@@ -669,7 +677,9 @@ class Runtime:
         if settings.workers:
             runtime.start_workers()
         if serving is not None:
-            runtime._snapshots_task = serving.share_metrics(services.metrics)
+            runtime._snapshots_task = serving.share_state(
+                services.metrics, services.carrier_records
+            )
         try:
             runtime.metrics_port = await MetricsPort.open(settings, services)
         except BaseException:

@@ -321,8 +321,10 @@ def carriers(control: Control, as_json: bool) -> None:
         click.echo(f"{carrier['name']:<24}  {state:<8}  {'':>9}  {'':>6}  {counters}")
         for bind in carrier["binds"]:
             bound = "bound" if bind["bound"] else "unbound"
+            process = bind.get("process")
+            name = bind["name"] if process is None else f"{bind['name']} (p{process})"
             click.echo(
-                f"  {bind['name']:<22}  {bound:<8}  {bind['in_flight']:>9}  "
+                f"  {name:<22}  {bound:<8}  {bind['in_flight']:>9}  "
                 f"{bind['throughput_per_s']:>6}  {bind['last_error'] or '-'}"
             )
 

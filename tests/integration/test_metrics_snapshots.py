@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from textrelay.storage.metrics_snapshots import MetricsSnapshots, snapshot_directory
+from textrelay.storage.metrics_snapshots import ProcessSnapshots, snapshot_directory
 
 
 def _dead_pid() -> int:
@@ -21,7 +21,7 @@ def _dead_pid() -> int:
 
 def test_each_process_reads_the_others_files_and_not_its_own() -> None:
     with snapshot_directory() as directory:
-        first, second, third = (MetricsSnapshots(directory, index, 3) for index in range(3))
+        first, second, third = (ProcessSnapshots(directory, index, 3) for index in range(3))
         assert first.others() == []  # nobody has written yet
         second.write(b"second 1\n")
         first.write(b"first 1\n")

@@ -378,8 +378,9 @@ async def opt_outs(request: Request) -> Response:
 
 
 async def carriers(request: Request) -> Response:
-    """Every carrier and bind of this process (`textrelay carriers`). Server-wide state: the
-    operator's, and in emulator mode the server's main account's (403/20403 for the others)."""
+    """Every carrier and bind (`textrelay carriers`), of every serving process of `serve
+    --processes`. Server-wide state: the operator's, and in emulator mode the server's main
+    account's (403/20403 for the others)."""
     await require_server_wide(request, "The carriers' state")
     return json_response(
         {"carriers": [carrier_state_json(s) for s in api(request).carrier_records.states()]}
@@ -438,6 +439,7 @@ def carrier_state_json(state: CarrierState) -> dict[str, Any]:
                 "received": b.received,
                 "throughput_per_s": b.throughput_per_s,
                 "last_error": b.last_error,
+                "process": b.process,
             }
             for b in state.binds
         ],

@@ -8,6 +8,7 @@ it plans (they ride the job queue, so they survive restarts and can be stepped b
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -138,6 +139,8 @@ class BindState:
     received: int = 0
     throughput_per_s: float = 0.0
     last_error: str | None = None
+    process: int | None = None
+    """The serving process of `serve --processes` that holds it; None when one serves."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,24 @@ class CarrierState:
     @property
     def up(self) -> bool:
         return not self.binds or any(bind.bound for bind in self.binds)
+
+
+def whole_server(parts: Sequence[Sequence[CarrierState]]) -> list[CarrierState]:
+    """The carriers of several serving processes as one server's: each carrier (in the first
+    part's order) with every process's binds and its counters summed."""
+    merged: dict[str, CarrierState] = {}
+    for states in parts:
+        for state in states:
+            known = merged.get(state.name)
+            if known is None:
+                merged[state.name] = state
+                continue
+            counters = Counter(known.counters)
+            counters.update(state.counters)
+            merged[state.name] = CarrierState(
+                state.name, known.kind, known.binds + state.binds, dict(counters)
+            )
+    return list(merged.values())
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,13 @@
-"""The serving processes of one `serve --processes N` show each other their metrics.
+"""The serving processes of one `serve --processes N` show each other their metrics, and
+their carriers' binds.
 
-`/metrics` on the API's port is answered by whichever process the kernel gave the connection
-to. So that every answer covers the whole server, each process writes its own series
-(Prometheus's text format) to a file of its own in a directory the supervisor made, every
-SNAPSHOT_INTERVAL_S, and the answering process adds the others' files to its own live series
-(services/metrics.py). A file is written beside and renamed into place, so a reader never
-sees half of one; a process being replaced leaves its last file until the new one writes.
+`/metrics` on the API's port (and the carriers' state) is answered by whichever process the
+kernel gave the connection to. So that every answer covers the whole server, each process
+writes its own part (Prometheus's text format; the carriers' state as JSON) to a file of its
+own in a directory the supervisor made, every SNAPSHOT_INTERVAL_S, and the answering process
+adds the others' files to its own live part (services/metrics.py, services/carrier_records.py).
+A file is written beside and renamed into place, so a reader never sees half of one; a
+process being replaced leaves its last file until the new one writes.
 """
 
 from __future__ import annotations
@@ -65,18 +67,20 @@ def _alive(pid: int) -> bool:
 
 
 @dataclass(frozen=True)
-class MetricsSnapshots:
+class ProcessSnapshots:
     directory: Path
     index: int
     """This process's, 0 … count - 1."""
     count: int
+    suffix: str = ".prom"
+    """What the files hold: `.prom` the metrics, `.carriers.json` the carriers' state."""
 
     def _path(self, index: int) -> Path:
-        return self.directory / f"process-{index}.prom"
+        return self.directory / f"process-{index}{self.suffix}"
 
     def write(self, exposition: bytes) -> None:
         path = self._path(self.index)
-        partial = path.with_suffix(".partial")
+        partial = path.with_name(path.name + ".partial")
         partial.write_bytes(exposition)
         os.replace(partial, path)
 
@@ -93,10 +97,10 @@ class MetricsSnapshots:
         return found
 
     async def keep_writing(self, exposition: Callable[[], bytes]) -> None:
-        """Write this process's series every SNAPSHOT_INTERVAL_S, until cancelled."""
+        """Write this process's part every SNAPSHOT_INTERVAL_S, until cancelled."""
         while True:
             try:
                 self.write(exposition())
             except OSError as exc:  # a full disk, say: the others show older figures
-                _log.warning("cannot write this process's metrics for the others: %s", exc)
+                _log.warning("cannot write this process's %s for the others: %s", self.suffix, exc)
             await asyncio.sleep(SNAPSHOT_INTERVAL_S)
