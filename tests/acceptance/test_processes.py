@@ -295,3 +295,42 @@ def test_a_port_in_use_is_a_one_line_error_not_a_traceback(
     assert ended.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in ended.stderr
     assert "Traceback" not in ended.stderr
+
+
+def test_a_process_with_workers_hears_anothers_change_at_once_for_the_console(
+    fresh_database: Callable[[], str], receiver: Receiver, tmp_path: Path
+) -> None:
+    url = fresh_database()
+    watcher = ServerProcess(url, log_path=tmp_path / "watcher.log", processes="1").start()
+    other = ServerProcess(url, log_path=tmp_path / "other.log", processes="1").start()
+    try:
+        sender = _sender(other)
+        with httpx.Client(base_url=watcher.base_url, timeout=10) as browser:
+            page = browser.get("/console/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            browser.post(
+                "/console/login",
+                data={"csrf": csrf.group(1), "username": ACCOUNT_SID, "password": AUTH_TOKEN},
+            )
+            with browser.stream("GET", "/console/events", timeout=15) as events:
+                lines = events.iter_lines()
+                assert next(lines).startswith("retry:")
+                started = time.monotonic()
+                make_client(other.base_url, ACCOUNT_SID, AUTH_TOKEN).messages.create(
+                    to="+14155550100", from_=sender, body="x", status_callback=receiver.url()
+                )
+                waited = None
+                for line in lines:
+                    if line == "event: change":
+                        waited = time.monotonic() - started
+                        break
+                    assert time.monotonic() - started < 10, "no change event within 10 s"
+    finally:
+        watcher.stop()
+        other.stop()
+
+    # Heard with the other process's commit (its job woke this one's queue), not at the
+    # event stream's look every 2 s.
+    assert waited is not None
+    assert waited < 1.5

@@ -1,6 +1,7 @@
 """Live updates for console pages: a server-sent event stream that says `change` whenever
-something a page shows may have changed, in this process or (seen by polling a marker) in
-another process on the same PostgreSQL."""
+something a page shows may have changed, in this process or in another on the same database
+(heard at once by a process that runs workers, services/queue.py; else seen by polling a
+marker)."""
 
 from __future__ import annotations
 

@@ -56,9 +56,16 @@ class JobQueue:
         process owns the queue) and listen for other processes' jobs (PostgreSQL). Returns
         how to stop listening; the count of jobs taken back is logged by the caller."""
         try:
-            return await self._ctx.store.database.listen(JOBS_CHANNEL, self.ready.notify)
+            return await self._ctx.store.database.listen(JOBS_CHANNEL, self._heard_another)
         except StorageError as exc:
             raise service_failure(exc) from exc
+
+    def _heard_another(self) -> None:
+        """Another process committed (on SQLite anything, on PostgreSQL jobs): the queue may
+        have changed, and so may messages that the console's event streams and read-back
+        waits show, which otherwise look for other processes' changes on a timer."""
+        self.ready.notify()
+        self._ctx.messages_changed.notify()
 
     def orphans_taken_back(self) -> int:
         """Jobs a dead process had claimed, made due now as this process opened the database
