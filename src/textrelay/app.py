@@ -432,15 +432,7 @@ def serving_processes(settings: Settings) -> int:
     cores = (
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     ) or 1
-    fewest = _fewest_binds(settings)
     if settings.processes is not None:
-        if fewest is not None and settings.processes > fewest.binds:
-            raise SettingsError(
-                f"--processes {settings.processes} is more than the {fewest.binds} bind(s) of "
-                f"carrier {fewest.name!r}: the serving processes share each SMPP carrier's "
-                "binds, one at least each; raise its `binds` in the carriers file or lower "
-                "--processes"
-            )
         if settings.processes > 1 and one_only:
             raise SettingsError(
                 "--processes above 1 needs a database file or PostgreSQL, and no --seed "
@@ -452,9 +444,19 @@ def serving_processes(settings: Settings) -> int:
                 f"--processes {settings.processes} is more than {PROCESSES_A_CORE} a core "
                 f"(this machine gives textrelay {cores}): each process is a whole server"
             )
+        # One process holds every bind; only several need the carriers file read here.
+        fewest = _fewest_binds(settings) if settings.processes > 1 else None
+        if fewest is not None and settings.processes > fewest.binds:
+            raise SettingsError(
+                f"--processes {settings.processes} is more than the {fewest.binds} bind(s) of "
+                f"carrier {fewest.name!r}: the serving processes share each SMPP carrier's "
+                "binds, one at least each; raise its `binds` in the carriers file or lower "
+                "--processes"
+            )
         return settings.processes
     if one_only or settings.deployment_mode != "gateway":
         return 1
+    fewest = _fewest_binds(settings)
     most = fewest.binds if fewest is not None else cores
     if database.dialect == "sqlite":
         return min(cores, SQLITE_PROCESSES, most)
