@@ -172,7 +172,7 @@ def relay(
 def _signed_post(
     url: str, params: dict[str, str], token: str, *, to: str | None = None
 ) -> httpx.Response:
-    """A status callback as an upstream sends it, signed over `url` with `token`, posted to
+    """A request as an upstream sends it, signed over `url` with `token`, posted to
     `to` (default: `url`)."""
     signature = RequestValidator(token).compute_signature(url, params)
     return httpx.post(to or url, data=params, headers={"X-Twilio-Signature": signature})
@@ -459,15 +459,7 @@ def test_an_incoming_message_must_be_signed_and_is_stored_once(relay: Relay) -> 
     unsigned = httpx.post(url, data=params)
     gateway_token = _signed_post(url, params, AUTH_TOKEN)
     # Signed for the status callback URL: a signature is good for one URL only.
-    other_url = httpx.post(
-        url,
-        data=params,
-        headers={
-            "X-Twilio-Signature": RequestValidator(token).compute_signature(
-                relay.callback_url(RELAY), params
-            )
-        },
-    )
+    other_url = _signed_post(relay.callback_url(RELAY), params, token, to=url)
     unknown = _signed_post(_incoming_url(relay, "nobody"), params, token)
     nobodys = _signed_post(
         url, {**params, "MessageSid": "SM" + secrets.token_hex(16), "To": _number()}, token
