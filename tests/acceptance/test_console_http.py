@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.console_login import csrf_of, sign_in
 from tests.servers import servers
 from textrelay.control import Control
 from textrelay.testing import TextrelayServer
@@ -50,21 +51,12 @@ def _signed_in(browsers: Browsers, server: TextrelayServer) -> httpx.Client:
     return browser
 
 
-def _csrf(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found is not None, page.text
-    return found.group(1)
-
-
 def _log_in(
     browsers: Browsers, server: TextrelayServer, username: str, password: str
 ) -> httpx.Client:
     """A client signed in through the login form."""
     browser = browsers(server)
-    token = _csrf(browser.get("/console/login"))
-    answer = browser.post(
-        "/console/login", data={"csrf": token, "username": username, "password": password}
-    )
+    answer = sign_in(browser, username, password)
     assert answer.status_code == 303, answer.text
     return browser
 
@@ -137,7 +129,7 @@ def test_off_loopback_every_page_asks_for_a_login(
     with httpx.Client(base_url=server.base_url, follow_redirects=True) as browser:
         form = browser.get("/console/login")
         logged_in = browser.post(
-            "/console/login", data={"csrf": _csrf(form), "username": "", "password": PASSWORD}
+            "/console/login", data={"csrf": csrf_of(form), "username": "", "password": PASSWORD}
         )
 
     assert [(a.status_code, a.headers["location"].split("?")[0]) for a in answers] == [
@@ -239,7 +231,7 @@ def test_a_request_for_another_host_name_is_refused(
     browser = _signed_in(browsers, server)
     port = server.base_url.rsplit(":", 1)[1]
     page = browser.get("/console/account")
-    token = _csrf(page)
+    token = csrf_of(page)
 
     def status(host: str, method: str = "GET", path: str = "/console/account") -> int:
         data = {"csrf": token, "friendly_name": "rebound"} if method == "POST" else None
@@ -286,13 +278,13 @@ def test_a_session_ends_at_logout_on_every_process(
     page = browser.get("/console/")
 
     elsewhere = httpx.get(f"{other.base_url}/console/", cookies=cookie)
-    logged_out = browser.post("/console/logout", data={"csrf": _csrf(page)})
+    logged_out = browser.post("/console/logout", data={"csrf": csrf_of(page)})
     replayed_here = httpx.get(f"{one.base_url}/console/", cookies=cookie)
     replayed_elsewhere = httpx.get(f"{other.base_url}/console/", cookies=cookie)
     replayed_post = httpx.post(
         f"{other.base_url}/console/account/keys",
         cookies={**cookie, "tr_csrf": browser.cookies["tr_csrf"]},
-        data={"csrf": _csrf(page)},
+        data={"csrf": csrf_of(page)},
     )
 
     assert page.status_code == 200
@@ -322,7 +314,7 @@ def test_a_closed_subaccounts_session_stops_working(
     main.api.v2010.accounts(closed.sid).update(status="closed")
     after = {sid: b.get("/console/account") for sid, b in signed_in.items()}
     keys = {
-        sid: b.post("/console/account/keys", data={"csrf": _csrf(before[sid])})
+        sid: b.post("/console/account/keys", data={"csrf": csrf_of(before[sid])})
         for sid, b in signed_in.items()
     }
 
@@ -358,7 +350,7 @@ def test_failed_logins_are_throttled_and_say_so(
 ) -> None:
     server = isolated_server(host="0.0.0.0", console_password=PASSWORD)
     with httpx.Client(base_url=server.base_url) as browser:
-        token = _csrf(browser.get("/console/login"))
+        token = csrf_of(browser.get("/console/login"))
 
         def attempt(password: str) -> httpx.Response:
             return browser.post(

@@ -18,7 +18,6 @@ The expected answer follows one rule (docs/security.md):
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from tests.console_login import sign_in
 from textrelay.testing import TextrelayServer
 
 API = "/2010-04-01/Accounts"
@@ -319,14 +319,8 @@ def test_list_and_read_back_hold_the_callers_messages_only(
 def _console_session(server: TextrelayServer, credential: Credential) -> httpx.Client | None:
     """A browser signed in to the console with the credential, or None if refused."""
     browser = httpx.Client(base_url=server.base_url, timeout=10, follow_redirects=False)
-    page = browser.get("/console/login")
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found is not None, page.text
     username, password = credential.auth or ("", "")
-    answer = browser.post(
-        "/console/login",
-        data={"csrf": found.group(1), "username": username, "password": password},
-    )
+    answer = sign_in(browser, username, password)
     if answer.status_code != 303:
         browser.close()
         return None

@@ -14,7 +14,6 @@ missing, and none may have two tokens.
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 import time
 from collections import defaultdict
@@ -25,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.console_login import sign_in
 from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
 from tests.receiver import Received, Receiver
 
@@ -173,13 +173,7 @@ def test_the_console_on_one_node_sees_a_message_created_through_another(
     watcher, other = api
     sender = _number(other)
     with httpx.Client(base_url=watcher.base_url, timeout=10) as browser:
-        page = browser.get("/console/login")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        assert csrf is not None
-        signed_in = browser.post(
-            "/console/login",
-            data={"csrf": csrf.group(1), "username": ACCOUNT_SID, "password": AUTH_TOKEN},
-        )
+        signed_in = sign_in(browser, ACCOUNT_SID, AUTH_TOKEN)
         assert signed_in.status_code == 303, signed_in.text
         with browser.stream("GET", "/console/events", timeout=15) as events:
             lines = events.iter_lines()

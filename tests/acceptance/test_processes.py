@@ -21,6 +21,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.console_login import sign_in
 from tests.processes import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
 from tests.receiver import Receiver
 from tests.waiting import eventually
@@ -306,13 +307,7 @@ def test_a_process_with_workers_hears_anothers_change_at_once_for_the_console(
     try:
         sender = _sender(other)
         with httpx.Client(base_url=watcher.base_url, timeout=10) as browser:
-            page = browser.get("/console/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-            assert csrf is not None
-            browser.post(
-                "/console/login",
-                data={"csrf": csrf.group(1), "username": ACCOUNT_SID, "password": AUTH_TOKEN},
-            )
+            assert sign_in(browser, ACCOUNT_SID, AUTH_TOKEN).status_code == 303
             with browser.stream("GET", "/console/events", timeout=15) as events:
                 lines = events.iter_lines()
                 assert next(lines).startswith("retry:")

@@ -6,7 +6,6 @@ dropped connections; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from tests.console_login import sign_in
 from tests.receiver import Receiver
 from tests.smsc_driver import ScriptedSmsc
 from tests.waiting import eventually
@@ -384,13 +384,7 @@ def test_a_refused_bind_is_shown_and_messages_wait_for_the_carrier(
 
 def _console_login(server: TextrelayServer, account: Account) -> httpx.Client:
     browser = httpx.Client(base_url=server.base_url)
-    page = browser.get("/console/login")
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found is not None
-    answer = browser.post(
-        "/console/login",
-        data={"csrf": found.group(1), "username": account.sid, "password": account.auth_token},
-    )
+    answer = sign_in(browser, account.sid, account.auth_token)
     assert answer.status_code == 303, answer.text
     return browser
 
